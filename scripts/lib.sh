@@ -1,0 +1,218 @@
+# shellcheck shell=bash
+# Helpers for the dev/test services (PostgreSQL 15 + Tansu, a Kafka-API broker).
+# Sourced by scripts/services, scripts/test and scripts/dev.
+#
+# The public functions run their body in a subshell with `set -euo pipefail`
+# (note the `( ... )` bodies), so sourcing this file never changes the
+# caller's shell options and a failing step stops only that function.
+# Bash ignores `set -e` inside a function called from `if`, `||` or `&&`,
+# so call ensure_*/start_*/stop_all as plain commands.
+
+CL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CL_DATA="$CL_ROOT/.data"
+
+# Ports per purpose, distinct so a dev instance (maybe from another clone)
+# and a test run never collide. All overridable from the environment.
+CL_DEV_PG_PORT="${CL_DEV_PG_PORT:-${CL_PG_PORT:-54329}}"
+CL_DEV_BROKER_PORT="${CL_DEV_BROKER_PORT:-19092}"
+CL_TEST_PG_PORT="${CL_TEST_PG_PORT:-54339}"
+CL_TEST_BROKER_PORT="${CL_TEST_BROKER_PORT:-19093}"
+
+PG_BIN=/usr/lib/postgresql/15/bin
+TANSU_VERSION=0.6.0
+TANSU_BIN="${CARGO_HOME:-$HOME/.cargo}/bin/tansu"
+case ":$PATH:" in *":${CARGO_HOME:-$HOME/.cargo}/bin:"*) ;; *) PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH" ;; esac
+
+cl_log() { echo "[services] $*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# PostgreSQL refuses to run as root: run its tools as `postgres` when we are
+# root. cd / first so they never trip over a cwd that postgres cannot read.
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else (cd / && "$@"); fi
+}
+
+# wait_for_port PORT [SECONDS]: true once 127.0.0.1:PORT accepts TCP.
+wait_for_port() {
+    local port=$1 deadline=$((SECONDS + ${2:-30}))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+    done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# proc_is NAME PID: PID is a live process named NAME. Zombies do not count:
+# PID 1 of a container may be slow to reap, or never reap, a killed broker.
+proc_is() {
+    local stat
+    stat=$(cat "/proc/$2/stat" 2>/dev/null) || return 1
+    [[ $stat == "$2 ($1) "[!Z]* ]]
+}
+
+# ensure_apt_packages PKG...: install the missing ones (apt-get update only then).
+ensure_apt_packages() (
+    set -euo pipefail
+    missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && exit 0
+    cl_log "installing apt packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+)
+
+# What the Rust workspace (rdkafka's bundled librdkafka, tansu, ...) needs to build.
+ensure_build_deps() {
+    ensure_apt_packages build-essential cmake pkg-config zlib1g-dev libssl-dev libcurl4-openssl-dev python3
+    # Needed by a later issue (browser tests); not installed yet:
+    # ensure_apt_packages chromium chromium-driver
+}
+
+ensure_postgres_installed() (
+    set -euo pipefail
+    [ -x "$PG_BIN/postgres" ] && exit 0
+    cl_log "installing PostgreSQL 15 from Debian"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+)
+
+tansu_ok() { [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version 2>/dev/null | grep -qx "tansu $TANSU_VERSION"; }
+
+ensure_tansu_installed() (
+    set -euo pipefail
+    tansu_ok && exit 0
+    # Two runs on a fresh machine (parallel CI jobs) must not both compile it:
+    # the second waits here, then finds the binary.
+    mkdir -p "${CARGO_HOME:-$HOME/.cargo}"
+    exec 9>"${CARGO_HOME:-$HOME/.cargo}/.contact-ledger-tansu.lock"
+    flock 9
+    tansu_ok && exit 0
+    ensure_build_deps
+    cl_log "compiling the Kafka-API broker Tansu $TANSU_VERSION (first run on this machine only; 10-15 minutes on 2 cores)"
+    # Both storage features are needed: without them tansu has no storage engine at all.
+    cargo install tansu --version "$TANSU_VERSION" --locked --features libsql,dynostore
+)
+
+# start_postgres INSTANCE PORT [durable|fast]
+# A project-owned cluster in .data/INSTANCE (not Debian's `main` cluster),
+# listening on 127.0.0.1:PORT only. `fast` turns off durability: test data only.
+start_postgres() (
+    set -euo pipefail
+    name=$1 port=$2 mode=${3:-durable}
+    dir="$CL_DATA/$name" pgdata="$CL_DATA/$name/data" log="$CL_DATA/logs/$name.log"
+    url="postgres://postgres@127.0.0.1:$port"
+    # Unix sockets are limited to ~107 bytes of path; fall back to /tmp for deep clones.
+    sock="$dir/sock"
+    [ ${#sock} -lt 90 ] || sock="/tmp/contact-ledger-pg-$port"
+
+    if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres; then
+        # Ours from an earlier run, or the same purpose's instance of another clone.
+        cl_log "PostgreSQL already running on 127.0.0.1:$port, reusing it"
+    else
+        ! port_open "$port" || { cl_log "port $port is taken by something that is not PostgreSQL"; exit 1; }
+        mkdir -p "$dir" "$CL_DATA/logs"
+        [ "$(id -u)" != 0 ] || chown postgres:postgres "$dir"
+        as_pg test -w "$dir" || { cl_log "postgres cannot write $dir (is a parent directory not world-executable?)"; exit 1; }
+        as_pg mkdir -p "$sock"
+        if [ ! -f "$pgdata/PG_VERSION" ]; then
+            cl_log "initialising PostgreSQL cluster in $pgdata"
+            as_pg "$PG_BIN/initdb" -D "$pgdata" -U postgres -E UTF8 --locale=C.UTF-8 --auth=trust >/dev/null
+            {
+                echo "listen_addresses = '127.0.0.1'"
+                echo "max_connections = 300"
+                if [ "$mode" = fast ]; then
+                    echo "# test instance only: throwaway data, so skip durability"
+                    echo "fsync = off"
+                    echo "synchronous_commit = off"
+                    echo "full_page_writes = off"
+                fi
+            } | as_pg tee -a "$pgdata/postgresql.conf" >/dev/null
+            # Dev/test cluster on loopback only: trust, no passwords.
+            printf '%s\n' 'local all all trust' 'host all all 127.0.0.1/32 trust' |
+                as_pg tee "$pgdata/pg_hba.conf" >/dev/null
+        fi
+        # Lock files left by a crash or reboot, whose pid is no (live) postgres: remove them.
+        for lock in "$pgdata/postmaster.pid" "$sock/.s.PGSQL.$port.lock"; do
+            pid=$(head -n1 "$lock" 2>/dev/null || true)
+            if [ -n "$pid" ] && ! proc_is postgres "$pid"; then
+                cl_log "removing stale $lock"
+                rm -f "$lock" "${lock%.lock}"
+            fi
+        done
+        touch "$log"
+        [ "$(id -u)" != 0 ] || chown postgres:postgres "$log"
+        cl_log "starting PostgreSQL $name on 127.0.0.1:$port (log: $log)"
+        as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$log" -w -t 60 -o "-p $port -k '$sock'" start >/dev/null ||
+            { tail -n 20 "$log" >&2; exit 1; }
+    fi
+    if [ -z "$("$PG_BIN/psql" "$url/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'contact_ledger'")" ]; then
+        "$PG_BIN/psql" "$url/postgres" -qc 'CREATE DATABASE contact_ledger'
+    fi
+)
+
+# start_broker INSTANCE PORT sqlite|memory
+# Tansu in .data/INSTANCE, bound and advertised on 127.0.0.1:PORT (its default
+# 0.0.0.0:9092 listener is not wanted, and `localhost` may resolve to ::1).
+start_broker() (
+    set -euo pipefail
+    name=$1 port=$2 engine=$3
+    dir="$CL_DATA/$name" log="$CL_DATA/logs/$name.log"
+    case $engine in
+        sqlite) storage=sqlite://tansu.db ;; # relative to cwd: sqlite:///abs/path is mangled in 0.6.0
+        memory) storage=memory://tansu/ ;;
+        *) cl_log "unknown broker engine: $engine"; exit 1 ;;
+    esac
+    pid=$(cat "$dir/pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && proc_is tansu "$pid"; then
+        wait_for_port "$port" 30 || { cl_log "broker $name (pid $pid) does not answer on port $port"; exit 1; }
+        cl_log "broker $name already running on 127.0.0.1:$port"
+        exit 0
+    fi
+    if port_open "$port"; then
+        # Most likely the same purpose's broker of another clone: reuse it.
+        owner=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o '"[^"]*"' | head -n1 | tr -d '"')
+        [ "$owner" = tansu ] || { cl_log "port $port is taken by ${owner:-an unknown process}, not tansu"; exit 1; }
+        cl_log "a tansu broker is already running on 127.0.0.1:$port, reusing it"
+        exit 0
+    fi
+    mkdir -p "$dir" "$CL_DATA/logs"
+    # Tansu loads a .env from its working directory; ours must not have one.
+    [ ! -e "$dir/.env" ] || { cl_log "$dir/.env exists; tansu would load it. Remove it."; exit 1; }
+    cl_log "starting tansu $name on 127.0.0.1:$port, storage $storage (log: $log)"
+    cd "$dir"
+    # setsid: the broker must outlive this shell and its process group (CI job, terminal).
+    # env -u: tansu also reads these from the environment; keep the caller's out.
+    setsid env -u SCHEMA_REGISTRY -u OTEL_EXPORTER_OTLP_ENDPOINT -u CLUSTER_ID \
+        "$TANSU_BIN" broker \
+        --listener-url "tcp://127.0.0.1:$port" \
+        --advertised-listener-url "tcp://127.0.0.1:$port" \
+        --storage-engine "$storage" \
+        </dev/null >>"$log" 2>&1 &
+    echo $! >"$dir/pid"
+    wait_for_port "$port" 30 || { cl_log "tansu did not open port $port"; tail -n 20 "$log" >&2; exit 1; }
+)
+
+# Stop every instance under this clone's .data (never other clones' services).
+stop_all() (
+    set -euo pipefail
+    shopt -s nullglob
+    for dir in "$CL_DATA"/*/; do
+        dir=${dir%/}
+        if [ -f "$dir/data/postmaster.pid" ]; then
+            cl_log "stopping PostgreSQL $(basename "$dir")"
+            as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+        fi
+        pid=$(cat "$dir/pid" 2>/dev/null || true)
+        if [ -n "$pid" ] && proc_is tansu "$pid"; then
+            cl_log "stopping tansu $(basename "$dir") (pid $pid)"
+            kill "$pid"
+            for _ in $(seq 50); do proc_is tansu "$pid" || break; sleep 0.2; done
+            ! proc_is tansu "$pid" || kill -9 "$pid" 2>/dev/null || true
+        fi
+        rm -f "$dir/pid"
+    done
+)
