@@ -1,0 +1,278 @@
+//! Commands: what a client asks for. Each has a stable `type` name and a JSON
+//! payload; `Command::parse` reads a payload from the wire collecting every
+//! field error, `Command::payload` writes it back.
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::{
+    contact::{Address, ContactKind, Profile},
+    error::FieldError,
+    ids::ContactId,
+    input::Reader,
+    validate::check_profile,
+};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct CreateTenant {
+    pub name: String,
+    /// SHA-256 (hex) of the tenant's API key; the key itself never leaves the CLI.
+    pub api_key_hash: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct ConfigureTenant {
+    pub contact_capture: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct CreateContact {
+    /// Optional; when absent the contact id is derived from the command id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<ContactId>,
+    pub kind: ContactKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub type_id: Option<i64>,
+    #[serde(flatten)]
+    pub profile: Profile,
+    /// An argon2id PHC string, made at the edge; never a plaintext password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    #[serde(default)]
+    pub invite: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchOn {
+    Email,
+    ExternalId,
+}
+
+/// Zephr's create-or-update: find the contact by email (or external id) and
+/// update it, or create it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct UpsertContact {
+    pub match_on: MatchOn,
+    #[serde(flatten)]
+    pub contact: CreateContact,
+}
+
+/// A JSON merge patch (RFC 7386) over the contact's profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct PatchContact {
+    pub contact_id: ContactId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+    pub patch: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(tag = "type", content = "payload")]
+pub enum Command {
+    CreateTenant(CreateTenant),
+    ConfigureTenant(ConfigureTenant),
+    CreateContact(CreateContact),
+    UpsertContact(UpsertContact),
+    PatchContact(PatchContact),
+}
+
+impl Command {
+    pub const TYPES: &'static [&'static str] =
+        &["CreateTenant", "ConfigureTenant", "CreateContact", "UpsertContact", "PatchContact"];
+
+    pub fn command_type(&self) -> &'static str {
+        match self {
+            Command::CreateTenant(_) => "CreateTenant",
+            Command::ConfigureTenant(_) => "ConfigureTenant",
+            Command::CreateContact(_) => "CreateContact",
+            Command::UpsertContact(_) => "UpsertContact",
+            Command::PatchContact(_) => "PatchContact",
+        }
+    }
+
+    pub fn payload(&self) -> Value {
+        let full = serde_json::to_value(self).unwrap_or(Value::Null);
+        full.get("payload").cloned().unwrap_or(Value::Null)
+    }
+
+    /// Reads a payload of the given type, listing every field that is wrong.
+    pub fn parse(command_type: &str, payload: &Value) -> Result<Command, Vec<FieldError>> {
+        let Some(obj) = payload.as_object() else {
+            return Err(vec![FieldError::new("payload", "invalid_type", "must be an object")]);
+        };
+        let mut r = Reader::new(obj);
+        let command = match command_type {
+            "CreateTenant" => {
+                let name = required(&mut r, "name", Reader::string);
+                let api_key_hash = required(&mut r, "api_key_hash", Reader::string);
+                name.zip(api_key_hash).map(|(name, api_key_hash)| Command::CreateTenant(CreateTenant { name, api_key_hash }))
+            }
+            "ConfigureTenant" => required(&mut r, "contact_capture", Reader::bool)
+                .map(|contact_capture| Command::ConfigureTenant(ConfigureTenant { contact_capture })),
+            "CreateContact" => read_create(&mut r, None).map(Command::CreateContact),
+            "UpsertContact" => {
+                let match_on = match r.string("match_on").as_deref() {
+                    None | Some("email") => Some(MatchOn::Email),
+                    Some("external_id") => Some(MatchOn::ExternalId),
+                    Some(_) => {
+                        r.error("match_on", "invalid_value", "must be \"email\" or \"external_id\"");
+                        None
+                    }
+                };
+                let contact = read_create(&mut r, Some(ContactKind::Contact));
+                match_on.zip(contact).map(|(match_on, contact)| Command::UpsertContact(UpsertContact { match_on, contact }))
+            }
+            "PatchContact" => {
+                let contact_id = read_contact_id(&mut r, "contact_id");
+                let expected_version = r.int("expected_version").map(|v| v.max(0) as u64);
+                let patch = r.object("patch").cloned();
+                if patch.is_none() && !r.has("patch") {
+                    r.error("patch", "required", "is required");
+                }
+                contact_id.zip(patch).map(|(contact_id, patch)| {
+                    Command::PatchContact(PatchContact { contact_id, expected_version, patch })
+                })
+            }
+            _ => {
+                return Err(vec![FieldError::new(
+                    "type",
+                    "unknown_command",
+                    format!("must be one of {}", Command::TYPES.join(", ")),
+                )]);
+            }
+        };
+        let errors = r.finish();
+        match command {
+            Some(c) if errors.is_empty() => Ok(c),
+            _ if errors.is_empty() => Err(vec![FieldError::new("payload", "invalid", "could not be read")]),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn required<'a, T>(r: &mut Reader<'a>, key: &'a str, read: fn(&mut Reader<'a>, &'a str) -> Option<T>) -> Option<T> {
+    let before = r.error_count();
+    let v = read(r, key);
+    if v.is_none() && r.error_count() == before {
+        r.error(key, "required", "is required");
+    }
+    v
+}
+
+fn read_contact_id<'a>(r: &mut Reader<'a>, key: &'a str) -> Option<ContactId> {
+    let s = required(r, key, Reader::string)?;
+    match s.parse() {
+        Ok(id) => Some(id),
+        Err(_) => {
+            r.error(key, "invalid_id", "must be a contact id (contact_<ULID>)");
+            None
+        }
+    }
+}
+
+/// Reads the kind: `hq` is refused by name (Evance does not allow adding one).
+pub fn read_kind<'a>(r: &mut Reader<'a>, default: Option<ContactKind>) -> Option<ContactKind> {
+    let before = r.error_count();
+    match r.string("kind") {
+        None => {
+            if default.is_none() && r.error_count() == before {
+                r.error("kind", "required", "is required: user, guest, branch, recipient or contact");
+            }
+            default
+        }
+        Some(k) if k == "hq" => {
+            r.error("kind", "kind_not_allowed", "an hq contact cannot be added");
+            None
+        }
+        Some(k) => ContactKind::parse(&k).or_else(|| {
+            r.error("kind", "invalid_value", "must be one of user, guest, branch, recipient, contact");
+            None
+        }),
+    }
+}
+
+fn read_create<'a>(r: &mut Reader<'a>, default_kind: Option<ContactKind>) -> Option<CreateContact> {
+    let creating = default_kind.is_none();
+    let contact_id = if r.has("contact_id") { read_contact_id(r, "contact_id") } else { None };
+    let kind = read_kind(r, default_kind);
+    let type_id = r.int("type_id");
+    let profile = read_profile(r);
+    let password_hash = r.string("password_hash");
+    if let Some(h) = &password_hash
+        && !h.starts_with("$argon2id$")
+    {
+        r.error("password_hash", "invalid_hash", "must be an argon2id PHC string");
+    }
+    let invite = r.bool("invite").unwrap_or(false);
+    // Field rules run here too, so one answer lists parse and rule failures
+    // together; `decide` applies the same rules again against the state.
+    let mut rules = check_profile(&profile, type_id);
+    if let (Some(kind), true) = (kind, creating) {
+        let c = CreateContact { contact_id, kind, type_id, profile: profile.clone(), password_hash: password_hash.clone(), invite };
+        rules = crate::decide::create_rules(&c);
+    }
+    let failed: Vec<String> = r.failed_fields();
+    r.absorb(rules.into_iter().filter(|e| !failed.iter().any(|f| e.field == *f || e.field.starts_with(&format!("{f}.")))).collect());
+    Some(CreateContact { contact_id, kind: kind?, type_id, profile, password_hash, invite })
+}
+
+/// Reads every profile field the model knows.
+pub fn read_profile<'a>(r: &mut Reader<'a>) -> Profile {
+    let mut p = Profile {
+        external_id: r.exact_string("external_id"),
+        email: r.string("email"),
+        first_name: r.string("first_name"),
+        last_name: r.string("last_name"),
+        name: r.string("name"),
+        company: r.string("company"),
+        title: r.string("title"),
+        department: r.string("department"),
+        phone: r.string("phone"),
+        mobile: r.string("mobile"),
+        avatar_url: r.string("avatar_url"),
+        purchase_order_number: r.string("purchase_order_number"),
+        ..Profile::default()
+    };
+    if let Some(obj) = r.object("address") {
+        let mut ar = r.child("address", obj);
+        p.address = Some(read_address(&mut ar));
+        let errors = ar.finish();
+        r.absorb(errors);
+    }
+    if let Some(items) = r.array("tags") {
+        for item in items {
+            match item.as_str() {
+                Some(t) => {
+                    p.tags.insert(t.trim().to_owned());
+                }
+                None => {
+                    r.error("tags", "invalid_type", "must be an array of strings");
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(m) = r.object("metadata") {
+        p.metadata = m.clone();
+    }
+    p
+}
+
+fn read_address<'a>(r: &mut Reader<'a>) -> Address {
+    // A supplied address id is accepted and ignored: a new address is made.
+    r.allow("id");
+    Address {
+        id: None,
+        line1: r.string("line1"),
+        line2: r.string("line2"),
+        line3: r.string("line3"),
+        city: r.string("city"),
+        region: r.string("region"),
+        zip: r.string("zip"),
+        country_code: r.string("country_code").map(|c| c.to_uppercase()),
+        first_name: r.string("first_name"),
+        last_name: r.string("last_name"),
+        company: r.string("company"),
+    }
+}

@@ -1,0 +1,171 @@
+//! The contact model shared by every vendor shape: one record type with a
+//! `kind` (Evance's user/guest/branch/recipient plus the lightweight
+//! `contact` of Zephr, orq.ai and emnify).
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ids::{AddressId, ContactId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactKind {
+    User,
+    Guest,
+    Branch,
+    Recipient,
+    Contact,
+}
+
+impl ContactKind {
+    pub const ALL: [ContactKind; 5] = [
+        ContactKind::User,
+        ContactKind::Guest,
+        ContactKind::Branch,
+        ContactKind::Recipient,
+        ContactKind::Contact,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::User => "user",
+            ContactKind::Guest => "guest",
+            ContactKind::Branch => "branch",
+            ContactKind::Recipient => "recipient",
+            ContactKind::Contact => "contact",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Kinds whose email must be unique among contacts of the same kind.
+    pub fn email_is_unique(self) -> bool {
+        !matches!(self, ContactKind::Guest)
+    }
+}
+
+/// A primary address as stored: names and company are filled from the contact
+/// when the address is set without them (Evance's inheritance rule).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Address {
+    pub id: Option<AddressId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+}
+
+/// Everything about a contact that a client may set and change later.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Profile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase_order_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    #[serde(default)]
+    pub tags: BTreeSet<String>,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+impl Profile {
+    /// Names of the fields whose values differ, in declaration order.
+    pub fn changed_fields(&self, other: &Profile) -> Vec<String> {
+        let (a, b) = (to_map(self), to_map(other));
+        PROFILE_FIELDS
+            .iter()
+            .filter(|f| a.get(**f) != b.get(**f))
+            .map(|f| (*f).to_owned())
+            .collect()
+    }
+}
+
+fn to_map(p: &Profile) -> Map<String, Value> {
+    match serde_json::to_value(p) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+pub const PROFILE_FIELDS: &[&str] = &[
+    "external_id",
+    "email",
+    "first_name",
+    "last_name",
+    "name",
+    "company",
+    "title",
+    "department",
+    "phone",
+    "mobile",
+    "avatar_url",
+    "purchase_order_number",
+    "address",
+    "tags",
+    "metadata",
+];
+
+/// A contact as the domain knows it: the state a decision is taken against,
+/// and the shape the read model serves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Contact {
+    pub id: ContactId,
+    pub number: u64,
+    pub kind: ContactKind,
+    pub type_id: Option<i64>,
+    #[serde(flatten)]
+    pub profile: Profile,
+    pub registered: bool,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Emails are compared trimmed and lowercased; the address as given is kept
+/// for display.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}

@@ -1,0 +1,369 @@
+//! `decide(state, command) -> events | rejection`: every rule of the model,
+//! synchronous and free of IO. Time comes from the command's `issued_at`, so
+//! deciding the same command against the same state always gives the same
+//! answer.
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    command::{Command, CreateContact, MatchOn, PatchContact, UpsertContact, read_profile},
+    contact::{Address, Contact, ContactKind, Profile},
+    error::{FieldError, Rejection},
+    event::*,
+    ids::{AddressId, CommandId, ContactId, InviteId, derive_ulid},
+    input::Reader,
+    state::{TenantInfo, TenantState},
+    validate::{check_profile, check_required},
+};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Context {
+    pub command_id: CommandId,
+    pub issued_at: DateTime<Utc>,
+    pub invite_ttl: Duration,
+}
+
+impl Context {
+    pub fn new(command_id: CommandId, issued_at: DateTime<Utc>) -> Self {
+        Self { command_id, issued_at, invite_ttl: Duration::days(7) }
+    }
+}
+
+/// An empty list means "accepted, nothing changed".
+pub fn decide(state: &TenantState, command: &Command, ctx: &Context) -> Result<Vec<Event>, Rejection> {
+    match command {
+        Command::CreateTenant(c) => match state.info {
+            Some(_) => Err(Rejection::conflict("tenant_exists", "tenant_id", "the tenant already exists")),
+            None => Ok(vec![Event::TenantCreated(TenantCreated {
+                name: c.name.clone(),
+                api_key_hash: c.api_key_hash.clone(),
+                contact_capture: true,
+                at: ctx.issued_at,
+            })]),
+        },
+        Command::ConfigureTenant(c) => {
+            let info = tenant(state)?;
+            if info.contact_capture == c.contact_capture {
+                Ok(vec![])
+            } else {
+                Ok(vec![Event::TenantConfigured(TenantConfigured { contact_capture: c.contact_capture })])
+            }
+        }
+        Command::CreateContact(c) => {
+            tenant(state)?;
+            create(state, c, ctx)
+        }
+        Command::UpsertContact(u) => upsert(state, u, ctx),
+        Command::PatchContact(p) => patch(state, p, ctx),
+    }
+}
+
+fn tenant(state: &TenantState) -> Result<&TenantInfo, Rejection> {
+    state.info.as_ref().ok_or_else(|| Rejection::not_found("tenant_not_found", "no such tenant"))
+}
+
+/// A branch ignores password, first name and last name (Evance).
+fn effective(c: &CreateContact) -> (Profile, Option<String>) {
+    let mut profile = c.profile.clone();
+    if c.kind == ContactKind::Branch {
+        profile.first_name = None;
+        profile.last_name = None;
+        return (profile, None);
+    }
+    (profile, c.password_hash.clone())
+}
+
+/// The state-free rules of a create: formats, required fields per kind,
+/// password and invite.
+pub fn create_rules(c: &CreateContact) -> Vec<FieldError> {
+    let kind = c.kind;
+    let (profile, password_hash) = effective(c);
+    let mut errors = check_profile(&profile, c.type_id);
+    errors.extend(check_required(kind, &profile));
+    if kind == ContactKind::User && password_hash.is_none() && !c.invite {
+        errors.push(FieldError::new("password", "required", "a user needs a password or \"invite\": true"));
+    }
+    if kind != ContactKind::User && password_hash.is_some() {
+        errors.push(FieldError::new("password", "not_allowed", "only users have a password"));
+    }
+    if c.invite && kind != ContactKind::User {
+        errors.push(FieldError::new("invite", "only_for_users", "only users can be invited"));
+    }
+    errors
+}
+
+fn create(state: &TenantState, c: &CreateContact, ctx: &Context) -> Result<Vec<Event>, Rejection> {
+    let kind = c.kind;
+    let errors = create_rules(c);
+    if !errors.is_empty() {
+        return Err(Rejection::invalid(errors));
+    }
+    let (mut profile, password_hash) = effective(c);
+    check_unique(state, kind, &profile, None)?;
+    let id = c.contact_id.unwrap_or(ContactId(ctx.command_id.0));
+    if state.contacts.contains_key(&id) {
+        return Err(Rejection::conflict("contact_id_taken", "contact_id", "a contact with this id exists"));
+    }
+    profile.address = materialize(profile.address.take(), None, &profile, ctx);
+    let version = 1;
+    let mut events = vec![Event::ContactCreated(ContactCreated {
+        contact_id: id,
+        number: state.last_number + 1,
+        kind,
+        type_id: c.type_id,
+        profile,
+        version,
+        at: ctx.issued_at,
+    })];
+    if let Some(password_hash) = password_hash {
+        events.push(Event::PasswordSet(PasswordSet { contact_id: id, password_hash, version }));
+    }
+    if c.invite {
+        events.push(Event::InviteRequested(InviteRequested {
+            contact_id: id,
+            invite_id: InviteId(derive_ulid(ctx.command_id, "invite")),
+            expires_at: ctx.issued_at + ctx.invite_ttl,
+            version,
+        }));
+    }
+    Ok(events)
+}
+
+/// Gives a new address its id and the names and company it inherits from the
+/// contact; an address that already had an id keeps it.
+fn materialize(address: Option<Address>, previous: Option<&Address>, p: &Profile, ctx: &Context) -> Option<Address> {
+    let mut a = address?;
+    a.id = previous
+        .and_then(|prev| prev.id)
+        .or_else(|| Some(AddressId(derive_ulid(ctx.command_id, "address"))));
+    a.first_name = a.first_name.or_else(|| p.first_name.clone());
+    a.last_name = a.last_name.or_else(|| p.last_name.clone());
+    a.company = a.company.or_else(|| p.company.clone());
+    Some(a)
+}
+
+fn check_unique(state: &TenantState, kind: ContactKind, p: &Profile, this: Option<ContactId>) -> Result<(), Rejection> {
+    let other = |c: &&Contact| Some(c.id) != this;
+    if let Some(x) = &p.external_id
+        && state.by_external_id(x).filter(other).is_some()
+    {
+        return Err(Rejection::conflict("external_id_taken", "external_id", "another contact has this external_id"));
+    }
+    if let Some(email) = &p.email {
+        if kind.email_is_unique() && state.with_email(kind, email).any(|c| other(&c)) {
+            return Err(Rejection::conflict(
+                "email_taken",
+                "email",
+                format!("another {} has this email", kind.as_str()),
+            ));
+        }
+        if kind == ContactKind::Recipient && state.with_email(ContactKind::User, email).next().is_some() {
+            return Err(Rejection::conflict("email_belongs_to_user", "email", "a user has this email"));
+        }
+    }
+    Ok(())
+}
+
+/// The contact a command is about, as the state stands before deciding it.
+pub fn target(state: &TenantState, command: &Command, ctx: &Context) -> Option<ContactId> {
+    match command {
+        Command::CreateContact(c) => Some(c.contact_id.unwrap_or(ContactId(ctx.command_id.0))),
+        Command::UpsertContact(u) => Some(
+            upsert_match(state, u).map(|c| c.id).unwrap_or(u.contact.contact_id.unwrap_or(ContactId(ctx.command_id.0))),
+        ),
+        Command::PatchContact(p) => Some(p.contact_id),
+        Command::CreateTenant(_) | Command::ConfigureTenant(_) => None,
+    }
+}
+
+fn upsert_match<'s>(state: &'s TenantState, u: &UpsertContact) -> Option<&'s Contact> {
+    match u.match_on {
+        MatchOn::Email => state.with_email(u.contact.kind, u.contact.profile.email.as_deref()?).next(),
+        MatchOn::ExternalId => state.by_external_id(u.contact.profile.external_id.as_deref()?),
+    }
+}
+
+fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<Event>, Rejection> {
+    let info = tenant(state)?;
+    if !info.contact_capture {
+        return Err(Rejection::Forbidden {
+            code: "contact_capture_disabled".into(),
+            message: "contact capture is not enabled for this tenant".into(),
+        });
+    }
+    let c = &u.contact;
+    let found = match u.match_on {
+        MatchOn::Email => {
+            let Some(email) = &c.profile.email else {
+                return Err(Rejection::invalid(vec![FieldError::new("email", "required", "is required to match on email")]));
+            };
+            if matches!(c.kind, ContactKind::User | ContactKind::Contact)
+                && state.with_email(ContactKind::User, email).any(|u| u.registered)
+            {
+                return Err(registered(email));
+            }
+            upsert_match(state, u)
+        }
+        MatchOn::ExternalId => {
+            if c.profile.external_id.is_none() {
+                return Err(Rejection::invalid(vec![FieldError::new("external_id", "required", "is required to match on external_id")]));
+            }
+            upsert_match(state, u)
+        }
+    };
+    let Some(existing) = found else { return create(state, c, ctx) };
+    if existing.kind != c.kind {
+        return Err(Rejection::invalid(vec![FieldError::new(
+            "kind",
+            "kind_mismatch",
+            format!("the matching contact is a {}", existing.kind.as_str()),
+        )]));
+    }
+    if existing.kind == ContactKind::User && existing.registered {
+        return Err(registered(existing.profile.email.as_deref().unwrap_or("")));
+    }
+    let mut errors = Vec::new();
+    if c.password_hash.is_some() {
+        errors.push(FieldError::new("password", "not_on_update", "a password can only be given when the upsert creates"));
+    }
+    if c.invite {
+        errors.push(FieldError::new("invite", "not_on_update", "an invite can only be requested when the upsert creates"));
+    }
+    if c.type_id.is_some() && c.type_id != existing.type_id {
+        errors.push(FieldError::new("type_id", "immutable_field", "is fixed at creation"));
+    }
+    if !errors.is_empty() {
+        return Err(Rejection::invalid(errors));
+    }
+    let merged = merge_upsert(&existing.profile, &c.profile);
+    let mut merged = merged;
+    merged.address = match c.profile.address.clone() {
+        Some(a) => materialize(Some(a), None, &merged, ctx),
+        None => existing.profile.address.clone(),
+    };
+    update(state, existing, merged, ctx)
+}
+
+fn registered(email: &str) -> Rejection {
+    Rejection::conflict("registered_user", "email", format!("User {email} already exists"))
+}
+
+/// Upsert overwrites the fields it is given and keeps the rest; metadata keys
+/// are merged one level deep.
+fn merge_upsert(old: &Profile, new: &Profile) -> Profile {
+    let pick = |n: &Option<String>, o: &Option<String>| n.clone().or_else(|| o.clone());
+    let mut metadata = old.metadata.clone();
+    metadata.extend(new.metadata.clone());
+    Profile {
+        external_id: pick(&new.external_id, &old.external_id),
+        email: pick(&new.email, &old.email),
+        first_name: pick(&new.first_name, &old.first_name),
+        last_name: pick(&new.last_name, &old.last_name),
+        name: pick(&new.name, &old.name),
+        company: pick(&new.company, &old.company),
+        title: pick(&new.title, &old.title),
+        department: pick(&new.department, &old.department),
+        phone: pick(&new.phone, &old.phone),
+        mobile: pick(&new.mobile, &old.mobile),
+        avatar_url: pick(&new.avatar_url, &old.avatar_url),
+        purchase_order_number: pick(&new.purchase_order_number, &old.purchase_order_number),
+        address: old.address.clone(),
+        tags: if new.tags.is_empty() { old.tags.clone() } else { new.tags.clone() },
+        metadata,
+    }
+}
+
+fn update(state: &TenantState, existing: &Contact, mut profile: Profile, ctx: &Context) -> Result<Vec<Event>, Rejection> {
+    if existing.kind == ContactKind::Branch {
+        profile.first_name = None;
+        profile.last_name = None;
+    }
+    let mut errors = check_profile(&profile, existing.type_id);
+    errors.extend(check_required(existing.kind, &profile));
+    if !errors.is_empty() {
+        return Err(Rejection::invalid(errors));
+    }
+    check_unique(state, existing.kind, &profile, Some(existing.id))?;
+    let changed = existing.profile.changed_fields(&profile);
+    if changed.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(vec![Event::ContactUpdated(ContactUpdated {
+        contact_id: existing.id,
+        profile,
+        changed,
+        version: existing.version + 1,
+        at: ctx.issued_at,
+    })])
+}
+
+const READ_ONLY: &[&str] =
+    &["id", "number", "version", "registered", "created_at", "updated_at", "password", "password_hash", "invite"];
+
+fn patch(state: &TenantState, p: &PatchContact, ctx: &Context) -> Result<Vec<Event>, Rejection> {
+    tenant(state)?;
+    let existing = state
+        .contacts
+        .get(&p.contact_id)
+        .ok_or_else(|| Rejection::not_found("contact_not_found", "no such contact"))?;
+    if let Some(expected) = p.expected_version
+        && expected != existing.version
+    {
+        return Err(Rejection::VersionMismatch { expected, actual: existing.version });
+    }
+    let mut errors = Vec::new();
+    let mut profile_patch = Map::new();
+    for (key, value) in &p.patch {
+        match key.as_str() {
+            "kind" if *value != json!(existing.kind) => {
+                errors.push(FieldError::new("kind", "immutable_field", "is fixed at creation"))
+            }
+            "type_id" if *value != json!(existing.type_id) => {
+                errors.push(FieldError::new("type_id", "immutable_field", "is fixed at creation"))
+            }
+            "kind" | "type_id" => {}
+            k if READ_ONLY.contains(&k) => errors.push(FieldError::new(k, "read_only", "cannot be changed here")),
+            _ => {
+                profile_patch.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let mut doc = serde_json::to_value(&existing.profile).unwrap_or_else(|_| json!({}));
+    merge_patch(&mut doc, &Value::Object(profile_patch));
+    let empty = Map::new();
+    let obj = doc.as_object().unwrap_or(&empty);
+    let mut reader = Reader::new(obj);
+    let mut profile = read_profile(&mut reader);
+    errors.extend(reader.finish());
+    if !errors.is_empty() {
+        return Err(Rejection::invalid(errors));
+    }
+    profile.address = match (profile.address.take(), &existing.profile.address) {
+        (Some(mut a), Some(prev)) => {
+            a.id = prev.id;
+            Some(a)
+        }
+        (a, _) => materialize(a, None, &profile, ctx),
+    };
+    update(state, existing, profile, ctx)
+}
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (k, v) in patch {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Events: what happened, in the past tense. Each has a stable type name and
+//! a schema version; old versions stay readable forever (upcast on read).
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    contact::{ContactKind, Profile},
+    ids::{ContactId, InviteId},
+};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantCreated {
+    pub name: String,
+    pub api_key_hash: String,
+    pub contact_capture: bool,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantConfigured {
+    pub contact_capture: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactCreated {
+    pub contact_id: ContactId,
+    pub number: u64,
+    pub kind: ContactKind,
+    pub type_id: Option<i64>,
+    pub profile: Profile,
+    pub version: u64,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactUpdated {
+    pub contact_id: ContactId,
+    /// The whole profile after the change, so a reader never needs the past.
+    pub profile: Profile,
+    pub changed: Vec<String>,
+    pub version: u64,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PasswordSet {
+    pub contact_id: ContactId,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InviteRequested {
+    pub contact_id: ContactId,
+    pub invite_id: InviteId,
+    pub expires_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", content = "data")]
+pub enum Event {
+    TenantCreated(TenantCreated),
+    TenantConfigured(TenantConfigured),
+    ContactCreated(ContactCreated),
+    ContactUpdated(ContactUpdated),
+    PasswordSet(PasswordSet),
+    InviteRequested(InviteRequested),
+}
+
+impl Event {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::TenantCreated(_) => "TenantCreated",
+            Event::TenantConfigured(_) => "TenantConfigured",
+            Event::ContactCreated(_) => "ContactCreated",
+            Event::ContactUpdated(_) => "ContactUpdated",
+            Event::PasswordSet(_) => "PasswordSet",
+            Event::InviteRequested(_) => "InviteRequested",
+        }
+    }
+
+    /// Schema version of the event's data; bump it and add an upcaster in
+    /// `from_parts` when a shape changes.
+    pub fn event_version(&self) -> u32 {
+        1
+    }
+
+    pub fn contact_id(&self) -> Option<ContactId> {
+        match self {
+            Event::ContactCreated(e) => Some(e.contact_id),
+            Event::ContactUpdated(e) => Some(e.contact_id),
+            Event::PasswordSet(e) => Some(e.contact_id),
+            Event::InviteRequested(e) => Some(e.contact_id),
+            Event::TenantCreated(_) | Event::TenantConfigured(_) => None,
+        }
+    }
+
+    /// The contact's version after this event, for contact events.
+    pub fn contact_version(&self) -> Option<u64> {
+        match self {
+            Event::ContactCreated(e) => Some(e.version),
+            Event::ContactUpdated(e) => Some(e.version),
+            Event::PasswordSet(e) => Some(e.version),
+            Event::InviteRequested(e) => Some(e.version),
+            Event::TenantCreated(_) | Event::TenantConfigured(_) => None,
+        }
+    }
+
+    pub fn data(&self) -> serde_json::Value {
+        let full = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        full.get("data").cloned().unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Rebuilds an event from its type, schema version and data.
+    pub fn from_parts(event_type: &str, version: u32, data: serde_json::Value) -> Result<Event, serde_json::Error> {
+        // Version 1 is the only one so far; later versions upcast here.
+        let _ = version;
+        serde_json::from_value(serde_json::json!({ "type": event_type, "data": data }))
+    }
+}

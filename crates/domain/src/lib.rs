@@ -1,0 +1,21 @@
+//! The pure domain of Contact Ledger. `decide` takes a tenant's state and a
+//! command and answers with events or a rejection; `evolve` folds an event
+//! into the state. No IO, no async, no clocks, no randomness: the adapters
+//! around this crate do all of that.
+pub mod command;
+pub mod contact;
+pub mod decide;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod input;
+pub mod state;
+pub mod validate;
+
+pub use command::{Command, ConfigureTenant, CreateContact, CreateTenant, MatchOn, PatchContact, UpsertContact};
+pub use contact::{Address, Contact, ContactKind, Profile, normalize_email};
+pub use decide::{Context, decide};
+pub use error::{FieldError, Rejection};
+pub use event::Event;
+pub use ids::{AddressId, CommandId, ContactId, InviteId, TenantId};
+pub use state::{TenantInfo, TenantState, evolve};

@@ -1,0 +1,131 @@
+//! A tenant's state as the command handler holds it in memory: the contacts
+//! and the indexes that uniqueness rules are decided against. Built only by
+//! folding events (`evolve`), never by reading a read model.
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    contact::{Contact, ContactKind, normalize_email},
+    event::Event,
+    ids::ContactId,
+};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantInfo {
+    pub name: String,
+    pub api_key_hash: String,
+    pub contact_capture: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TenantState {
+    pub info: Option<TenantInfo>,
+    pub contacts: HashMap<ContactId, Contact>,
+    emails: HashMap<(ContactKind, String), BTreeSet<ContactId>>,
+    external_ids: HashMap<String, ContactId>,
+    pub last_number: u64,
+}
+
+/// `evolve(state, event) -> state`, as the domain's contract reads.
+pub fn evolve(mut state: TenantState, event: &Event) -> TenantState {
+    state.apply(event);
+    state
+}
+
+impl TenantState {
+    /// Folds one event in place (the handler's hot path avoids a copy).
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::TenantCreated(e) => {
+                self.info = Some(TenantInfo {
+                    name: e.name.clone(),
+                    api_key_hash: e.api_key_hash.clone(),
+                    contact_capture: e.contact_capture,
+                    created_at: e.at,
+                });
+            }
+            Event::TenantConfigured(e) => {
+                if let Some(info) = &mut self.info {
+                    info.contact_capture = e.contact_capture;
+                }
+            }
+            Event::ContactCreated(e) => {
+                let contact = Contact {
+                    id: e.contact_id,
+                    number: e.number,
+                    kind: e.kind,
+                    type_id: e.type_id,
+                    profile: e.profile.clone(),
+                    registered: false,
+                    version: e.version,
+                    created_at: e.at,
+                    updated_at: e.at,
+                };
+                self.last_number = self.last_number.max(e.number);
+                self.index(&contact);
+                self.contacts.insert(e.contact_id, contact);
+            }
+            Event::ContactUpdated(e) => {
+                if let Some(old) = self.contacts.get(&e.contact_id).cloned() {
+                    self.unindex(&old);
+                    let mut new = old;
+                    new.profile = e.profile.clone();
+                    new.version = e.version;
+                    new.updated_at = e.at;
+                    self.index(&new);
+                    self.contacts.insert(e.contact_id, new);
+                }
+            }
+            Event::PasswordSet(e) => {
+                if let Some(c) = self.contacts.get_mut(&e.contact_id) {
+                    c.registered = true;
+                    c.version = e.version;
+                }
+            }
+            Event::InviteRequested(e) => {
+                if let Some(c) = self.contacts.get_mut(&e.contact_id) {
+                    c.version = e.version;
+                }
+            }
+        }
+    }
+
+    fn index(&mut self, c: &Contact) {
+        if let Some(email) = &c.profile.email {
+            self.emails.entry((c.kind, normalize_email(email))).or_default().insert(c.id);
+        }
+        if let Some(x) = &c.profile.external_id {
+            self.external_ids.insert(x.clone(), c.id);
+        }
+    }
+
+    fn unindex(&mut self, c: &Contact) {
+        if let Some(email) = &c.profile.email {
+            let key = (c.kind, normalize_email(email));
+            if let Some(set) = self.emails.get_mut(&key) {
+                set.remove(&c.id);
+                if set.is_empty() {
+                    self.emails.remove(&key);
+                }
+            }
+        }
+        if let Some(x) = &c.profile.external_id {
+            self.external_ids.remove(x);
+        }
+    }
+
+    /// Contacts of a kind with this email (compared normalised), oldest first.
+    pub fn with_email(&self, kind: ContactKind, email: &str) -> impl Iterator<Item = &Contact> {
+        self.emails
+            .get(&(kind, normalize_email(email)))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.contacts.get(id))
+    }
+
+    pub fn by_external_id(&self, external_id: &str) -> Option<&Contact> {
+        self.external_ids.get(external_id).and_then(|id| self.contacts.get(id))
+    }
+}
