@@ -1,0 +1,15 @@
+//! The log protocol of Contact Ledger, free of IO: what a command looks like
+//! on the commands topic, what a decision looks like on the events topic,
+//! how writers are fenced inside the log, and the handler's state machine.
+//! Every reader (handler, projector, API) uses the same `Fence`, so they agree
+//! on which records count.
+pub mod envelope;
+pub mod fence;
+pub mod partition;
+pub mod ports;
+pub mod record;
+
+pub use envelope::{CommandEnvelope, EnvelopeError};
+pub use fence::{Admit, Fence};
+pub use partition::{PartitionState, Step};
+pub use record::{Claim, CommandPosition, Decision, Encoded, LogRecord, Outcome, header};

@@ -1,0 +1,139 @@
+//! The command handler's state for one partition, and its step function.
+//! The Kafka adapter feeds it records (while rebuilding and tailing) and
+//! commands, and appends what it returns; all the deciding happens here.
+use std::collections::{HashMap, HashSet};
+
+use chrono::Duration;
+use ledger_domain::{CommandId, Context, Rejection, TenantId, TenantState, decide, decide::target};
+
+use crate::{
+    envelope::{CommandEnvelope, EnvelopeError},
+    fence::{Admit, Fence},
+    record::{CommandPosition, Decision, LogRecord, Outcome},
+};
+
+#[derive(Debug)]
+pub enum Step {
+    /// Append this decision (already folded into the state).
+    Append(Box<Decision>),
+    /// This command id was decided before: append nothing.
+    Duplicate(CommandId),
+    /// Nobody can read it: send it to the dead-letter topic and move on.
+    DeadLetter { reason: String },
+}
+
+#[derive(Debug)]
+pub struct PartitionState {
+    fence: Fence,
+    writer_epoch: Option<u64>,
+    pub tenants: HashMap<TenantId, TenantState>,
+    decided: HashSet<CommandId>,
+    next_command_offset: i64,
+    invite_ttl: Duration,
+    pub records_applied: u64,
+}
+
+impl PartitionState {
+    pub fn new(invite_ttl: Duration) -> Self {
+        Self {
+            fence: Fence::default(),
+            writer_epoch: None,
+            tenants: HashMap::new(),
+            decided: HashSet::new(),
+            next_command_offset: 0,
+            invite_ttl,
+            records_applied: 0,
+        }
+    }
+
+    /// Folds a record read from the events partition; returns how the fence
+    /// judged it.
+    pub fn apply(&mut self, record: &LogRecord) -> Admit {
+        let admit = self.fence.admit(record);
+        if let (Admit::Valid, LogRecord::Decision(d)) = (admit, record) {
+            self.fold(d);
+        }
+        admit
+    }
+
+    fn fold(&mut self, d: &Decision) {
+        self.records_applied += 1;
+        self.decided.insert(d.command_id);
+        self.next_command_offset = self.next_command_offset.max(d.source.offset + 1);
+        if let Outcome::Accepted { events, .. } = &d.outcome {
+            let tenant = self.tenants.entry(d.tenant_id).or_default();
+            for e in events {
+                tenant.apply(e);
+            }
+        }
+    }
+
+    /// The epoch a new claim must use.
+    pub fn next_epoch(&self) -> u64 {
+        self.fence.max_seen() + 1
+    }
+
+    /// Called once the writer has read its own claim back as the valid one.
+    pub fn become_writer(&mut self, epoch: u64) {
+        self.writer_epoch = Some(epoch);
+    }
+
+    pub fn current_epoch(&self) -> u64 {
+        self.fence.epoch()
+    }
+
+    /// True once a later claim than ours has been read: stop writing.
+    pub fn superseded(&self) -> bool {
+        self.writer_epoch.is_some_and(|mine| self.fence.epoch() > mine)
+    }
+
+    /// Where to resume the commands partition: after the last decided command.
+    pub fn next_command_offset(&self) -> i64 {
+        self.next_command_offset
+    }
+
+    pub fn handle(&mut self, input: Result<CommandEnvelope, EnvelopeError>, source: CommandPosition) -> Step {
+        let epoch = self.writer_epoch.unwrap_or(self.fence.epoch());
+        let decision = match input {
+            Err(EnvelopeError::Undecodable(reason)) => return Step::DeadLetter { reason },
+            Err(EnvelopeError::InvalidPayload { command_id, tenant_id, issued_at, command_type, errors }) => {
+                if self.decided.contains(&command_id) {
+                    return Step::Duplicate(command_id);
+                }
+                Decision {
+                    tenant_id,
+                    command_id,
+                    command_type,
+                    issued_at,
+                    source,
+                    epoch,
+                    outcome: Outcome::Rejected { rejection: Rejection::invalid(errors) },
+                }
+            }
+            Ok(env) => {
+                if self.decided.contains(&env.command_id) {
+                    return Step::Duplicate(env.command_id);
+                }
+                let mut ctx = Context::new(env.command_id, env.issued_at);
+                ctx.invite_ttl = self.invite_ttl;
+                let empty = TenantState::default();
+                let state = self.tenants.get(&env.tenant_id).unwrap_or(&empty);
+                let outcome = match decide(state, &env.command, &ctx) {
+                    Ok(events) => Outcome::Accepted { subject: target(state, &env.command, &ctx), events },
+                    Err(rejection) => Outcome::Rejected { rejection },
+                };
+                Decision {
+                    tenant_id: env.tenant_id,
+                    command_id: env.command_id,
+                    command_type: env.command.command_type().to_owned(),
+                    issued_at: env.issued_at,
+                    source,
+                    epoch,
+                    outcome,
+                }
+            }
+        };
+        self.fold(&decision);
+        Step::Append(Box::new(decision))
+    }
+}

@@ -1,0 +1,270 @@
+//! Records on the events topic. Every record is one CloudEvents 1.0 event or
+//! a batch of them (JSON), plus headers that carry the fencing epoch and the
+//! position of the command it answers:
+//! - a **claim** (`WriterClaimed`): a handler takes the partition at an epoch;
+//! - a **decision**: everything one command produced, in one record:
+//!   its events, or `CommandRejected`, or `CommandUnchanged` (accepted, no change).
+use chrono::{DateTime, Utc};
+use ledger_domain::{CommandId, ContactId, Event, Rejection, TenantId};
+use serde_json::{Value, json};
+
+pub mod header {
+    pub const RECORD: &str = "cl-record";
+    pub const TENANT: &str = "cl-tenant";
+    pub const COMMAND_ID: &str = "cl-command-id";
+    pub const COMMAND_TOPIC: &str = "cl-command-topic";
+    pub const COMMAND_PARTITION: &str = "cl-command-partition";
+    pub const COMMAND_OFFSET: &str = "cl-command-offset";
+    pub const EPOCH: &str = "cl-epoch";
+    pub const WRITER: &str = "cl-writer";
+    pub const CONTACT_VERSIONS: &str = "cl-contact-versions";
+    pub const CONTENT_TYPE: &str = "content-type";
+    // Dead-letter provenance.
+    pub const DLQ_TOPIC: &str = "cl-dlq-topic";
+    pub const DLQ_PARTITION: &str = "cl-dlq-partition";
+    pub const DLQ_OFFSET: &str = "cl-dlq-offset";
+    pub const DLQ_ERROR: &str = "cl-dlq-error";
+}
+
+pub const REJECTED: &str = "CommandRejected";
+pub const UNCHANGED: &str = "CommandUnchanged";
+pub const CLAIMED: &str = "WriterClaimed";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandPosition {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub epoch: u64,
+    pub writer_id: String,
+    pub claimed_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted; no events means nothing changed. `subject` names the contact.
+    Accepted { events: Vec<Event>, subject: Option<ContactId> },
+    Rejected { rejection: Rejection },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub tenant_id: TenantId,
+    pub command_id: CommandId,
+    pub command_type: String,
+    pub issued_at: DateTime<Utc>,
+    pub source: CommandPosition,
+    pub epoch: u64,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogRecord {
+    Claim(Claim),
+    Decision(Decision),
+}
+
+/// A record ready for any Kafka client: key, headers, value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    pub key: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable log record: {0}")]
+pub struct DecodeError(pub String);
+
+fn cloud_event(id: String, ty: &str, time: DateTime<Utc>, subject: Option<String>, data: Value) -> serde_json::Map<String, Value> {
+    let mut ce = serde_json::Map::new();
+    ce.insert("specversion".into(), json!("1.0"));
+    ce.insert("id".into(), json!(id));
+    ce.insert("source".into(), json!("contact-ledger"));
+    ce.insert("type".into(), json!(ty));
+    ce.insert("time".into(), json!(time));
+    if let Some(s) = subject {
+        ce.insert("subject".into(), json!(s));
+    }
+    ce.insert("datacontenttype".into(), json!("application/json"));
+    ce.insert("data".into(), data);
+    ce
+}
+
+impl Decision {
+    pub fn subject(&self) -> Option<ContactId> {
+        match &self.outcome {
+            Outcome::Accepted { subject, events } => subject.or_else(|| events.iter().find_map(Event::contact_id)),
+            Outcome::Rejected { .. } => None,
+        }
+    }
+
+    fn cloud_events(&self) -> Vec<Value> {
+        let ext = |mut ce: serde_json::Map<String, Value>| {
+            ce.insert("tenantid".into(), json!(self.tenant_id));
+            ce.insert("commandid".into(), json!(self.command_id));
+            ce.insert("commandtype".into(), json!(self.command_type));
+            ce.insert("epoch".into(), json!(self.epoch));
+            ce
+        };
+        let id = |i: usize| format!("{}-{i}", self.command_id);
+        match &self.outcome {
+            Outcome::Rejected { rejection } => {
+                let data = json!({ "rejection": rejection });
+                vec![Value::Object(ext(cloud_event(id(0), REJECTED, self.issued_at, None, data)))]
+            }
+            Outcome::Accepted { events, subject } if events.is_empty() => {
+                let ce = cloud_event(id(0), UNCHANGED, self.issued_at, subject.map(|s| s.to_string()), json!({}));
+                vec![Value::Object(ext(ce))]
+            }
+            Outcome::Accepted { events, .. } => events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let mut ce = cloud_event(id(i), e.event_type(), self.issued_at, e.contact_id().map(|c| c.to_string()), e.data());
+                    ce.insert("eventversion".into(), json!(e.event_version()));
+                    if let Some(v) = e.contact_version() {
+                        ce.insert("contactversion".into(), json!(v));
+                    }
+                    Value::Object(ext(ce))
+                })
+                .collect(),
+        }
+    }
+}
+
+impl LogRecord {
+    pub fn encode(&self) -> Encoded {
+        match self {
+            LogRecord::Claim(c) => {
+                let ce = cloud_event(format!("claim-{}-{}", c.epoch, c.writer_id), CLAIMED, c.claimed_at, None,
+                    json!({ "epoch": c.epoch, "writer_id": c.writer_id }));
+                Encoded {
+                    key: String::new(),
+                    headers: vec![
+                        (header::RECORD, "claim".into()),
+                        (header::EPOCH, c.epoch.to_string()),
+                        (header::WRITER, c.writer_id.clone()),
+                        (header::CONTENT_TYPE, "application/cloudevents+json".into()),
+                    ],
+                    value: serde_json::to_vec(&ce).unwrap_or_default(),
+                }
+            }
+            LogRecord::Decision(d) => {
+                let mut events = d.cloud_events();
+                let (value, content_type) = if events.len() == 1 {
+                    (events.remove(0), "application/cloudevents+json")
+                } else {
+                    (Value::Array(events), "application/cloudevents-batch+json")
+                };
+                let versions: Vec<String> = match &d.outcome {
+                    Outcome::Accepted { events, .. } => {
+                        let mut v: Vec<String> = events
+                            .iter()
+                            .filter_map(|e| Some(format!("{}={}", e.contact_id()?, e.contact_version()?)))
+                            .collect();
+                        v.dedup();
+                        v
+                    }
+                    Outcome::Rejected { .. } => vec![],
+                };
+                Encoded {
+                    key: d.tenant_id.to_string(),
+                    headers: vec![
+                        (header::RECORD, "decision".into()),
+                        (header::TENANT, d.tenant_id.to_string()),
+                        (header::COMMAND_ID, d.command_id.to_string()),
+                        (header::COMMAND_TOPIC, d.source.topic.clone()),
+                        (header::COMMAND_PARTITION, d.source.partition.to_string()),
+                        (header::COMMAND_OFFSET, d.source.offset.to_string()),
+                        (header::EPOCH, d.epoch.to_string()),
+                        (header::CONTACT_VERSIONS, versions.join(",")),
+                        (header::CONTENT_TYPE, content_type.into()),
+                    ],
+                    value: serde_json::to_vec(&value).unwrap_or_default(),
+                }
+            }
+        }
+    }
+
+    /// Reads a record back from its headers and value.
+    pub fn decode(headers: &[(String, Vec<u8>)], value: &[u8]) -> Result<LogRecord, DecodeError> {
+        let h = |name: &str| -> Option<String> {
+            headers.iter().find(|(k, _)| k == name).and_then(|(_, v)| String::from_utf8(v.clone()).ok())
+        };
+        let need = |name: &str| h(name).ok_or_else(|| DecodeError(format!("missing header {name}")));
+        let num = |name: &str| -> Result<i64, DecodeError> {
+            need(name)?.parse().map_err(|_| DecodeError(format!("header {name} is not a number")))
+        };
+        let epoch = num(header::EPOCH)?.max(0) as u64;
+        let body: Value = serde_json::from_slice(value).map_err(|e| DecodeError(format!("value is not JSON: {e}")))?;
+        match need(header::RECORD)?.as_str() {
+            "claim" => Ok(LogRecord::Claim(Claim {
+                epoch,
+                writer_id: need(header::WRITER)?,
+                claimed_at: time_of(&body).unwrap_or_default(),
+            })),
+            "decision" => {
+                let events = match body {
+                    Value::Array(items) => items,
+                    one @ Value::Object(_) => vec![one],
+                    _ => return Err(DecodeError("value is neither an event nor a batch".into())),
+                };
+                let first = events.first().ok_or_else(|| DecodeError("empty batch".into()))?;
+                let text = |ce: &Value, k: &str| ce.get(k).and_then(Value::as_str).map(str::to_owned);
+                let command_type = text(first, "commandtype").unwrap_or_default();
+                let issued_at = time_of(first).ok_or_else(|| DecodeError("event without time".into()))?;
+                let ty = text(first, "type").unwrap_or_default();
+                let outcome = if ty == REJECTED {
+                    let rejection = first
+                        .get("data")
+                        .and_then(|d| d.get("rejection"))
+                        .cloned()
+                        .and_then(|r| serde_json::from_value(r).ok())
+                        .ok_or_else(|| DecodeError("rejection without a readable reason".into()))?;
+                    Outcome::Rejected { rejection }
+                } else if ty == UNCHANGED {
+                    let subject = text(first, "subject").and_then(|s| s.parse().ok());
+                    Outcome::Accepted { events: vec![], subject }
+                } else {
+                    let mut out = Vec::with_capacity(events.len());
+                    for ce in &events {
+                        let ty = text(ce, "type").unwrap_or_default();
+                        let version = ce.get("eventversion").and_then(Value::as_u64).unwrap_or(1) as u32;
+                        let data = ce.get("data").cloned().unwrap_or(Value::Null);
+                        let event = Event::from_parts(&ty, version, data)
+                            .map_err(|e| DecodeError(format!("event {ty}: {e}")))?;
+                        out.push(event);
+                    }
+                    let subject = out.iter().find_map(Event::contact_id);
+                    Outcome::Accepted { events: out, subject }
+                };
+                Ok(LogRecord::Decision(Decision {
+                    tenant_id: need(header::TENANT)?.parse().map_err(|_| DecodeError("bad tenant header".into()))?,
+                    command_id: need(header::COMMAND_ID)?.parse().map_err(|_| DecodeError("bad command id header".into()))?,
+                    command_type,
+                    issued_at,
+                    source: CommandPosition {
+                        topic: need(header::COMMAND_TOPIC)?,
+                        partition: num(header::COMMAND_PARTITION)? as i32,
+                        offset: num(header::COMMAND_OFFSET)?,
+                    },
+                    epoch,
+                    outcome,
+                }))
+            }
+            other => Err(DecodeError(format!("unknown record kind {other:?}"))),
+        }
+    }
+}
+
+fn time_of(ce: &Value) -> Option<DateTime<Utc>> {
+    ce.get("time")
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}

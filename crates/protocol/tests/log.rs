@@ -1,0 +1,142 @@
+//! The log protocol: records survive encoding, the fence decides who counts,
+//! and the partition state machine decides each command id once.
+use chrono::{Duration, TimeZone, Utc};
+use ledger_domain::{CommandId, Event, Rejection, TenantId};
+use ledger_protocol::{
+    Admit, Claim, CommandEnvelope, CommandPosition, Decision, EnvelopeError, Fence, LogRecord, Outcome, PartitionState, Step,
+};
+use serde_json::json;
+use ulid::Ulid;
+
+fn tenant() -> TenantId {
+    TenantId(Ulid::from_parts(1, 1))
+}
+
+fn envelope(n: u64, ty: &str, payload: serde_json::Value) -> Result<CommandEnvelope, EnvelopeError> {
+    CommandEnvelope::from_json(&json!({
+        "command_id": Ulid::from_parts(1_700_000_000_000 + n, u128::from(n)).to_string(),
+        "tenant_id": tenant().to_string(),
+        "type": ty,
+        "issued_at": Utc.timestamp_opt(1_700_000_000 + n as i64, 0).unwrap(),
+        "payload": payload,
+    }))
+}
+
+fn pos(offset: i64) -> CommandPosition {
+    CommandPosition { topic: "commands".into(), partition: 0, offset }
+}
+
+fn claim(epoch: u64) -> LogRecord {
+    LogRecord::Claim(Claim { epoch, writer_id: format!("w{epoch}"), claimed_at: Utc.timestamp_opt(0, 0).unwrap() })
+}
+
+fn decision_of(step: Step) -> Decision {
+    match step {
+        Step::Append(d) => *d,
+        other => panic!("expected a decision, got {other:?}"),
+    }
+}
+
+fn writer() -> PartitionState {
+    let mut s = PartitionState::new(Duration::days(7));
+    s.apply(&claim(1));
+    s.become_writer(1);
+    s
+}
+
+#[test]
+fn decisions_survive_encoding_as_cloudevents() {
+    let mut s = writer();
+    let d = decision_of(s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)));
+    let c = decision_of(s.handle(
+        envelope(2, "CreateContact", json!({"kind": "user", "first_name": "A", "last_name": "B", "email": "a@b.co", "invite": true})),
+        pos(1),
+    ));
+    let r = decision_of(s.handle(envelope(3, "CreateContact", json!({"kind": "contact"})), pos(2)));
+    for d in [d, c, r] {
+        let rec = LogRecord::Decision(d);
+        let enc = rec.encode();
+        let headers: Vec<(String, Vec<u8>)> = enc.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
+        assert_eq!(LogRecord::decode(&headers, &enc.value).expect("decodes"), rec);
+        let v: serde_json::Value = serde_json::from_slice(&enc.value).expect("json");
+        let first = if v.is_array() { v[0].clone() } else { v };
+        assert_eq!(first["specversion"], "1.0");
+    }
+    let enc = claim(3).encode();
+    let headers: Vec<(String, Vec<u8>)> = enc.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
+    assert!(matches!(LogRecord::decode(&headers, &enc.value), Ok(LogRecord::Claim(c)) if c.epoch == 3));
+}
+
+#[test]
+fn the_fence_ignores_a_superseded_writer_and_a_losing_claim() {
+    let mut f = Fence::default();
+    assert_eq!(f.admit_claim(1), Admit::NewClaim(1));
+    assert_eq!(f.admit_decision(1), Admit::Valid);
+    assert_eq!(f.admit_claim(2), Admit::NewClaim(2));
+    assert_eq!(f.admit_decision(1), Admit::Superseded, "the old writer's late record");
+    assert_eq!(f.admit_claim(2), Admit::StaleClaim, "a second claim at the same epoch loses");
+    assert_eq!(f.admit_decision(3), Admit::Superseded, "no claim, no trust");
+    assert_eq!(f.admit_decision(2), Admit::Valid);
+    assert_eq!(f.max_seen(), 3);
+    assert_eq!(Fence::default().admit_decision(0), Admit::Superseded);
+}
+
+#[test]
+fn a_command_id_is_decided_once_and_the_resume_point_follows_the_log() {
+    let mut s = writer();
+    decision_of(s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)));
+    let again = s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(1));
+    assert!(matches!(again, Step::Duplicate(_)));
+    assert_eq!(s.next_command_offset(), 1);
+}
+
+#[test]
+fn a_rebuilt_state_agrees_with_the_writer_and_skips_superseded_records() {
+    let mut w = writer();
+    let mut log = vec![claim(1)];
+    for (i, (ty, p)) in [
+        ("CreateTenant", json!({"name": "a", "api_key_hash": "h"})),
+        ("CreateContact", json!({"kind": "recipient", "email": "r@x.io"})),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        log.push(LogRecord::Decision(decision_of(w.handle(envelope(i as u64 + 1, ty, p), pos(i as i64)))));
+    }
+    // A zombie (epoch 1) appends after a newer claim (epoch 2): it must not count.
+    let mut zombie = w;
+    let late = decision_of(zombie.handle(envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})), pos(9)));
+    log.push(claim(2));
+    log.push(LogRecord::Decision(late));
+
+    let mut rebuilt = PartitionState::new(Duration::days(7));
+    let verdicts: Vec<Admit> = log.iter().map(|r| rebuilt.apply(r)).collect();
+    assert_eq!(verdicts.last(), Some(&Admit::Superseded));
+    assert_eq!(rebuilt.next_command_offset(), 2, "resume after the last valid decision");
+    assert_eq!(rebuilt.next_epoch(), 3);
+    let t = &rebuilt.tenants[&tenant()];
+    assert_eq!(t.contacts.len(), 1);
+    // The command the zombie decided is decided again by the new writer.
+    rebuilt.become_writer(2);
+    let redo = decision_of(rebuilt.handle(envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})), pos(9)));
+    assert_eq!(redo.epoch, 2);
+    assert!(matches!(redo.outcome, Outcome::Accepted { ref events, .. } if matches!(events[0], Event::ContactCreated(_))));
+}
+
+#[test]
+fn an_unreadable_envelope_is_dead_lettered_and_a_bad_payload_is_rejected() {
+    let mut s = writer();
+    assert!(matches!(s.handle(CommandEnvelope::decode(b"{nope"), pos(0)), Step::DeadLetter { .. }));
+    assert!(matches!(s.handle(CommandEnvelope::decode(b"{\"type\": \"CreateContact\"}"), pos(1)), Step::DeadLetter { .. }));
+    let d = decision_of(s.handle(envelope(1, "CreateContact", json!({"kind": 5, "email": []})), pos(2)));
+    match d.outcome {
+        Outcome::Rejected { rejection: Rejection::Validation { errors } } => {
+            let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, vec!["kind", "email"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let unknown = decision_of(s.handle(envelope(2, "Explode", json!({})), pos(3)));
+    assert!(matches!(unknown.outcome, Outcome::Rejected { .. }));
+    let _ = CommandId(Ulid::nil());
+}
