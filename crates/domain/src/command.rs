@@ -106,7 +106,8 @@ impl Command {
             "CreateTenant" => {
                 let name = required(&mut r, "name", Reader::string);
                 let api_key_hash = required(&mut r, "api_key_hash", Reader::string);
-                name.zip(api_key_hash).map(|(name, api_key_hash)| Command::CreateTenant(CreateTenant { name, api_key_hash }))
+                name.zip(api_key_hash)
+                    .map(|(name, api_key_hash)| Command::CreateTenant(CreateTenant { name, api_key_hash }))
             }
             "ConfigureTenant" => required(&mut r, "contact_capture", Reader::bool)
                 .map(|contact_capture| Command::ConfigureTenant(ConfigureTenant { contact_capture })),
@@ -121,11 +122,19 @@ impl Command {
                     }
                 };
                 let contact = read_create(&mut r, Some(ContactKind::Contact));
-                match_on.zip(contact).map(|(match_on, contact)| Command::UpsertContact(UpsertContact { match_on, contact }))
+                match_on
+                    .zip(contact)
+                    .map(|(match_on, contact)| Command::UpsertContact(UpsertContact { match_on, contact }))
             }
             "PatchContact" => {
                 let contact_id = read_contact_id(&mut r, "contact_id");
-                let expected_version = r.int("expected_version").map(|v| v.max(0) as u64);
+                let expected_version = r.int("expected_version").and_then(|v| match u64::try_from(v) {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        r.error("expected_version", "invalid_value", "must not be negative");
+                        None
+                    }
+                });
                 let patch = r.object("patch").cloned();
                 if patch.is_none() && !r.has("patch") {
                     r.error("patch", "required", "is required");
@@ -208,12 +217,29 @@ fn read_create<'a>(r: &mut Reader<'a>, default_kind: Option<ContactKind>) -> Opt
     // Field rules run here too, so one answer lists parse and rule failures
     // together; `decide` applies the same rules again against the state.
     let mut rules = check_profile(&profile, type_id);
+    if !creating && type_id.is_none() {
+        // An upsert may update an existing invoice contact: its type is only
+        // known against the state, so `decide` checks this rule there.
+        rules.retain(|e| e.code != "only_for_invoice_contacts");
+    }
     if let (Some(kind), true) = (kind, creating) {
-        let c = CreateContact { contact_id, kind, type_id, profile: profile.clone(), password_hash: password_hash.clone(), invite };
+        let c = CreateContact {
+            contact_id,
+            kind,
+            type_id,
+            profile: profile.clone(),
+            password_hash: password_hash.clone(),
+            invite,
+        };
         rules = crate::decide::create_rules(&c);
     }
     let failed: Vec<String> = r.failed_fields();
-    r.absorb(rules.into_iter().filter(|e| !failed.iter().any(|f| e.field == *f || e.field.starts_with(&format!("{f}.")))).collect());
+    r.absorb(
+        rules
+            .into_iter()
+            .filter(|e| !failed.iter().any(|f| e.field == *f || e.field.starts_with(&format!("{f}."))))
+            .collect(),
+    );
     Some(CreateContact { contact_id, kind: kind?, type_id, profile, password_hash, invite })
 }
 

@@ -21,13 +21,8 @@ pub enum ContactKind {
 }
 
 impl ContactKind {
-    pub const ALL: [ContactKind; 5] = [
-        ContactKind::User,
-        ContactKind::Guest,
-        ContactKind::Branch,
-        ContactKind::Recipient,
-        ContactKind::Contact,
-    ];
+    pub const ALL: [ContactKind; 5] =
+        [ContactKind::User, ContactKind::Guest, ContactKind::Branch, ContactKind::Recipient, ContactKind::Contact];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -115,11 +110,7 @@ impl Profile {
     /// Names of the fields whose values differ, in declaration order.
     pub fn changed_fields(&self, other: &Profile) -> Vec<String> {
         let (a, b) = (to_map(self), to_map(other));
-        PROFILE_FIELDS
-            .iter()
-            .filter(|f| a.get(**f) != b.get(**f))
-            .map(|f| (*f).to_owned())
-            .collect()
+        PROFILE_FIELDS.iter().filter(|f| a.get(**f) != b.get(**f)).map(|f| (*f).to_owned()).collect()
     }
 }
 

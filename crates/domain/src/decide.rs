@@ -133,9 +133,7 @@ fn create(state: &TenantState, c: &CreateContact, ctx: &Context) -> Result<Vec<E
 /// contact; an address that already had an id keeps it.
 fn materialize(address: Option<Address>, previous: Option<&Address>, p: &Profile, ctx: &Context) -> Option<Address> {
     let mut a = address?;
-    a.id = previous
-        .and_then(|prev| prev.id)
-        .or_else(|| Some(AddressId(derive_ulid(ctx.command_id, "address"))));
+    a.id = previous.and_then(|prev| prev.id).or_else(|| Some(AddressId(derive_ulid(ctx.command_id, "address"))));
     a.first_name = a.first_name.or_else(|| p.first_name.clone());
     a.last_name = a.last_name.or_else(|| p.last_name.clone());
     a.company = a.company.or_else(|| p.company.clone());
@@ -195,7 +193,11 @@ fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<E
     let found = match u.match_on {
         MatchOn::Email => {
             let Some(email) = &c.profile.email else {
-                return Err(Rejection::invalid(vec![FieldError::new("email", "required", "is required to match on email")]));
+                return Err(Rejection::invalid(vec![FieldError::new(
+                    "email",
+                    "required",
+                    "is required to match on email",
+                )]));
             };
             if matches!(c.kind, ContactKind::User | ContactKind::Contact)
                 && state.with_email(ContactKind::User, email).any(|u| u.registered)
@@ -206,7 +208,11 @@ fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<E
         }
         MatchOn::ExternalId => {
             if c.profile.external_id.is_none() {
-                return Err(Rejection::invalid(vec![FieldError::new("external_id", "required", "is required to match on external_id")]));
+                return Err(Rejection::invalid(vec![FieldError::new(
+                    "external_id",
+                    "required",
+                    "is required to match on external_id",
+                )]));
             }
             upsert_match(state, u)
         }
@@ -224,10 +230,18 @@ fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<E
     }
     let mut errors = Vec::new();
     if c.password_hash.is_some() {
-        errors.push(FieldError::new("password", "not_on_update", "a password can only be given when the upsert creates"));
+        errors.push(FieldError::new(
+            "password",
+            "not_on_update",
+            "a password can only be given when the upsert creates",
+        ));
     }
     if c.invite {
-        errors.push(FieldError::new("invite", "not_on_update", "an invite can only be requested when the upsert creates"));
+        errors.push(FieldError::new(
+            "invite",
+            "not_on_update",
+            "an invite can only be requested when the upsert creates",
+        ));
     }
     if c.type_id.is_some() && c.type_id != existing.type_id {
         errors.push(FieldError::new("type_id", "immutable_field", "is fixed at creation"));
@@ -273,7 +287,12 @@ fn merge_upsert(old: &Profile, new: &Profile) -> Profile {
     }
 }
 
-fn update(state: &TenantState, existing: &Contact, mut profile: Profile, ctx: &Context) -> Result<Vec<Event>, Rejection> {
+fn update(
+    state: &TenantState,
+    existing: &Contact,
+    mut profile: Profile,
+    ctx: &Context,
+) -> Result<Vec<Event>, Rejection> {
     if existing.kind == ContactKind::Branch {
         profile.first_name = None;
         profile.last_name = None;

@@ -38,9 +38,9 @@ impl Rejection {
         match self {
             Rejection::Validation { .. } => "validation_failed",
             Rejection::VersionMismatch { .. } => "version_mismatch",
-            Rejection::Conflict { code, .. }
-            | Rejection::NotFound { code, .. }
-            | Rejection::Forbidden { code, .. } => code,
+            Rejection::Conflict { code, .. } | Rejection::NotFound { code, .. } | Rejection::Forbidden { code, .. } => {
+                code
+            }
         }
     }
 

@@ -123,8 +123,7 @@ impl<'a> Reader<'a> {
 
     /// Every error so far, plus one per key nobody asked for.
     pub fn finish(mut self) -> Vec<FieldError> {
-        let unknown: Vec<String> =
-            self.obj.keys().filter(|k| !self.seen.contains(&k.as_str())).cloned().collect();
+        let unknown: Vec<String> = self.obj.keys().filter(|k| !self.seen.contains(&k.as_str())).cloned().collect();
         for key in unknown {
             self.error(&key, "unknown_field", "is not a known field");
         }

@@ -118,11 +118,7 @@ impl TenantState {
 
     /// Contacts of a kind with this email (compared normalised), oldest first.
     pub fn with_email(&self, kind: ContactKind, email: &str) -> impl Iterator<Item = &Contact> {
-        self.emails
-            .get(&(kind, normalize_email(email)))
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.contacts.get(id))
+        self.emails.get(&(kind, normalize_email(email))).into_iter().flatten().filter_map(|id| self.contacts.get(id))
     }
 
     pub fn by_external_id(&self, external_id: &str) -> Option<&Contact> {

@@ -20,11 +20,7 @@ pub fn check_password(field: &str, password: &str) -> Result<(), FieldError> {
     let long = password.chars().count() >= PASSWORD_MIN;
     let letter = password.chars().any(char::is_alphabetic);
     let digit = password.chars().any(|c| c.is_ascii_digit());
-    if long && letter && digit {
-        Ok(())
-    } else {
-        Err(FieldError::new(field, "weak_password", PASSWORD_RULE))
-    }
+    if long && letter && digit { Ok(()) } else { Err(FieldError::new(field, "weak_password", PASSWORD_RULE)) }
 }
 
 pub const PASSWORD_RULE: &str = "must be at least 8 characters long and contain both letters and numbers";
@@ -107,13 +103,21 @@ pub fn check_profile(p: &Profile, type_id: Option<i64>) -> Vec<FieldError> {
     }
     for t in &p.tags {
         if t.is_empty() || t.chars().count() > TAG_MAX || t.chars().any(char::is_control) {
-            e.push(FieldError::new("tags", "invalid_tag", format!("each tag must be 1 to {TAG_MAX} printable characters")));
+            e.push(FieldError::new(
+                "tags",
+                "invalid_tag",
+                format!("each tag must be 1 to {TAG_MAX} printable characters"),
+            ));
             break;
         }
     }
     let meta_len = serde_json::to_vec(&p.metadata).map(|v| v.len()).unwrap_or(usize::MAX);
     if meta_len > METADATA_MAX_BYTES {
-        e.push(FieldError::new("metadata", "too_large", format!("must serialise to at most {METADATA_MAX_BYTES} bytes")));
+        e.push(FieldError::new(
+            "metadata",
+            "too_large",
+            format!("must serialise to at most {METADATA_MAX_BYTES} bytes"),
+        ));
     }
     e
 }

@@ -1,8 +1,6 @@
 //! Every rule of the contact model, as given / when / then.
 use chrono::{TimeZone, Utc};
-use ledger_domain::{
-    Command, CommandId, Context, Event, Rejection, TenantState, decide, evolve,
-};
+use ledger_domain::{Command, CommandId, Context, Event, Rejection, TenantState, decide, evolve};
 use serde_json::{Value, json};
 use ulid::Ulid;
 
@@ -24,7 +22,10 @@ fn hash() -> &'static str {
 impl Given {
     fn ctx(&mut self) -> Context {
         self.n += 1;
-        Context::new(CommandId(Ulid::from_parts(1_700_000_000_000 + self.n, u128::from(self.n))), Utc.timestamp_opt(1_700_000_000 + self.n as i64, 0).unwrap())
+        Context::new(
+            CommandId(Ulid::from_parts(1_700_000_000_000 + self.n, u128::from(self.n))),
+            Utc.timestamp_opt(1_700_000_000 + self.n as i64, 0).unwrap(),
+        )
     }
 
     fn when(&mut self, ty: &str, payload: Value) -> Result<Vec<Event>, Rejection> {
@@ -74,9 +75,15 @@ fn a_user_needs_names_email_and_a_password_unless_invited() {
     let mut g = given_a_tenant();
     let r = g.create(json!({"kind": "user"})).unwrap_err();
     assert_eq!(fields(&r), vec!["first_name", "last_name", "email", "password"]);
-    let events = g.accept("CreateContact", json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "b@x.io", "password_hash": hash()}));
+    let events = g.accept(
+        "CreateContact",
+        json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "b@x.io", "password_hash": hash()}),
+    );
     assert_eq!(events.iter().map(Event::event_type).collect::<Vec<_>>(), vec!["ContactCreated", "PasswordSet"]);
-    let invited = g.accept("CreateContact", json!({"kind": "user", "first_name": "D", "last_name": "E", "email": "d@x.io", "invite": true}));
+    let invited = g.accept(
+        "CreateContact",
+        json!({"kind": "user", "first_name": "D", "last_name": "E", "email": "d@x.io", "invite": true}),
+    );
     assert_eq!(invited.iter().map(Event::event_type).collect::<Vec<_>>(), vec!["ContactCreated", "InviteRequested"]);
     match &invited[1] {
         Event::InviteRequested(i) => assert_eq!(i.expires_at - created(&invited).at, chrono::Duration::days(7)),
@@ -87,7 +94,10 @@ fn a_user_needs_names_email_and_a_password_unless_invited() {
 #[test]
 fn a_user_email_is_unique_among_users_compared_trimmed_and_lowercased() {
     let mut g = given_a_tenant();
-    let first = g.accept("CreateContact", json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "Bob@Email.com", "password_hash": hash()}));
+    let first = g.accept(
+        "CreateContact",
+        json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "Bob@Email.com", "password_hash": hash()}),
+    );
     assert_eq!(created(&first).profile.email.as_deref(), Some("Bob@Email.com"), "the address as given is kept");
     let again = g.create(json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "  bob@email.COM ", "password_hash": hash()}));
     assert_eq!(conflict_code(again), "email_taken");
@@ -111,9 +121,15 @@ fn a_branch_needs_company_and_a_unique_email_and_ignores_names_and_password() {
     let events = g.accept("CreateContact", json!({"kind": "branch", "company": "Acme", "email": "b@acme.io", "first_name": "X", "last_name": "Y", "password_hash": hash()}));
     assert_eq!(events.len(), 1, "no PasswordSet for a branch");
     assert_eq!(created(&events).profile.first_name, None);
-    assert_eq!(conflict_code(g.create(json!({"kind": "branch", "company": "Other", "email": "B@acme.io"}))), "email_taken");
+    assert_eq!(
+        conflict_code(g.create(json!({"kind": "branch", "company": "Other", "email": "B@acme.io"}))),
+        "email_taken"
+    );
     // A branch may share a user's email (discouraged, allowed).
-    g.accept("CreateContact", json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "b@acme.io", "password_hash": hash()}));
+    g.accept(
+        "CreateContact",
+        json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "b@acme.io", "password_hash": hash()}),
+    );
 }
 
 #[test]
@@ -122,7 +138,10 @@ fn a_recipient_needs_only_an_email_unique_among_recipients_and_not_a_users() {
     assert_eq!(fields(&g.create(json!({"kind": "recipient"})).unwrap_err()), vec!["email"]);
     g.accept("CreateContact", json!({"kind": "recipient", "email": "r@x.io"}));
     assert_eq!(conflict_code(g.create(json!({"kind": "recipient", "email": "R@x.io"}))), "email_taken");
-    g.accept("CreateContact", json!({"kind": "user", "first_name": "U", "last_name": "V", "email": "u@x.io", "password_hash": hash()}));
+    g.accept(
+        "CreateContact",
+        json!({"kind": "user", "first_name": "U", "last_name": "V", "email": "u@x.io", "password_hash": hash()}),
+    );
     assert_eq!(conflict_code(g.create(json!({"kind": "recipient", "email": "u@x.io"}))), "email_belongs_to_user");
 }
 
@@ -171,10 +190,22 @@ fn numbers_are_a_per_tenant_sequence() {
 #[test]
 fn a_purchase_order_number_is_only_for_invoice_contacts_and_at_most_50_characters() {
     let mut g = given_a_tenant();
-    assert_eq!(fields(&g.create(json!({"kind": "contact", "email": "a@x.io", "purchase_order_number": "PO"})).unwrap_err()), vec!["purchase_order_number"]);
+    assert_eq!(
+        fields(&g.create(json!({"kind": "contact", "email": "a@x.io", "purchase_order_number": "PO"})).unwrap_err()),
+        vec!["purchase_order_number"]
+    );
     let long = "9".repeat(51);
-    assert_eq!(fields(&g.create(json!({"kind": "contact", "email": "a@x.io", "type_id": 6, "purchase_order_number": long})).unwrap_err()), vec!["purchase_order_number"]);
-    g.accept("CreateContact", json!({"kind": "contact", "email": "a@x.io", "type_id": 6, "purchase_order_number": "PO-1"}));
+    assert_eq!(
+        fields(
+            &g.create(json!({"kind": "contact", "email": "a@x.io", "type_id": 6, "purchase_order_number": long}))
+                .unwrap_err()
+        ),
+        vec!["purchase_order_number"]
+    );
+    g.accept(
+        "CreateContact",
+        json!({"kind": "contact", "email": "a@x.io", "type_id": 6, "purchase_order_number": "PO-1"}),
+    );
 }
 
 #[test]
@@ -184,26 +215,39 @@ fn an_address_inherits_names_and_company_and_a_supplied_id_is_replaced() {
         "company": "Acme", "invite": true,
         "address": {"id": 42, "line1": "2 Sorrel Horse Mews", "line3": "", "city": "Ipswich", "country_code": "gb", "last_name": "Other"}}));
     let a = created(&events).profile.address.clone().expect("address");
-    assert_eq!((a.first_name.as_deref(), a.last_name.as_deref(), a.company.as_deref()), (Some("Bob"), Some("Other"), Some("Acme")));
+    assert_eq!(
+        (a.first_name.as_deref(), a.last_name.as_deref(), a.company.as_deref()),
+        (Some("Bob"), Some("Other"), Some("Acme"))
+    );
     assert_eq!(a.country_code.as_deref(), Some("GB"));
     assert_eq!(a.line3, None);
     assert!(a.id.is_some_and(|id| id.to_string().starts_with("address_")));
-    assert_eq!(fields(&g.create(json!({"kind": "contact", "email": "z@x.io", "address": {"country_code": "XX"}})).unwrap_err()), vec!["address.country_code"]);
+    assert_eq!(
+        fields(
+            &g.create(json!({"kind": "contact", "email": "z@x.io", "address": {"country_code": "XX"}})).unwrap_err()
+        ),
+        vec!["address.country_code"]
+    );
 }
 
 #[test]
 fn tags_are_a_set_and_metadata_is_bounded() {
     let mut g = given_a_tenant();
-    let events = g.accept("CreateContact", json!({"kind": "contact", "email": "t@x.io", "tags": ["QA", "Engineers", "QA"]}));
+    let events =
+        g.accept("CreateContact", json!({"kind": "contact", "email": "t@x.io", "tags": ["QA", "Engineers", "QA"]}));
     assert_eq!(created(&events).profile.tags.iter().cloned().collect::<Vec<_>>(), vec!["Engineers", "QA"]);
     let big = "x".repeat(17 * 1024);
-    assert_eq!(fields(&g.create(json!({"kind": "contact", "email": "u@x.io", "metadata": {"k": big}})).unwrap_err()), vec!["metadata"]);
+    assert_eq!(
+        fields(&g.create(json!({"kind": "contact", "email": "u@x.io", "metadata": {"k": big}})).unwrap_err()),
+        vec!["metadata"]
+    );
 }
 
 #[test]
 fn invalid_input_lists_every_failing_field_at_once() {
     let mut g = given_a_tenant();
-    let r = g.create(json!({"kind": "user", "email": "nope", "avatar_url": "ftp://x", "tags": "a", "zzz": 1})).unwrap_err();
+    let r =
+        g.create(json!({"kind": "user", "email": "nope", "avatar_url": "ftp://x", "tags": "a", "zzz": 1})).unwrap_err();
     let f = fields(&r);
     for expected in ["email", "avatar_url", "tags", "zzz"] {
         assert!(f.contains(&expected.to_owned()), "{expected} not in {f:?}");
@@ -215,7 +259,12 @@ fn kind_and_type_id_are_fixed_and_a_patch_that_changes_nothing_appends_nothing()
     let mut g = given_a_tenant();
     let events = g.accept("CreateContact", json!({"kind": "contact", "email": "p@x.io", "type_id": 2, "name": "P"}));
     let id = created(&events).contact_id.to_string();
-    assert_eq!(fields(&g.when("PatchContact", json!({"contact_id": id, "patch": {"kind": "user", "type_id": 3}})).unwrap_err()), vec!["kind", "type_id"]);
+    assert_eq!(
+        fields(
+            &g.when("PatchContact", json!({"contact_id": id, "patch": {"kind": "user", "type_id": 3}})).unwrap_err()
+        ),
+        vec!["kind", "type_id"]
+    );
     assert!(g.accept("PatchContact", json!({"contact_id": id, "patch": {"name": "P", "type_id": 2}})).is_empty());
     let changed = g.accept("PatchContact", json!({"contact_id": id, "patch": {"name": null, "metadata": {"a": 1}}}));
     match &changed[0] {
@@ -237,14 +286,21 @@ fn a_patch_keeps_uniqueness_and_required_fields() {
     g.accept("CreateContact", json!({"kind": "contact", "email": "one@x.io"}));
     let events = g.accept("CreateContact", json!({"kind": "contact", "email": "two@x.io"}));
     let id = created(&events).contact_id.to_string();
-    assert_eq!(conflict_code(g.when("PatchContact", json!({"contact_id": id, "patch": {"email": "ONE@x.io"}}))), "email_taken");
-    assert_eq!(fields(&g.when("PatchContact", json!({"contact_id": id, "patch": {"email": null}})).unwrap_err()), vec!["email"]);
+    assert_eq!(
+        conflict_code(g.when("PatchContact", json!({"contact_id": id, "patch": {"email": "ONE@x.io"}}))),
+        "email_taken"
+    );
+    assert_eq!(
+        fields(&g.when("PatchContact", json!({"contact_id": id, "patch": {"email": null}})).unwrap_err()),
+        vec!["email"]
+    );
 }
 
 #[test]
 fn upsert_creates_updates_and_refuses_a_registered_user_or_disabled_capture() {
     let mut g = given_a_tenant();
-    let created_events = g.accept("UpsertContact", json!({"email": "joe.blow@company.com", "metadata": {"property1": "a"}}));
+    let created_events =
+        g.accept("UpsertContact", json!({"email": "joe.blow@company.com", "metadata": {"property1": "a"}}));
     assert_eq!(created_events[0].event_type(), "ContactCreated");
     let updated = g.accept("UpsertContact", json!({"email": "Joe.Blow@company.com", "metadata": {"property2": "b"}}));
     match &updated[0] {
@@ -264,7 +320,8 @@ fn upsert_creates_updates_and_refuses_a_registered_user_or_disabled_capture() {
 fn upsert_by_external_id_matches_across_emails() {
     let mut g = given_a_tenant();
     g.accept("UpsertContact", json!({"match_on": "external_id", "external_id": "user_1", "email": "a@x.io"}));
-    let events = g.accept("UpsertContact", json!({"match_on": "external_id", "external_id": "user_1", "email": "b@x.io"}));
+    let events =
+        g.accept("UpsertContact", json!({"match_on": "external_id", "external_id": "user_1", "email": "b@x.io"}));
     match &events[0] {
         Event::ContactUpdated(u) => assert_eq!(u.profile.email.as_deref(), Some("b@x.io")),
         other => panic!("{other:?}"),

@@ -23,7 +23,13 @@ pub enum EnvelopeError {
     /// The envelope is readable but the payload is not a valid command: it is
     /// decided as a rejection, so the sender can learn why.
     #[error("invalid command payload")]
-    InvalidPayload { command_id: CommandId, tenant_id: TenantId, issued_at: DateTime<Utc>, command_type: String, errors: Vec<FieldError> },
+    InvalidPayload {
+        command_id: CommandId,
+        tenant_id: TenantId,
+        issued_at: DateTime<Utc>,
+        command_type: String,
+        errors: Vec<FieldError>,
+    },
 }
 
 impl CommandEnvelope {
@@ -42,15 +48,18 @@ impl CommandEnvelope {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<CommandEnvelope, EnvelopeError> {
-        let v: Value = serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Undecodable(format!("not JSON: {e}")))?;
+        let v: Value =
+            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Undecodable(format!("not JSON: {e}")))?;
         Self::from_json(&v)
     }
 
     pub fn from_json(v: &Value) -> Result<CommandEnvelope, EnvelopeError> {
         let field = |k: &str| v.get(k).and_then(Value::as_str);
         let undecodable = |what: &str| EnvelopeError::Undecodable(format!("missing or invalid {what}"));
-        let command_id: CommandId = field("command_id").and_then(|s| s.parse().ok()).ok_or_else(|| undecodable("command_id"))?;
-        let tenant_id: TenantId = field("tenant_id").and_then(|s| s.parse().ok()).ok_or_else(|| undecodable("tenant_id"))?;
+        let command_id: CommandId =
+            field("command_id").and_then(|s| s.parse().ok()).ok_or_else(|| undecodable("command_id"))?;
+        let tenant_id: TenantId =
+            field("tenant_id").and_then(|s| s.parse().ok()).ok_or_else(|| undecodable("tenant_id"))?;
         let issued_at: DateTime<Utc> = field("issued_at")
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc))
@@ -59,7 +68,9 @@ impl CommandEnvelope {
         let payload = v.get("payload").cloned().unwrap_or(Value::Null);
         match Command::parse(&command_type, &payload) {
             Ok(command) => Ok(CommandEnvelope { command_id, tenant_id, issued_at, command }),
-            Err(errors) => Err(EnvelopeError::InvalidPayload { command_id, tenant_id, issued_at, command_type, errors }),
+            Err(errors) => {
+                Err(EnvelopeError::InvalidPayload { command_id, tenant_id, issued_at, command_type, errors })
+            }
         }
     }
 }

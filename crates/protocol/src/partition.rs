@@ -93,7 +93,9 @@ impl PartitionState {
     }
 
     pub fn handle(&mut self, input: Result<CommandEnvelope, EnvelopeError>, source: CommandPosition) -> Step {
-        let epoch = self.writer_epoch.unwrap_or(self.fence.epoch());
+        // Before `become_writer` a decision carries epoch 0, which no reader
+        // accepts: only a writer whose claim won can write valid records.
+        let epoch = self.writer_epoch.unwrap_or(0);
         let decision = match input {
             Err(EnvelopeError::Undecodable(reason)) => return Step::DeadLetter { reason },
             Err(EnvelopeError::InvalidPayload { command_id, tenant_id, issued_at, command_type, errors }) => {

@@ -99,22 +99,43 @@ pub enum Idempotency {
 pub trait ReadModel: Send + Sync + 'static {
     async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantView>, Unavailable>;
     async fn contact(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, Unavailable>;
-    async fn contact_by_external_id(&self, tenant: TenantId, external_id: &str) -> Result<Option<Contact>, Unavailable>;
+    async fn contact_by_external_id(&self, tenant: TenantId, external_id: &str)
+    -> Result<Option<Contact>, Unavailable>;
     /// Contacts ordered by id, after `after` when given, at most `limit`.
-    async fn contacts(&self, tenant: TenantId, filter: &ContactFilter, after: Option<ContactId>, limit: u32)
-    -> Result<Vec<Contact>, Unavailable>;
+    async fn contacts(
+        &self,
+        tenant: TenantId,
+        filter: &ContactFilter,
+        after: Option<ContactId>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, Unavailable>;
     async fn contact_events(&self, tenant: TenantId, id: ContactId) -> Result<Vec<EventView>, Unavailable>;
     async fn command(&self, tenant: TenantId, id: CommandId) -> Result<Option<CommandView>, Unavailable>;
     /// Waits until the projector has recorded the command's outcome (so the
     /// read model already shows it), or the timeout passes.
-    async fn wait_for_command(&self, tenant: TenantId, id: CommandId, timeout: Duration)
-    -> Result<Option<CommandView>, Unavailable>;
+    async fn wait_for_command(
+        &self,
+        tenant: TenantId,
+        id: CommandId,
+        timeout: Duration,
+    ) -> Result<Option<CommandView>, Unavailable>;
     /// Remembers that the API accepted this command id (for `pending`).
     async fn record_submitted(&self, tenant: TenantId, id: CommandId) -> Result<(), Unavailable>;
     async fn was_submitted(&self, tenant: TenantId, id: CommandId) -> Result<bool, Unavailable>;
     /// Claims an idempotency key for a request (identified by its hash).
-    async fn idempotency_begin(&self, tenant: TenantId, key: &str, request_hash: &str, command_id: CommandId, issued_at: DateTime<Utc>)
-    -> Result<Idempotency, Unavailable>;
-    async fn idempotency_finish(&self, tenant: TenantId, key: &str, response: &StoredResponse) -> Result<(), Unavailable>;
+    async fn idempotency_begin(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        request_hash: &str,
+        command_id: CommandId,
+        issued_at: DateTime<Utc>,
+    ) -> Result<Idempotency, Unavailable>;
+    async fn idempotency_finish(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), Unavailable>;
     async fn database_ready(&self) -> bool;
 }

@@ -47,8 +47,13 @@ pub struct Claim {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Accepted; no events means nothing changed. `subject` names the contact.
-    Accepted { events: Vec<Event>, subject: Option<ContactId> },
-    Rejected { rejection: Rejection },
+    Accepted {
+        events: Vec<Event>,
+        subject: Option<ContactId>,
+    },
+    Rejected {
+        rejection: Rejection,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,7 +85,13 @@ pub struct Encoded {
 #[error("undecodable log record: {0}")]
 pub struct DecodeError(pub String);
 
-fn cloud_event(id: String, ty: &str, time: DateTime<Utc>, subject: Option<String>, data: Value) -> serde_json::Map<String, Value> {
+fn cloud_event(
+    id: String,
+    ty: &str,
+    time: DateTime<Utc>,
+    subject: Option<String>,
+    data: Value,
+) -> serde_json::Map<String, Value> {
     let mut ce = serde_json::Map::new();
     ce.insert("specversion".into(), json!("1.0"));
     ce.insert("id".into(), json!(id));
@@ -125,7 +136,13 @@ impl Decision {
                 .iter()
                 .enumerate()
                 .map(|(i, e)| {
-                    let mut ce = cloud_event(id(i), e.event_type(), self.issued_at, e.contact_id().map(|c| c.to_string()), e.data());
+                    let mut ce = cloud_event(
+                        id(i),
+                        e.event_type(),
+                        self.issued_at,
+                        e.contact_id().map(|c| c.to_string()),
+                        e.data(),
+                    );
                     ce.insert("eventversion".into(), json!(e.event_version()));
                     if let Some(v) = e.contact_version() {
                         ce.insert("contactversion".into(), json!(v));
@@ -141,8 +158,13 @@ impl LogRecord {
     pub fn encode(&self) -> Encoded {
         match self {
             LogRecord::Claim(c) => {
-                let ce = cloud_event(format!("claim-{}-{}", c.epoch, c.writer_id), CLAIMED, c.claimed_at, None,
-                    json!({ "epoch": c.epoch, "writer_id": c.writer_id }));
+                let ce = cloud_event(
+                    format!("claim-{}-{}", c.epoch, c.writer_id),
+                    CLAIMED,
+                    c.claimed_at,
+                    None,
+                    json!({ "epoch": c.epoch, "writer_id": c.writer_id }),
+                );
                 Encoded {
                     key: String::new(),
                     headers: vec![
@@ -245,7 +267,9 @@ impl LogRecord {
                 };
                 Ok(LogRecord::Decision(Decision {
                     tenant_id: need(header::TENANT)?.parse().map_err(|_| DecodeError("bad tenant header".into()))?,
-                    command_id: need(header::COMMAND_ID)?.parse().map_err(|_| DecodeError("bad command id header".into()))?,
+                    command_id: need(header::COMMAND_ID)?
+                        .parse()
+                        .map_err(|_| DecodeError("bad command id header".into()))?,
                     command_type,
                     issued_at,
                     source: CommandPosition {

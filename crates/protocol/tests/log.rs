@@ -3,7 +3,8 @@
 use chrono::{Duration, TimeZone, Utc};
 use ledger_domain::{CommandId, Event, Rejection, TenantId};
 use ledger_protocol::{
-    Admit, Claim, CommandEnvelope, CommandPosition, Decision, EnvelopeError, Fence, LogRecord, Outcome, PartitionState, Step,
+    Admit, Claim, CommandEnvelope, CommandPosition, Decision, EnvelopeError, Fence, LogRecord, Outcome, PartitionState,
+    Step,
 };
 use serde_json::json;
 use ulid::Ulid;
@@ -49,21 +50,27 @@ fn decisions_survive_encoding_as_cloudevents() {
     let mut s = writer();
     let d = decision_of(s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)));
     let c = decision_of(s.handle(
-        envelope(2, "CreateContact", json!({"kind": "user", "first_name": "A", "last_name": "B", "email": "a@b.co", "invite": true})),
+        envelope(
+            2,
+            "CreateContact",
+            json!({"kind": "user", "first_name": "A", "last_name": "B", "email": "a@b.co", "invite": true}),
+        ),
         pos(1),
     ));
     let r = decision_of(s.handle(envelope(3, "CreateContact", json!({"kind": "contact"})), pos(2)));
     for d in [d, c, r] {
         let rec = LogRecord::Decision(d);
         let enc = rec.encode();
-        let headers: Vec<(String, Vec<u8>)> = enc.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
+        let headers: Vec<(String, Vec<u8>)> =
+            enc.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
         assert_eq!(LogRecord::decode(&headers, &enc.value).expect("decodes"), rec);
         let v: serde_json::Value = serde_json::from_slice(&enc.value).expect("json");
         let first = if v.is_array() { v[0].clone() } else { v };
         assert_eq!(first["specversion"], "1.0");
     }
     let enc = claim(3).encode();
-    let headers: Vec<(String, Vec<u8>)> = enc.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
+    let headers: Vec<(String, Vec<u8>)> =
+        enc.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
     assert!(matches!(LogRecord::decode(&headers, &enc.value), Ok(LogRecord::Claim(c)) if c.epoch == 3));
 }
 
@@ -105,7 +112,9 @@ fn a_rebuilt_state_agrees_with_the_writer_and_skips_superseded_records() {
     }
     // A zombie (epoch 1) appends after a newer claim (epoch 2): it must not count.
     let mut zombie = w;
-    let late = decision_of(zombie.handle(envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})), pos(9)));
+    let late = decision_of(
+        zombie.handle(envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})), pos(9)),
+    );
     log.push(claim(2));
     log.push(LogRecord::Decision(late));
 
@@ -118,16 +127,23 @@ fn a_rebuilt_state_agrees_with_the_writer_and_skips_superseded_records() {
     assert_eq!(t.contacts.len(), 1);
     // The command the zombie decided is decided again by the new writer.
     rebuilt.become_writer(2);
-    let redo = decision_of(rebuilt.handle(envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})), pos(9)));
+    let redo = decision_of(
+        rebuilt.handle(envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})), pos(9)),
+    );
     assert_eq!(redo.epoch, 2);
-    assert!(matches!(redo.outcome, Outcome::Accepted { ref events, .. } if matches!(events[0], Event::ContactCreated(_))));
+    assert!(
+        matches!(redo.outcome, Outcome::Accepted { ref events, .. } if matches!(events[0], Event::ContactCreated(_)))
+    );
 }
 
 #[test]
 fn an_unreadable_envelope_is_dead_lettered_and_a_bad_payload_is_rejected() {
     let mut s = writer();
     assert!(matches!(s.handle(CommandEnvelope::decode(b"{nope"), pos(0)), Step::DeadLetter { .. }));
-    assert!(matches!(s.handle(CommandEnvelope::decode(b"{\"type\": \"CreateContact\"}"), pos(1)), Step::DeadLetter { .. }));
+    assert!(matches!(
+        s.handle(CommandEnvelope::decode(b"{\"type\": \"CreateContact\"}"), pos(1)),
+        Step::DeadLetter { .. }
+    ));
     let d = decision_of(s.handle(envelope(1, "CreateContact", json!({"kind": 5, "email": []})), pos(2)));
     match d.outcome {
         Outcome::Rejected { rejection: Rejection::Validation { errors } } => {
