@@ -1,0 +1,275 @@
+//! Writes a folded batch with one statement per table (rows travel as arrays
+//! and come apart with UNNEST). Every statement tolerates being replayed:
+//! inserts skip rows that exist, updates only move a contact forward.
+use std::sync::LazyLock;
+
+use ledger_domain::{Profile, normalize_email};
+use serde_json::Value;
+use sqlx::{PgConnection, Postgres, postgres::PgArguments, query::Query};
+
+use super::pending::Pending;
+use crate::error::Result;
+
+type PgQuery = Query<'static, Postgres, PgArguments>;
+
+/// The profile's columns in bind order, with their array element types.
+const PROFILE: &[(&str, &str)] = &[
+    ("external_id", "text"),
+    ("email", "text"),
+    ("email_normalized", "text"),
+    ("first_name", "text"),
+    ("last_name", "text"),
+    ("name", "text"),
+    ("company", "text"),
+    ("title", "text"),
+    ("department", "text"),
+    ("phone", "text"),
+    ("mobile", "text"),
+    ("avatar_url", "text"),
+    ("purchase_order_number", "text"),
+    ("address", "jsonb"),
+    ("tags", "jsonb"),
+    ("metadata", "jsonb"),
+];
+const PROFILE_TEXTS: usize = 13;
+
+/// `UNNEST($n::t[], ...) AS u(a, ...)` over the given columns.
+fn unnest(first_param: usize, cols: &[(&str, &str)]) -> String {
+    let params: Vec<String> =
+        cols.iter().enumerate().map(|(i, (_, ty))| format!("${}::{ty}[]", first_param + i)).collect();
+    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+    format!("UNNEST({}) AS u({})", params.join(", "), names.join(", "))
+}
+
+/// How a profile column's value is read from the unnested row.
+fn profile_value(name: &str) -> String {
+    if name == "tags" { "ARRAY(SELECT jsonb_array_elements_text(u.tags))".to_owned() } else { format!("u.{name}") }
+}
+
+static INSERT_CONTACTS: LazyLock<String> = LazyLock::new(|| {
+    let mut cols =
+        vec![("tenant_id", "text"), ("contact_id", "text"), ("number", "int8"), ("kind", "text"), ("type_id", "int8")];
+    cols.extend_from_slice(PROFILE);
+    cols.extend_from_slice(&[("version", "int8"), ("at", "timestamptz")]);
+    let names: Vec<&str> = PROFILE.iter().map(|(n, _)| *n).collect();
+    let values: Vec<String> = PROFILE.iter().map(|(n, _)| profile_value(n)).collect();
+    format!(
+        "INSERT INTO contacts (tenant_id, contact_id, number, kind, type_id, {}, registered, version, created_at, updated_at) \
+         SELECT u.tenant_id, u.contact_id, u.number, u.kind, u.type_id, {}, false, u.version, u.at, u.at FROM {} \
+         ON CONFLICT (tenant_id, contact_id) DO NOTHING",
+        names.join(", "),
+        values.join(", "),
+        unnest(1, &cols),
+    )
+});
+
+static UPDATE_PROFILES: LazyLock<String> = LazyLock::new(|| {
+    let mut cols = vec![("tenant_id", "text"), ("contact_id", "text")];
+    cols.extend_from_slice(PROFILE);
+    cols.extend_from_slice(&[("version", "int8"), ("at", "timestamptz")]);
+    let sets: Vec<String> = PROFILE.iter().map(|(n, _)| format!("{n} = {}", profile_value(n))).collect();
+    format!(
+        "UPDATE contacts c SET {}, version = u.version, updated_at = u.at FROM {} \
+         WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id AND c.version < u.version",
+        sets.join(", "),
+        unnest(1, &cols),
+    )
+});
+
+const MARK_CONTACTS: &str = "UPDATE contacts c SET registered = c.registered OR u.registered, \
+     version = GREATEST(c.version, u.version) \
+     FROM UNNEST($1::text[], $2::text[], $3::bool[], $4::int8[]) AS u(tenant_id, contact_id, registered, version) \
+     WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id";
+
+// A command id has one valid decision in a correct log (the handler never
+// decides a command twice), so the first one recorded stands.
+const INSERT_OUTCOMES: &str = "INSERT INTO command_outcomes \
+     (command_id, tenant_id, command_type, status, contact_id, rejection, issued_at, events) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::jsonb[]) \
+     ON CONFLICT (command_id) DO NOTHING";
+
+const INSERT_EVENTS: &str = "INSERT INTO contact_events \
+     (tenant_id, contact_id, version, idx, event_type, event_version, occurred_at, command_id, data) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int4[], $5::text[], $6::int4[], $7::timestamptz[], $8::text[], $9::jsonb[]) \
+     ON CONFLICT DO NOTHING";
+
+// No conflict target: a second tenant with an API key hash already taken is
+// skipped rather than failing the batch forever (the key would be ambiguous).
+const INSERT_TENANTS: &str = "INSERT INTO tenants (tenant_id, name, api_key_hash, contact_capture, created_at) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[]) \
+     ON CONFLICT DO NOTHING";
+
+const CONFIGURE_TENANTS: &str = "UPDATE tenants t SET contact_capture = u.contact_capture \
+     FROM UNNEST($1::text[], $2::bool[]) AS u(tenant_id, contact_capture) WHERE t.tenant_id = u.tenant_id";
+
+const NOTIFY: &str = "SELECT pg_notify('command_decided', id) FROM UNNEST($1::text[]) AS id";
+
+/// The profile columns of many contacts, as arrays.
+#[derive(Default)]
+struct ProfileColumns {
+    texts: [Vec<Option<String>>; PROFILE_TEXTS],
+    address: Vec<Option<Value>>,
+    tags: Vec<Value>,
+    metadata: Vec<Value>,
+}
+
+impl ProfileColumns {
+    fn push(&mut self, p: &Profile) -> Result<()> {
+        let texts = [
+            p.external_id.clone(),
+            p.email.clone(),
+            p.email.as_deref().map(normalize_email),
+            p.first_name.clone(),
+            p.last_name.clone(),
+            p.name.clone(),
+            p.company.clone(),
+            p.title.clone(),
+            p.department.clone(),
+            p.phone.clone(),
+            p.mobile.clone(),
+            p.avatar_url.clone(),
+            p.purchase_order_number.clone(),
+        ];
+        for (column, value) in self.texts.iter_mut().zip(texts) {
+            column.push(value);
+        }
+        self.address.push(p.address.as_ref().map(serde_json::to_value).transpose()?);
+        self.tags.push(Value::Array(p.tags.iter().cloned().map(Value::String).collect()));
+        self.metadata.push(Value::Object(p.metadata.clone()));
+        Ok(())
+    }
+
+    fn bind(self, mut q: PgQuery) -> PgQuery {
+        for column in self.texts {
+            q = q.bind(column);
+        }
+        q.bind(self.address).bind(self.tags).bind(self.metadata)
+    }
+}
+
+/// Writes everything pending and leaves `pending` empty.
+pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Result<()> {
+    let p = std::mem::take(pending);
+    if !p.outcomes.is_empty() {
+        let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        for o in p.outcomes {
+            cols.0.push(o.command_id);
+            cols.1.push(o.tenant_id);
+            cols.2.push(o.command_type);
+            cols.3.push(o.status);
+            cols.4.push(o.contact_id);
+            cols.5.push(o.rejection);
+            cols.6.push(o.issued_at);
+            cols.7.push(o.events);
+        }
+        sqlx::query(INSERT_OUTCOMES)
+            .bind(cols.0)
+            .bind(cols.1)
+            .bind(cols.2)
+            .bind(cols.3)
+            .bind(cols.4)
+            .bind(cols.5)
+            .bind(cols.6)
+            .bind(cols.7)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !p.tenants.is_empty() {
+        let mut cols = (vec![], vec![], vec![], vec![], vec![]);
+        for t in p.tenants {
+            cols.0.push(t.tenant_id);
+            cols.1.push(t.name);
+            cols.2.push(t.api_key_hash);
+            cols.3.push(t.contact_capture);
+            cols.4.push(t.created_at);
+        }
+        sqlx::query(INSERT_TENANTS)
+            .bind(cols.0)
+            .bind(cols.1)
+            .bind(cols.2)
+            .bind(cols.3)
+            .bind(cols.4)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !p.capture.is_empty() {
+        let (tenants, capture): (Vec<String>, Vec<bool>) = p.capture.into_iter().unzip();
+        sqlx::query(CONFIGURE_TENANTS).bind(tenants).bind(capture).execute(&mut *conn).await?;
+    }
+    if !p.created.is_empty() {
+        let (mut tenant, mut contact, mut number, mut kind, mut type_id) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut profiles, mut version, mut at) = (ProfileColumns::default(), vec![], vec![]);
+        for c in p.created {
+            profiles.push(&c.profile)?;
+            tenant.push(c.tenant_id);
+            contact.push(c.contact_id);
+            number.push(c.number);
+            kind.push(c.kind);
+            type_id.push(c.type_id);
+            version.push(c.version);
+            at.push(c.at);
+        }
+        let q = sqlx::query(INSERT_CONTACTS.as_str()).bind(tenant).bind(contact).bind(number).bind(kind).bind(type_id);
+        profiles.bind(q).bind(version).bind(at).execute(&mut *conn).await?;
+    }
+    if !p.profiles.is_empty() {
+        let (mut tenant, mut contact, mut profiles, mut version, mut at) =
+            (vec![], vec![], ProfileColumns::default(), vec![], vec![]);
+        for ((t, c), change) in p.profiles {
+            profiles.push(&change.profile)?;
+            tenant.push(t);
+            contact.push(c);
+            version.push(change.version);
+            at.push(change.at);
+        }
+        let q = sqlx::query(UPDATE_PROFILES.as_str()).bind(tenant).bind(contact);
+        profiles.bind(q).bind(version).bind(at).execute(&mut *conn).await?;
+    }
+    if !p.marks.is_empty() {
+        let (mut tenant, mut contact, mut registered, mut version) = (vec![], vec![], vec![], vec![]);
+        for ((t, c), mark) in p.marks {
+            tenant.push(t);
+            contact.push(c);
+            registered.push(mark.registered);
+            version.push(mark.version);
+        }
+        sqlx::query(MARK_CONTACTS)
+            .bind(tenant)
+            .bind(contact)
+            .bind(registered)
+            .bind(version)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !p.events.is_empty() {
+        let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        for e in p.events {
+            cols.0.push(e.tenant_id);
+            cols.1.push(e.contact_id);
+            cols.2.push(e.version);
+            cols.3.push(e.idx);
+            cols.4.push(e.event_type);
+            cols.5.push(e.event_version);
+            cols.6.push(e.occurred_at);
+            cols.7.push(e.command_id);
+            cols.8.push(e.data);
+        }
+        sqlx::query(INSERT_EVENTS)
+            .bind(cols.0)
+            .bind(cols.1)
+            .bind(cols.2)
+            .bind(cols.3)
+            .bind(cols.4)
+            .bind(cols.5)
+            .bind(cols.6)
+            .bind(cols.7)
+            .bind(cols.8)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !p.notify.is_empty() {
+        // Queued by PostgreSQL and delivered only when the transaction commits.
+        sqlx::query(NOTIFY).bind(p.notify).execute(&mut *conn).await?;
+    }
+    Ok(())
+}

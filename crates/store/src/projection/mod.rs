@@ -1,0 +1,162 @@
+//! Exactly-once projection of the events topic. One `Projection` is one
+//! PostgreSQL transaction holding both the read-model writes and the next
+//! offset (and fencing epoch) of every partition it consumed, so a crash
+//! anywhere replays exactly the records whose effects were rolled back.
+//! A transaction-scoped advisory lock lets only one projector (or a replay)
+//! write at a time.
+mod flush;
+mod pending;
+
+use std::collections::{BTreeMap, HashMap};
+
+use ledger_protocol::{Admit, Fence, LogRecord};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use self::pending::Pending;
+use crate::error::{Result, to_i64, to_u64};
+
+/// Held for the whole projection transaction; any constant works as long as
+/// every projector and replay uses the same one.
+const PROJECTION_LOCK: i64 = 0x636c_5f70_726f_6a65; // "cl_proje"
+
+/// Valid decisions buffered before they are written out mid-transaction.
+const FLUSH_AT: usize = 1000;
+
+/// How `Projection::apply` treated a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// A decision of the partition's current writer: written to the read models.
+    Valid,
+    /// A decision of a fenced-off (or never valid) writer: ignored.
+    Superseded,
+    /// A writer claim; `won` when it moved the fence to `epoch`.
+    Claim { epoch: u64, won: bool },
+    /// An undecodable record: ignored, its offset passed.
+    Skipped,
+    /// Below the partition's stored next offset: applied before, ignored.
+    AlreadyApplied,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Partition {
+    next_offset: i64,
+    fence: Fence,
+    dirty: bool,
+}
+
+impl Partition {
+    fn new() -> Self {
+        Partition { next_offset: 0, fence: Fence::default(), dirty: false }
+    }
+}
+
+/// A projection transaction; dropping it without `commit` rolls everything back.
+pub struct Projection<'c> {
+    tx: Transaction<'c, Postgres>,
+    topic: String,
+    partitions: BTreeMap<i32, Partition>,
+    pending: Pending,
+}
+
+impl<'c> Projection<'c> {
+    /// Begins the transaction, waits for the projection lock and loads the
+    /// topic's positions.
+    pub(crate) async fn begin(pool: &PgPool, topic: &str) -> Result<Projection<'c>> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PROJECTION_LOCK).execute(&mut *tx).await?;
+        let rows = sqlx::query("SELECT partition, next_offset, epoch FROM projector_positions WHERE topic = $1")
+            .bind(topic)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut partitions = BTreeMap::new();
+        for row in rows {
+            let epoch = to_u64("projector_positions", row.try_get("epoch")?)?;
+            partitions.insert(
+                row.try_get("partition")?,
+                Partition { next_offset: row.try_get("next_offset")?, fence: Fence::at(epoch), dirty: false },
+            );
+        }
+        Ok(Projection { tx, topic: topic.to_owned(), partitions, pending: Pending::default() })
+    }
+
+    /// The next offset to consume per partition (a partition not listed starts at 0).
+    pub fn positions(&self) -> HashMap<i32, i64> {
+        self.partitions.iter().map(|(p, s)| (*p, s.next_offset)).collect()
+    }
+
+    /// For a replay: forgets every read-model row and this topic's positions,
+    /// inside the transaction (readers keep seeing the old rows until commit).
+    /// The API's idempotency keys and submitted commands are not read models
+    /// and stay.
+    pub async fn reset(&mut self) -> Result<()> {
+        self.pending = Pending::default();
+        self.partitions.clear();
+        for table in ["contact_events", "contacts", "command_outcomes", "tenants"] {
+            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *self.tx).await?;
+        }
+        sqlx::query("DELETE FROM projector_positions WHERE topic = $1")
+            .bind(&self.topic)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Applies the record at `offset` of `partition`; `None` stands for a
+    /// record that could not be decoded. Every record not seen before moves
+    /// the partition's next offset past it.
+    pub async fn apply(&mut self, partition: i32, offset: i64, record: Option<&LogRecord>) -> Result<Applied> {
+        let state = self.partitions.entry(partition).or_insert_with(Partition::new);
+        if offset < state.next_offset {
+            return Ok(Applied::AlreadyApplied);
+        }
+        state.next_offset = offset + 1;
+        state.dirty = true;
+        let Some(record) = record else {
+            tracing::warn!(topic = %self.topic, partition, offset, "skipping an undecodable record");
+            return Ok(Applied::Skipped);
+        };
+        let applied = match (state.fence.admit(record), record) {
+            (Admit::NewClaim(epoch), _) => Applied::Claim { epoch, won: true },
+            (Admit::StaleClaim, LogRecord::Claim(c)) => Applied::Claim { epoch: c.epoch, won: false },
+            (Admit::Valid, LogRecord::Decision(d)) => {
+                self.pending.add(d)?;
+                Applied::Valid
+            }
+            (Admit::StaleClaim | Admit::Valid | Admit::Superseded, _) => {
+                tracing::debug!(topic = %self.topic, partition, offset, "ignoring a superseded writer's record");
+                Applied::Superseded
+            }
+        };
+        if self.pending.len() >= FLUSH_AT {
+            flush::flush(&mut self.tx, &mut self.pending).await?;
+        }
+        Ok(applied)
+    }
+
+    /// Writes what is pending and the positions, then commits; the
+    /// `command_decided` notifications go out with the commit.
+    pub async fn commit(mut self) -> Result<()> {
+        flush::flush(&mut self.tx, &mut self.pending).await?;
+        let (mut partitions, mut offsets, mut epochs) = (vec![], vec![], vec![]);
+        for (partition, state) in self.partitions.iter().filter(|(_, s)| s.dirty) {
+            partitions.push(*partition);
+            offsets.push(state.next_offset);
+            epochs.push(to_i64(state.fence.epoch())?);
+        }
+        if !partitions.is_empty() {
+            sqlx::query(
+                "INSERT INTO projector_positions (topic, partition, next_offset, epoch) \
+                 SELECT $1, * FROM UNNEST($2::int4[], $3::int8[], $4::int8[]) \
+                 ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, epoch = EXCLUDED.epoch",
+            )
+            .bind(&self.topic)
+            .bind(partitions)
+            .bind(offsets)
+            .bind(epochs)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

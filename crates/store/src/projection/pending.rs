@@ -1,0 +1,188 @@
+//! The valid decisions of a projection batch, folded into the rows they will
+//! write, so a batch of hundreds of records costs a handful of statements.
+//!
+//! The fold must give the same tables as applying the events one by one with
+//! the guards `flush` uses: contacts are inserted as created (never merged
+//! with later changes, so a re-delivered create cannot hide an update), then
+//! the newest profile per contact is written over any older version, then
+//! `registered` and the highest version are marked.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use ledger_domain::{Event, Profile};
+use ledger_protocol::{Decision, Outcome};
+use serde_json::Value;
+
+use crate::{
+    error::{Result, to_i64},
+    secrets::{event_json, public_data},
+};
+
+pub(crate) type ContactKey = (String, String);
+
+pub(crate) struct OutcomeRow {
+    pub command_id: String,
+    pub tenant_id: String,
+    pub command_type: String,
+    pub status: &'static str,
+    pub contact_id: Option<String>,
+    pub rejection: Option<Value>,
+    pub issued_at: DateTime<Utc>,
+    pub events: Value,
+}
+
+pub(crate) struct EventRow {
+    pub tenant_id: String,
+    pub contact_id: String,
+    pub version: i64,
+    pub idx: i32,
+    pub event_type: &'static str,
+    pub event_version: i32,
+    pub occurred_at: DateTime<Utc>,
+    pub command_id: String,
+    pub data: Value,
+}
+
+pub(crate) struct TenantRow {
+    pub tenant_id: String,
+    pub name: String,
+    pub api_key_hash: String,
+    pub contact_capture: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) struct NewContact {
+    pub tenant_id: String,
+    pub contact_id: String,
+    pub number: i64,
+    pub kind: &'static str,
+    pub type_id: Option<i64>,
+    pub profile: Profile,
+    pub version: i64,
+    pub at: DateTime<Utc>,
+}
+
+/// The newest profile a batch gives a contact.
+pub(crate) struct ProfileChange {
+    pub profile: Profile,
+    pub version: i64,
+    pub at: DateTime<Utc>,
+}
+
+/// What a batch's password and invite events do to a contact.
+#[derive(Default)]
+pub(crate) struct Mark {
+    pub registered: bool,
+    pub version: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct Pending {
+    pub outcomes: Vec<OutcomeRow>,
+    pub events: Vec<EventRow>,
+    pub tenants: Vec<TenantRow>,
+    /// The last `contact_capture` a batch sets per tenant.
+    pub capture: BTreeMap<String, bool>,
+    pub created: Vec<NewContact>,
+    pub profiles: BTreeMap<ContactKey, ProfileChange>,
+    pub marks: BTreeMap<ContactKey, Mark>,
+    /// Command ids to announce on `command_decided` when the batch commits.
+    pub notify: Vec<String>,
+}
+
+impl Pending {
+    /// Decisions folded in since the last flush.
+    pub fn len(&self) -> usize {
+        self.notify.len()
+    }
+
+    /// Folds in a decision the fence admitted as valid.
+    pub fn add(&mut self, d: &Decision) -> Result<()> {
+        let tenant_id = d.tenant_id.to_string();
+        let command_id = d.command_id.to_string();
+        let (status, rejection, events) = match &d.outcome {
+            Outcome::Rejected { rejection } => {
+                ("rejected", Some(serde_json::to_value(rejection)?), Value::Array(vec![]))
+            }
+            Outcome::Accepted { events, .. } => {
+                for (idx, event) in events.iter().enumerate() {
+                    self.add_event(d, &tenant_id, &command_id, idx, event)?;
+                }
+                let views = events.iter().map(|e| event_json(e, d.issued_at, d.command_id)).collect();
+                ("accepted", None, Value::Array(views))
+            }
+        };
+        self.outcomes.push(OutcomeRow {
+            command_id: command_id.clone(),
+            tenant_id,
+            command_type: d.command_type.clone(),
+            status,
+            contact_id: d.subject().map(|c| c.to_string()),
+            rejection,
+            issued_at: d.issued_at,
+            events,
+        });
+        self.notify.push(command_id);
+        Ok(())
+    }
+
+    fn add_event(&mut self, d: &Decision, tenant_id: &str, command_id: &str, idx: usize, event: &Event) -> Result<()> {
+        if let (Some(contact), Some(version)) = (event.contact_id(), event.contact_version()) {
+            self.events.push(EventRow {
+                tenant_id: tenant_id.to_owned(),
+                contact_id: contact.to_string(),
+                version: to_i64(version)?,
+                idx: i32::try_from(idx).unwrap_or(i32::MAX),
+                event_type: event.event_type(),
+                event_version: i32::try_from(event.event_version()).unwrap_or(i32::MAX),
+                occurred_at: d.issued_at,
+                command_id: command_id.to_owned(),
+                data: public_data(event),
+            });
+        }
+        let key = |id: &ledger_domain::ContactId| (tenant_id.to_owned(), id.to_string());
+        match event {
+            Event::TenantCreated(e) => self.tenants.push(TenantRow {
+                tenant_id: tenant_id.to_owned(),
+                name: e.name.clone(),
+                api_key_hash: e.api_key_hash.clone(),
+                contact_capture: e.contact_capture,
+                created_at: e.at,
+            }),
+            Event::TenantConfigured(e) => {
+                self.capture.insert(tenant_id.to_owned(), e.contact_capture);
+            }
+            Event::ContactCreated(e) => self.created.push(NewContact {
+                tenant_id: tenant_id.to_owned(),
+                contact_id: e.contact_id.to_string(),
+                number: to_i64(e.number)?,
+                kind: e.kind.as_str(),
+                type_id: e.type_id,
+                profile: e.profile.clone(),
+                version: to_i64(e.version)?,
+                at: e.at,
+            }),
+            Event::ContactUpdated(e) => {
+                let version = to_i64(e.version)?;
+                let change = ProfileChange { profile: e.profile.clone(), version, at: e.at };
+                match self.profiles.get_mut(&key(&e.contact_id)) {
+                    Some(old) if old.version >= version => {}
+                    Some(old) => *old = change,
+                    None => {
+                        self.profiles.insert(key(&e.contact_id), change);
+                    }
+                }
+            }
+            Event::PasswordSet(e) => {
+                let mark = self.marks.entry(key(&e.contact_id)).or_default();
+                mark.registered = true;
+                mark.version = mark.version.max(to_i64(e.version)?);
+            }
+            Event::InviteRequested(e) => {
+                let mark = self.marks.entry(key(&e.contact_id)).or_default();
+                mark.version = mark.version.max(to_i64(e.version)?);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! Contacts and their history as the API reads them.
+use ledger_domain::{Address, Contact, ContactId, ContactKind, TenantId, normalize_email};
+use ledger_protocol::ports::{ContactFilter, EventView};
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
+
+use crate::error::{Error, Result, to_u64};
+
+const COLUMNS: &str = "contact_id, number, kind, type_id, external_id, email, first_name, last_name, name, company, \
+     title, department, phone, mobile, avatar_url, purchase_order_number, address, tags, metadata, registered, version, \
+     created_at, updated_at";
+
+fn corrupt(reason: impl ToString) -> Error {
+    Error::corrupt("contacts", reason)
+}
+
+fn contact_from_row(row: &PgRow) -> Result<Contact> {
+    let id: String = row.try_get("contact_id")?;
+    let kind: String = row.try_get("kind")?;
+    let address: Option<Value> = row.try_get("address")?;
+    let tags: Vec<String> = row.try_get("tags")?;
+    let metadata = match row.try_get::<Value, _>("metadata")? {
+        Value::Object(m) => m,
+        other => return Err(corrupt(format!("metadata is not an object: {other}"))),
+    };
+    let text = |col: &str| row.try_get::<Option<String>, _>(col);
+    Ok(Contact {
+        id: id.parse().map_err(|e| corrupt(format!("contact_id {id:?}: {e}")))?,
+        number: to_u64("contacts", row.try_get("number")?)?,
+        kind: ContactKind::parse(&kind).ok_or_else(|| corrupt(format!("kind {kind:?}")))?,
+        type_id: row.try_get("type_id")?,
+        profile: ledger_domain::Profile {
+            external_id: text("external_id")?,
+            email: text("email")?,
+            first_name: text("first_name")?,
+            last_name: text("last_name")?,
+            name: text("name")?,
+            company: text("company")?,
+            title: text("title")?,
+            department: text("department")?,
+            phone: text("phone")?,
+            mobile: text("mobile")?,
+            avatar_url: text("avatar_url")?,
+            purchase_order_number: text("purchase_order_number")?,
+            address: address.map(serde_json::from_value::<Address>).transpose().map_err(corrupt)?,
+            tags: tags.into_iter().collect(),
+            metadata,
+        },
+        registered: row.try_get("registered")?,
+        version: to_u64("contacts", row.try_get("version")?)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub(crate) async fn by_id(pool: &PgPool, tenant: TenantId, id: ContactId) -> Result<Option<Contact>> {
+    let sql = format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND contact_id = $2");
+    let row = sqlx::query(&sql).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(pool).await?;
+    row.as_ref().map(contact_from_row).transpose()
+}
+
+/// External ids are unique per tenant in a correct log; the oldest wins if not.
+pub(crate) async fn by_external_id(pool: &PgPool, tenant: TenantId, external_id: &str) -> Result<Option<Contact>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND external_id = $2 ORDER BY contact_id LIMIT 1");
+    let row = sqlx::query(&sql).bind(tenant.to_string()).bind(external_id).fetch_optional(pool).await?;
+    row.as_ref().map(contact_from_row).transpose()
+}
+
+/// Keyset pagination over the id, which is ULID and so creation order.
+pub(crate) async fn list(
+    pool: &PgPool,
+    tenant: TenantId,
+    filter: &ContactFilter,
+    after: Option<ContactId>,
+    limit: u32,
+) -> Result<Vec<Contact>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = "));
+    q.push_bind(tenant.to_string());
+    if let Some(email) = &filter.email {
+        q.push(" AND email_normalized = ").push_bind(normalize_email(email));
+    }
+    if let Some(kind) = filter.kind {
+        q.push(" AND kind = ").push_bind(kind.as_str());
+    }
+    if let Some(tag) = &filter.tag {
+        // `@>` rather than `= ANY` so the GIN index on tags can answer.
+        q.push(" AND tags @> ARRAY[").push_bind(tag.clone()).push("]::text[]");
+    }
+    if let Some(external_id) = &filter.external_id {
+        q.push(" AND external_id = ").push_bind(external_id.clone());
+    }
+    if let Some(after) = after {
+        q.push(" AND contact_id > ").push_bind(after.to_string());
+    }
+    q.push(" ORDER BY contact_id LIMIT ").push_bind(i64::from(limit));
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(contact_from_row).collect()
+}
+
+/// A contact's events in the order they happened (secrets were removed when
+/// they were written).
+pub(crate) async fn events(pool: &PgPool, tenant: TenantId, id: ContactId) -> Result<Vec<EventView>> {
+    let rows = sqlx::query(
+        "SELECT event_type, version, occurred_at, command_id, data FROM contact_events \
+         WHERE tenant_id = $1 AND contact_id = $2 ORDER BY version, idx",
+    )
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let command_id: String = row.try_get("command_id")?;
+            Ok(EventView {
+                event_type: row.try_get("event_type")?,
+                version: to_u64("contact_events", row.try_get("version")?)?,
+                time: row.try_get("occurred_at")?,
+                command_id: command_id.parse().map_err(|e| Error::corrupt("contact_events", e))?,
+                data: row.try_get("data")?,
+            })
+        })
+        .collect()
+}

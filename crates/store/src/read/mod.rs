@@ -1,0 +1,118 @@
+//! `Store` as the API's `ReadModel` port. The queries live in the modules
+//! below; this file only adapts their errors to `Unavailable`.
+mod commands;
+mod contacts;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledger_domain::{CommandId, Contact, ContactId, TenantId};
+use ledger_protocol::ports::{
+    CommandView, ContactFilter, EventView, Idempotency, ReadModel, StoredResponse, TenantView, Unavailable,
+};
+use sqlx::Row;
+
+use crate::{
+    error::{Error, Result},
+    idempotency,
+    store::Store,
+};
+
+/// How long a readiness probe waits for `SELECT 1`.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Store {
+    async fn tenant_view(&self, api_key_hash: &str) -> Result<Option<TenantView>> {
+        let row = sqlx::query("SELECT tenant_id, name, contact_capture FROM tenants WHERE api_key_hash = $1")
+            .bind(api_key_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let tenant_id: String = row.try_get("tenant_id")?;
+        Ok(Some(TenantView {
+            tenant_id: tenant_id.parse().map_err(|e| Error::corrupt("tenants", e))?,
+            name: row.try_get("name")?,
+            contact_capture: row.try_get("contact_capture")?,
+        }))
+    }
+}
+
+#[async_trait]
+impl ReadModel for Store {
+    async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantView>, Unavailable> {
+        Ok(self.tenant_view(api_key_hash).await?)
+    }
+
+    async fn contact(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, Unavailable> {
+        Ok(contacts::by_id(self.pool(), tenant, id).await?)
+    }
+
+    async fn contact_by_external_id(
+        &self,
+        tenant: TenantId,
+        external_id: &str,
+    ) -> Result<Option<Contact>, Unavailable> {
+        Ok(contacts::by_external_id(self.pool(), tenant, external_id).await?)
+    }
+
+    async fn contacts(
+        &self,
+        tenant: TenantId,
+        filter: &ContactFilter,
+        after: Option<ContactId>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, Unavailable> {
+        Ok(contacts::list(self.pool(), tenant, filter, after, limit).await?)
+    }
+
+    async fn contact_events(&self, tenant: TenantId, id: ContactId) -> Result<Vec<EventView>, Unavailable> {
+        Ok(contacts::events(self.pool(), tenant, id).await?)
+    }
+
+    async fn command(&self, tenant: TenantId, id: CommandId) -> Result<Option<CommandView>, Unavailable> {
+        Ok(commands::by_id(self.pool(), tenant, id).await?)
+    }
+
+    async fn wait_for_command(
+        &self,
+        tenant: TenantId,
+        id: CommandId,
+        timeout: Duration,
+    ) -> Result<Option<CommandView>, Unavailable> {
+        Ok(commands::wait(self, tenant, id, timeout).await?)
+    }
+
+    async fn record_submitted(&self, tenant: TenantId, id: CommandId) -> Result<(), Unavailable> {
+        Ok(idempotency::record_submitted(self.pool(), tenant, id).await?)
+    }
+
+    async fn was_submitted(&self, tenant: TenantId, id: CommandId) -> Result<bool, Unavailable> {
+        Ok(idempotency::was_submitted(self.pool(), tenant, id).await?)
+    }
+
+    async fn idempotency_begin(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        request_hash: &str,
+        command_id: CommandId,
+        issued_at: DateTime<Utc>,
+    ) -> Result<Idempotency, Unavailable> {
+        Ok(idempotency::begin(self.pool(), tenant, key, request_hash, command_id, issued_at).await?)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), Unavailable> {
+        Ok(idempotency::finish(self.pool(), tenant, key, response).await?)
+    }
+
+    async fn database_ready(&self) -> bool {
+        let ping = sqlx::query("SELECT 1").execute(self.pool());
+        matches!(tokio::time::timeout(READY_TIMEOUT, ping).await, Ok(Ok(_)))
+    }
+}

@@ -1,0 +1,11 @@
+//! Adapter tests of `ledger-store` against a real PostgreSQL server (admin URL
+//! in `CL_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:54339/postgres`).
+//! Each test gets a fresh database. One binary for every module, so the
+//! crate links once.
+mod idempotency;
+mod projection;
+mod queries;
+mod rebuild;
+mod secrets;
+mod support;
+mod waiting;
