@@ -1,0 +1,64 @@
+//! The command bus: how the API appends a command to the commands topic,
+//! keyed by tenant so one handler decides a tenant's commands in order.
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use ledger_protocol::{
+    CommandEnvelope, header,
+    ports::{CommandBus, Unavailable},
+};
+use rdkafka::{
+    producer::{FutureProducer, FutureRecord},
+    util::Timeout,
+};
+
+use crate::{KafkaError, codec::owned_headers, config::KafkaConfig, status::HandlerStatus};
+
+#[derive(Clone)]
+pub struct KafkaBus {
+    producer: FutureProducer,
+    cfg: KafkaConfig,
+    handler: Option<Arc<HandlerStatus>>,
+    timeout: Duration,
+}
+
+impl KafkaBus {
+    /// `handler`: the status of an in-process handler, when there is one
+    /// (`dev` mode); a standalone API reports the handler as ready.
+    pub fn new(cfg: KafkaConfig, handler: Option<Arc<HandlerStatus>>) -> Result<Self, KafkaError> {
+        Ok(Self { producer: cfg.producer().create()?, cfg, handler, timeout: Duration::from_secs(5) })
+    }
+}
+
+#[async_trait]
+impl CommandBus for KafkaBus {
+    async fn submit(&self, envelope: &CommandEnvelope) -> Result<(), Unavailable> {
+        let key = envelope.tenant_id.to_string();
+        let payload = envelope.to_bytes();
+        let headers = owned_headers(&[
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::COMMAND_ID, envelope.command_id.to_string()),
+        ]);
+        let record = FutureRecord::to(&self.cfg.commands_topic).key(&key).payload(&payload).headers(headers);
+        match tokio::time::timeout(self.timeout, self.producer.send(record, Timeout::After(self.timeout))).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(Unavailable(format!("broker refused the command: {e}"))),
+            Err(_) => Err(Unavailable("broker did not acknowledge the command in time".into())),
+        }
+    }
+
+    async fn handler_ready(&self) -> bool {
+        self.handler.as_ref().is_none_or(|s| s.ready())
+    }
+
+    async fn broker_ready(&self) -> bool {
+        let producer = self.producer.clone();
+        let topic = self.cfg.commands_topic.clone();
+        tokio::task::spawn_blocking(move || {
+            use rdkafka::producer::Producer;
+            producer.client().fetch_metadata(Some(&topic), Duration::from_secs(2)).is_ok()
+        })
+        .await
+        .unwrap_or(false)
+    }
+}

@@ -1,0 +1,62 @@
+//! Where the topics are and how clients are tuned. The producer is
+//! idempotent (no duplicates from its own retries, order kept per partition);
+//! nothing here uses Kafka transactions.
+use rdkafka::ClientConfig;
+
+#[derive(Clone, Debug)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub commands_topic: String,
+    pub events_topic: String,
+    pub dead_letter_topic: String,
+    /// Partition count of the commands and events topics (they must match).
+    pub partitions: i32,
+    pub replication: i32,
+}
+
+impl KafkaConfig {
+    pub fn new(brokers: impl Into<String>, prefix: &str, partitions: i32) -> Self {
+        Self {
+            brokers: brokers.into(),
+            commands_topic: format!("{prefix}commands"),
+            events_topic: format!("{prefix}events"),
+            dead_letter_topic: format!("{prefix}dead-letter"),
+            partitions,
+            replication: 1,
+        }
+    }
+
+    fn base(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            // Hash keys like the Java client, so commands published by any
+            // Kafka client land on the partition our handler owns.
+            .set("partitioner", "murmur2_random")
+            .set("socket.keepalive.enable", "true");
+        c
+    }
+
+    pub fn producer(&self) -> ClientConfig {
+        let mut c = self.base();
+        c.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", "15000")
+            .set("queue.buffering.max.messages", "200000");
+        c
+    }
+
+    /// A consumer driven by `assign()` with offsets we keep ourselves: no
+    /// group membership, no committed offsets.
+    pub fn consumer(&self, purpose: &str) -> ClientConfig {
+        let mut c = self.base();
+        c.set("group.id", format!("contact-ledger-{purpose}-{}", ulid::Ulid::new()))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "10")
+            .set("fetch.min.bytes", "1");
+        c
+    }
+}

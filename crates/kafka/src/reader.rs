@@ -1,0 +1,84 @@
+//! Reading the events topic from positions the caller keeps (the projector
+//! keeps them in PostgreSQL), in batches. Decoding happens here; fencing is
+//! the caller's, with `ledger_protocol::Fence`.
+use std::{collections::HashMap, time::Duration};
+
+use futures::FutureExt;
+use ledger_protocol::LogRecord;
+use rdkafka::{
+    Message, Offset, TopicPartitionList,
+    consumer::{Consumer, StreamConsumer},
+    message::OwnedMessage,
+    producer::{DeliveryFuture, FutureProducer},
+};
+
+use crate::{KafkaError, codec::decode_record, config::KafkaConfig, dlq::dead_letter};
+
+pub struct EventRead {
+    pub partition: i32,
+    pub offset: i64,
+    /// The decoded record, or why it could not be decoded.
+    pub record: Result<LogRecord, String>,
+    pub message: OwnedMessage,
+}
+
+pub struct EventReader {
+    consumer: StreamConsumer,
+    producer: FutureProducer,
+    cfg: KafkaConfig,
+}
+
+impl EventReader {
+    /// Assigns every partition of the events topic at the given next offsets
+    /// (absent: from the beginning).
+    pub fn new(cfg: &KafkaConfig, positions: &HashMap<i32, i64>) -> Result<Self, KafkaError> {
+        let consumer: StreamConsumer = cfg.consumer("projector").create()?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..cfg.partitions {
+            let offset = positions.get(&p).map_or(Offset::Beginning, |o| Offset::Offset(*o));
+            tpl.add_partition_offset(&cfg.events_topic, p, offset)?;
+        }
+        consumer.assign(&tpl)?;
+        Ok(Self { consumer, producer: cfg.producer().create()?, cfg: cfg.clone() })
+    }
+
+    /// Up to `max` records; waits at most `wait` for the first one.
+    pub async fn next_batch(&self, max: usize, wait: Duration) -> Result<Vec<EventRead>, KafkaError> {
+        let mut out = Vec::new();
+        match tokio::time::timeout(wait, self.consumer.recv()).await {
+            Ok(m) => out.push(read(m?.detach())),
+            Err(_) => return Ok(out),
+        }
+        while out.len() < max {
+            match self.consumer.recv().now_or_never() {
+                Some(m) => out.push(read(m?.detach())),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The next offset to be written in each partition (a blocking call).
+    pub fn high_watermarks(&self) -> Result<HashMap<i32, i64>, KafkaError> {
+        let mut out = HashMap::new();
+        for p in 0..self.cfg.partitions {
+            let (_, high) = self.consumer.fetch_watermarks(&self.cfg.events_topic, p, Duration::from_secs(10))?;
+            out.insert(p, high);
+        }
+        Ok(out)
+    }
+
+    /// Moves an undecodable record to the dead-letter topic.
+    pub fn dead_letter(&self, read: &EventRead, error: &str) -> Result<DeliveryFuture, KafkaError> {
+        dead_letter(&self.producer, &self.cfg.dead_letter_topic, &read.message, error)
+    }
+}
+
+fn read(message: OwnedMessage) -> EventRead {
+    EventRead {
+        partition: message.partition(),
+        offset: message.offset(),
+        record: decode_record(&message).map_err(|e| e.to_string()),
+        message,
+    }
+}

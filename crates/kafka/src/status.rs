@@ -1,0 +1,60 @@
+//! What the handler is doing per partition, for `/readyz` and the benchmark.
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Rebuilding,
+    Writing,
+    Superseded,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Rebuild {
+    pub records: u64,
+    pub took: Duration,
+}
+
+#[derive(Debug, Default)]
+pub struct HandlerStatus {
+    partitions: Mutex<HashMap<i32, Phase>>,
+    rebuilds: Mutex<Vec<Rebuild>>,
+    started: Mutex<Option<Instant>>,
+}
+
+impl HandlerStatus {
+    pub fn set(&self, partition: i32, phase: Phase) {
+        if let Ok(mut p) = self.partitions.lock() {
+            p.insert(partition, phase);
+        }
+    }
+
+    pub fn phase(&self, partition: i32) -> Option<Phase> {
+        self.partitions.lock().ok().and_then(|p| p.get(&partition).copied())
+    }
+
+    /// Ready when every partition it runs is writing.
+    pub fn ready(&self) -> bool {
+        self.partitions.lock().map(|p| !p.is_empty() && p.values().all(|ph| *ph == Phase::Writing)).unwrap_or(false)
+    }
+
+    pub fn record_rebuild(&self, r: Rebuild) {
+        if let Ok(mut v) = self.rebuilds.lock() {
+            v.push(r);
+        }
+    }
+
+    pub fn rebuilds(&self) -> Vec<Rebuild> {
+        self.rebuilds.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    pub fn mark_started(&self) {
+        if let Ok(mut s) = self.started.lock() {
+            s.get_or_insert_with(Instant::now);
+        }
+    }
+}
