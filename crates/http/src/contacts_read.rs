@@ -1,0 +1,101 @@
+//! Reading contacts: one by id or external id, a filtered page, a history.
+//! Every read is scoped to the caller's tenant by the port, so another
+//! tenant's contact is simply not found.
+use axum::{
+    extract::{
+        Path, Query, State,
+        rejection::{PathRejection, QueryRejection},
+    },
+    http::{StatusCode, header},
+};
+use ledger_domain::{Contact, ContactId, FieldError, TenantId};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::{auth::Caller, list_query::ListQuery, problem::Problem, problem::Reply, state::AppState};
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Reply, Problem> {
+    let Ok(Path(id)) = id else { return Err(contact_not_found()) };
+    let contact = find(&state, caller.tenant_id(), &id).await?.ok_or_else(contact_not_found)?;
+    contact_reply(StatusCode::OK, &contact, None)
+}
+
+/// `GET /v1/contacts/upsert` lands on the upsert route; it still means the
+/// contact whose external id is "upsert".
+pub async fn get_upsert_literal(State(state): State<AppState>, caller: Caller) -> Result<Reply, Problem> {
+    let contact = find(&state, caller.tenant_id(), "upsert").await?.ok_or_else(contact_not_found)?;
+    contact_reply(StatusCode::OK, &contact, None)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Reply, Problem> {
+    let Ok(Query(pairs)) = query else {
+        return Err(Problem::validation(vec![FieldError::new(
+            "query",
+            "invalid_query",
+            "the query string cannot be read",
+        )]));
+    };
+    let q = ListQuery::parse(&pairs)?;
+    let page = state.reads().contacts(caller.tenant_id(), &q.filter, q.after, q.limit.saturating_add(1));
+    let mut contacts = state.port("contacts", page).await?;
+    let has_more = contacts.len() > q.limit as usize;
+    contacts.truncate(q.limit as usize);
+    let next_cursor = if has_more { contacts.last().map(|c| ListQuery::cursor(c.id)) } else { None };
+    let body = json!({ "data": to_json(&contacts)?, "has_more": has_more, "next_cursor": next_cursor });
+    Ok(Reply::json(StatusCode::OK, body))
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Reply, Problem> {
+    let Ok(Path(id)) = id else { return Err(contact_not_found()) };
+    let tenant = caller.tenant_id();
+    let contact = find(&state, tenant, &id).await?.ok_or_else(contact_not_found)?;
+    let events = state.port("contact_events", state.reads().contact_events(tenant, contact.id)).await?;
+    Ok(Reply::json(StatusCode::OK, json!({ "data": to_json(&events)? })))
+}
+
+/// By contact id (`contact_<ULID>` or a bare ULID), else by external id.
+async fn find(state: &AppState, tenant: TenantId, id: &str) -> Result<Option<Contact>, Problem> {
+    if let Ok(contact_id) = id.parse::<ContactId>()
+        && let Some(contact) = state.port("contact", state.reads().contact(tenant, contact_id)).await?
+    {
+        return Ok(Some(contact));
+    }
+    state.port("contact_by_external_id", state.reads().contact_by_external_id(tenant, id)).await
+}
+
+/// Reads a contact the projector has just written.
+pub async fn read_back(state: &AppState, tenant: TenantId, id: ContactId) -> Result<Contact, Problem> {
+    state
+        .port("contact", state.reads().contact(tenant, id))
+        .await?
+        .ok_or_else(|| Problem::internal(format_args!("contact {id} decided but missing from the read model")))
+}
+
+/// A contact as the domain serializes it, with its version as the ETag.
+pub fn contact_reply(status: StatusCode, contact: &Contact, outcome: Option<&str>) -> Result<Reply, Problem> {
+    let mut body = to_json(contact)?;
+    if let (Some(outcome), Value::Object(map)) = (outcome, &mut body) {
+        map.insert("outcome".into(), json!(outcome));
+    }
+    Ok(Reply::json(status, body).header(header::ETAG, format!("\"{}\"", contact.version)))
+}
+
+pub fn contact_not_found() -> Problem {
+    Problem::new("contact_not_found", "no such contact")
+}
+
+pub fn to_json<T: Serialize>(value: &T) -> Result<Value, Problem> {
+    serde_json::to_value(value).map_err(Problem::internal)
+}

@@ -1,0 +1,101 @@
+//! Publishing a command and waiting for its decision. The API never decides
+//! anything itself: it publishes, then reads back what the command handler
+//! decided (as the projector recorded it) and turns a rejection into the
+//! matching problem.
+use axum::http::{StatusCode, header};
+use ledger_domain::{Command, CommandId, FieldError, Rejection, TenantId};
+use ledger_protocol::{
+    CommandEnvelope,
+    ports::{CommandStatus, CommandView},
+};
+
+use crate::{idempotency::Slot, problem::Problem, state::AppState};
+
+/// Remembers and publishes the command; returns once the broker has it.
+pub async fn publish(state: &AppState, envelope: &CommandEnvelope) -> Result<(), Problem> {
+    // Recorded first, so a client polling the id after a timeout sees
+    // "pending" rather than "not found".
+    let (tenant, id) = (envelope.tenant_id, envelope.command_id);
+    state.port("record_submitted", state.reads().record_submitted(tenant, id)).await?;
+    state.port("submit", state.bus().submit(envelope)).await?;
+    state.metrics().command_submitted(envelope.command.command_type());
+    Ok(())
+}
+
+/// Publishes and waits for the decision: the accepted view, or the
+/// rejection as a problem, or a 503 naming the command when it takes longer
+/// than `decision_timeout`.
+pub async fn decide(state: &AppState, tenant: TenantId, slot: Slot, command: Command) -> Result<CommandView, Problem> {
+    let envelope =
+        CommandEnvelope { command_id: slot.command_id, tenant_id: tenant, issued_at: slot.issued_at, command };
+    publish(state, &envelope).await?;
+    let wait = state.config().decision_timeout;
+    let bound = wait.saturating_add(state.config().port_timeout);
+    let waited = state.reads().wait_for_command(tenant, slot.command_id, wait);
+    match state.bounded("wait_for_command", bound, waited).await? {
+        None => Err(pending(slot.command_id)),
+        Some(view) if view.status == CommandStatus::Rejected => Err(rejected(&view)),
+        Some(view) => Ok(view),
+    }
+}
+
+fn pending(id: CommandId) -> Problem {
+    Problem::new("decision_pending", "the command was published but not decided in time; poll its status")
+        .extension("command_id", id.to_string())
+        .extension("status_url", format!("/v1/commands/{id}"))
+        .header(header::RETRY_AFTER, "1")
+}
+
+/// The problem for a rejected command's stored rejection.
+pub fn rejected(view: &CommandView) -> Problem {
+    let stored = view.rejection.clone().map(serde_json::from_value::<Rejection>);
+    match stored {
+        Some(Ok(rejection)) => rejection_problem(&rejection),
+        Some(Err(e)) => Problem::internal(format_args!("command {}: unreadable rejection: {e}", view.command_id)),
+        None => Problem::internal(format_args!("command {} rejected without a rejection", view.command_id)),
+    }
+}
+
+/// Each rejection kind has one status; its code is the domain's own.
+pub fn rejection_problem(rejection: &Rejection) -> Problem {
+    match rejection {
+        Rejection::Validation { errors } => Problem::validation(errors.clone()),
+        Rejection::Conflict { code, field, message } => {
+            let problem = Problem::with_status(code, StatusCode::CONFLICT, message.clone());
+            match field {
+                Some(field) => problem.with_errors(vec![FieldError::new(field.clone(), code, message.clone())]),
+                None => problem,
+            }
+        }
+        Rejection::NotFound { code, message } => Problem::with_status(code, StatusCode::NOT_FOUND, message.clone()),
+        Rejection::Forbidden { code, message } => Problem::with_status(code, StatusCode::FORBIDDEN, message.clone()),
+        Rejection::VersionMismatch { expected, actual } => Problem::new("version_mismatch", rejection.to_string())
+            .extension("expected_version", *expected)
+            .extension("current_version", *actual),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rejection_kind_maps_to_its_status_and_keeps_its_code() {
+        let cases = [
+            (Rejection::invalid(vec![FieldError::new("email", "invalid_email", "bad")]), 422, "validation_failed"),
+            (Rejection::conflict("email_taken", "email", "taken"), 409, "email_taken"),
+            (Rejection::not_found("contact_not_found", "no"), 404, "contact_not_found"),
+            (Rejection::VersionMismatch { expected: 1, actual: 2 }, 412, "version_mismatch"),
+            (
+                Rejection::Forbidden { code: "contact_capture_disabled".into(), message: "off".into() },
+                403,
+                "contact_capture_disabled",
+            ),
+            (Rejection::Conflict { code: "brand_new".into(), field: None, message: "x".into() }, 409, "brand_new"),
+        ];
+        for (rejection, status, code) in cases {
+            let p = rejection_problem(&rejection).to_json();
+            assert_eq!((p["status"].as_u64(), p["code"].as_str()), (Some(status), Some(code)), "{rejection:?}");
+        }
+    }
+}

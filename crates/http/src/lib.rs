@@ -1,0 +1,60 @@
+//! The HTTP adapter of Contact Ledger. A write becomes a command envelope on
+//! the `CommandBus` port; the answer comes from the `ReadModel` port once the
+//! projector has recorded the command's outcome. The adapter knows nothing of
+//! Kafka or PostgreSQL: the binary plugs the real ports in, tests plug fakes.
+//!
+//! Every error leaves as RFC 9457 problem+json with a stable `code` (see
+//! [`codes`]); every port call is bounded by [`HttpConfig::port_timeout`], so
+//! a dead dependency gives a 503 with `Retry-After`, never a hung request.
+mod auth;
+pub mod codes;
+mod commands;
+mod config;
+mod contact_input;
+mod contacts_read;
+mod contacts_write;
+mod decision;
+mod idempotency;
+mod list_query;
+mod metrics;
+mod middleware;
+mod ops;
+mod password;
+mod problem;
+mod request;
+mod state;
+mod tenant;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
+use tower_http::trace::TraceLayer;
+
+pub use auth::hash_api_key;
+pub use config::HttpConfig;
+pub use password::{PasswordHashError, hash_password};
+pub use state::AppState;
+
+/// The whole HTTP surface, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config().body_limit;
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/v1/contacts", post(contacts_write::create).get(contacts_read::list))
+        .route("/v1/contacts/upsert", post(contacts_write::upsert).get(contacts_read::get_upsert_literal))
+        .route("/v1/contacts/{id}", get(contacts_read::get).patch(contacts_write::patch))
+        .route("/v1/contacts/{id}/events", get(contacts_read::events))
+        .route("/v1/commands", post(commands::submit))
+        .route("/v1/commands/{command_id}", get(commands::status))
+        .route("/v1/tenant", get(tenant::get).patch(tenant::configure))
+        .fallback(middleware::not_found)
+        .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::track))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,45 @@
+//! Endpoints for operators and orchestrators, without authentication:
+//! liveness, readiness (each dependency checked within `port_timeout`) and
+//! Prometheus metrics.
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::{
+    problem::{Problem, Reply},
+    state::AppState,
+};
+
+/// The process is up; says nothing about its dependencies.
+pub async fn healthz() -> Reply {
+    Reply::json(StatusCode::OK, json!({ "status": "ok" }))
+}
+
+/// Ready when the broker, the database and the command handler all answer.
+pub async fn readyz(State(state): State<AppState>) -> Reply {
+    let (broker, database, handler) = tokio::join!(
+        state.probe(state.bus().broker_ready()),
+        state.probe(state.reads().database_ready()),
+        state.probe(state.bus().handler_ready()),
+    );
+    let checks = json!({ "broker": broker, "database": database, "handler": handler });
+    if broker && database && handler {
+        return Reply::json(StatusCode::OK, json!({ "status": "ready", "checks": checks }));
+    }
+    let failed: Vec<&str> = [("broker", broker), ("database", database), ("handler", handler)]
+        .into_iter()
+        .filter_map(|(name, ok)| (!ok).then_some(name))
+        .collect();
+    Problem::new("not_ready", format!("not ready: {}", failed.join(", ")))
+        .extension("checks", checks)
+        .extension("failed", json!(failed))
+        .header(header::RETRY_AFTER, "1")
+        .into()
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics().render()).into_response()
+}

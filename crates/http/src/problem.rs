@@ -1,0 +1,190 @@
+//! RFC 9457 problem details, and `Reply`, the JSON answer every handler
+//! builds. A reply is plain data (status, headers, JSON body) so that an
+//! idempotent write can store it and replay it byte for byte later.
+use std::fmt::Display;
+
+use axum::{
+    body::Body,
+    http::{HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use ledger_domain::FieldError;
+use serde_json::{Map, Value, json};
+
+use crate::codes;
+
+/// Where a problem's `type` points; the code completes it.
+pub const TYPE_PREFIX: &str = "urn:contact-ledger:problem:";
+pub const PROBLEM_JSON: &str = "application/problem+json";
+pub const JSON: &str = "application/json";
+
+/// Boxed: problems travel in every `Result` of the crate, which should stay
+/// a pointer wide.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem(Box<Details>);
+
+#[derive(Clone, Debug, PartialEq)]
+struct Details {
+    code: String,
+    status: StatusCode,
+    title: String,
+    detail: String,
+    errors: Option<Vec<FieldError>>,
+    extensions: Map<String, Value>,
+    headers: Vec<(String, String)>,
+}
+
+impl Problem {
+    /// A problem whose code is in the table (an unlisted code is a bug and
+    /// answers 500 rather than inventing a status).
+    pub fn new(code: &str, detail: impl Into<String>) -> Self {
+        match codes::lookup(code) {
+            Some((status, title)) => Self::build(code, status, title, detail.into()),
+            None => {
+                tracing::error!(code, "problem code missing from the code table");
+                Self::opaque("internal_error")
+            }
+        }
+    }
+
+    /// A problem for a code that may not be in the table (a domain code):
+    /// the status is given, the title comes from the table when listed.
+    pub fn with_status(code: &str, status: StatusCode, detail: impl Into<String>) -> Self {
+        let title = match codes::lookup(code) {
+            Some((_, title)) => title,
+            None => status.canonical_reason().unwrap_or("Error"),
+        };
+        Self::build(code, status, title, detail.into())
+    }
+
+    /// One 422 listing every failing field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.len() {
+            1 => "1 field is invalid".to_owned(),
+            n => format!("{n} fields are invalid"),
+        };
+        let mut p = Self::new("validation_failed", detail);
+        p.0.errors = Some(errors);
+        p
+    }
+
+    /// A dependency is down or slow: the cause is logged, the body says
+    /// nothing about it, and the client is told when to retry.
+    pub fn unavailable(cause: impl Display) -> Self {
+        tracing::warn!(%cause, "dependency unavailable");
+        Self::opaque("service_unavailable").header(header::RETRY_AFTER, "1")
+    }
+
+    /// A bug or an impossible state: logged, answered opaquely.
+    pub fn internal(cause: impl Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::opaque("internal_error")
+    }
+
+    fn opaque(code: &str) -> Self {
+        let (status, title) =
+            codes::lookup(code).unwrap_or((StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"));
+        let detail = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "the service cannot answer right now; retry shortly"
+        } else {
+            "an unexpected error occurred; it has been logged"
+        };
+        Self::build(code, status, title, detail.to_owned())
+    }
+
+    fn build(code: &str, status: StatusCode, title: &str, detail: String) -> Self {
+        Self(Box::new(Details {
+            code: code.to_owned(),
+            status,
+            title: title.to_owned(),
+            detail,
+            errors: None,
+            extensions: Map::new(),
+            headers: Vec::new(),
+        }))
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.0.errors = Some(errors);
+        self
+    }
+
+    /// An extension member of the problem object (RFC 9457 section 3.2).
+    pub fn extension(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.0.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.0.headers.push((name.as_str().to_owned(), value.into()));
+        self
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), json!(format!("{TYPE_PREFIX}{}", self.0.code)));
+        body.insert("title".into(), json!(self.0.title));
+        body.insert("status".into(), json!(self.0.status.as_u16()));
+        body.insert("code".into(), json!(self.0.code));
+        body.insert("detail".into(), json!(self.0.detail));
+        if let Some(errors) = &self.0.errors {
+            body.insert("errors".into(), json!(errors));
+        }
+        for (k, v) in &self.0.extensions {
+            body.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        Reply::from(self).into_response()
+    }
+}
+
+/// A JSON answer as data: what handlers return and idempotency stores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub status: StatusCode,
+    /// Lowercase names, in order; `content-type` is among them.
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn json(status: StatusCode, body: Value) -> Self {
+        Self { status, headers: vec![(header::CONTENT_TYPE.as_str().to_owned(), JSON.to_owned())], body }
+    }
+
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name.as_str().to_owned(), value.into()));
+        self
+    }
+}
+
+impl From<Problem> for Reply {
+    fn from(p: Problem) -> Self {
+        let mut headers = vec![(header::CONTENT_TYPE.as_str().to_owned(), PROBLEM_JSON.to_owned())];
+        headers.extend(p.0.headers.iter().cloned());
+        Reply { status: p.0.status, headers, body: p.to_json() }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let bytes = serde_json::to_vec(&self.body).unwrap_or_default();
+        let mut response = Response::new(Body::from(bytes));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        for (name, value) in &self.headers {
+            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                (Ok(name), Ok(value)) => {
+                    headers.append(name, value);
+                }
+                _ => tracing::warn!(header = %name, "skipping a header that cannot be sent"),
+            }
+        }
+        response
+    }
+}

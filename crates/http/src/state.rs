@@ -1,0 +1,81 @@
+//! The state every handler shares: the two ports, the configuration and the
+//! metrics. Port calls go through [`AppState::port`] so that none can hang a
+//! request past `port_timeout`.
+use std::{future::Future, sync::Arc, time::Duration};
+
+use ledger_protocol::ports::{CommandBus, ReadModel, Unavailable};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::{config::HttpConfig, metrics::Metrics, problem::Problem};
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bus: Arc<dyn CommandBus>,
+    reads: Arc<dyn ReadModel>,
+    config: HttpConfig,
+    metrics: Metrics,
+    /// argon2id takes ~19 MiB and tens of milliseconds per hash: bounding the
+    /// concurrent hashes keeps a burst of creates from exhausting the machine.
+    hashing: Semaphore,
+}
+
+impl AppState {
+    pub fn new(bus: Arc<dyn CommandBus>, reads: Arc<dyn ReadModel>, config: HttpConfig) -> Self {
+        let cpus = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        let inner = Inner { bus, reads, config, metrics: Metrics::default(), hashing: Semaphore::new(cpus.max(1)) };
+        Self { inner: Arc::new(inner) }
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn bus(&self) -> &dyn CommandBus {
+        self.inner.bus.as_ref()
+    }
+
+    pub(crate) fn reads(&self) -> &dyn ReadModel {
+        self.inner.reads.as_ref()
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// A turn at hashing a password; `None` only if the semaphore was closed,
+    /// which never happens (hashing then simply goes ahead).
+    pub(crate) async fn hashing_turn(&self) -> Option<SemaphorePermit<'_>> {
+        self.inner.hashing.acquire().await.ok()
+    }
+
+    /// Runs one port call within `port_timeout`; trouble becomes an opaque 503.
+    pub(crate) async fn port<T>(
+        &self,
+        what: &'static str,
+        call: impl Future<Output = Result<T, Unavailable>>,
+    ) -> Result<T, Problem> {
+        self.bounded(what, self.inner.config.port_timeout, call).await
+    }
+
+    pub(crate) async fn bounded<T>(
+        &self,
+        what: &'static str,
+        limit: Duration,
+        call: impl Future<Output = Result<T, Unavailable>>,
+    ) -> Result<T, Problem> {
+        match tokio::time::timeout(limit, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(Problem::unavailable(format_args!("{what}: {e}"))),
+            Err(_) => Err(Problem::unavailable(format_args!("{what}: no answer within {limit:?}"))),
+        }
+    }
+
+    /// A readiness probe within `port_timeout`; no answer counts as not ready.
+    pub(crate) async fn probe(&self, check: impl Future<Output = bool>) -> bool {
+        tokio::time::timeout(self.inner.config.port_timeout, check).await.unwrap_or(false)
+    }
+}

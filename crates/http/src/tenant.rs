@@ -1,0 +1,36 @@
+//! The caller's own tenant: read it, or switch contact capture on and off
+//! (a `ConfigureTenant` command, decided like any other).
+use axum::{extract::State, http::StatusCode, response::Response};
+use ledger_domain::Command;
+use serde_json::Value;
+
+use crate::{
+    auth::Caller,
+    contacts_read::to_json,
+    decision, idempotency,
+    problem::{Problem, Reply},
+    request::{JSON, WriteRequest},
+    state::AppState,
+};
+
+/// `GET /v1/tenant`.
+pub async fn get(caller: Caller) -> Result<Reply, Problem> {
+    Ok(Reply::json(StatusCode::OK, to_json(&caller.tenant)?))
+}
+
+/// `PATCH /v1/tenant` with `{"contact_capture": bool}`.
+pub async fn configure(State(state): State<AppState>, caller: Caller, req: WriteRequest) -> Response {
+    let (state, req, caller) = (&state, &req, &caller);
+    let tenant = caller.tenant_id();
+    idempotency::run(state, tenant, req, None, move |slot| async move {
+        let body = req.json_object(&[JSON])?;
+        let command = Command::parse("ConfigureTenant", &Value::Object(body)).map_err(Problem::validation)?;
+        decision::decide(state, tenant, slot, command).await?;
+        let view = state
+            .port("tenant_by_key_hash", state.reads().tenant_by_key_hash(&caller.key_hash))
+            .await?
+            .ok_or_else(|| Problem::internal(format_args!("tenant {tenant} vanished after ConfigureTenant")))?;
+        Ok(Reply::json(StatusCode::OK, to_json(&view)?))
+    })
+    .await
+}

@@ -1,0 +1,13 @@
+//! HTTP tests of the adapter against fake ports, all in one test binary.
+//! Requests go through the real router with `tower::ServiceExt::oneshot`;
+//! no network is used.
+mod support;
+
+mod auth;
+mod bodies;
+mod commands;
+mod contacts;
+mod idempotency;
+mod lists;
+mod ops;
+mod resilience;

@@ -1,0 +1,45 @@
+use axum::body::Body;
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn healthz_answers_200_without_a_key() {
+    let app = spawn_app();
+    let r = app.send("GET", "/healthz", &[], Body::empty()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, json!({ "status": "ok" }));
+}
+
+#[tokio::test]
+async fn readyz_names_the_dependency_that_is_not_ready() {
+    let app = spawn_app();
+    let r = app.send("GET", "/readyz", &[], Body::empty()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.take_down("handler_ready");
+    app.hang("database_ready");
+    let r = app.send("GET", "/readyz", &[], Body::empty()).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.problem_code(), "not_ready");
+    assert_eq!(r.body["failed"], json!(["database", "handler"]));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_commands_by_type() {
+    let app = spawn_app();
+    app.json("POST", "/v1/contacts", &a_contact("m@example.com"), &[]).await;
+    app.get("/v1/contacts/contact_01ARZ3NDEKTSV4RRFFQ69G5FAV").await;
+    app.get("/nowhere").await;
+    let r = app.send("GET", "/metrics", &[], Body::empty()).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap_or_default().starts_with("text/plain"));
+    for line in [
+        "http_requests_total{route=\"/v1/contacts\",status=\"201\"} 1",
+        "http_requests_total{route=\"/v1/contacts/{id}\",status=\"404\"} 1",
+        "http_requests_total{route=\"unmatched\",status=\"404\"} 1",
+        "commands_submitted_total{type=\"CreateContact\"} 1",
+        "http_request_duration_seconds_count{route=\"/v1/contacts\"} 1",
+    ] {
+        assert!(r.text.contains(line), "missing {line}:\n{}", r.text);
+    }
+}

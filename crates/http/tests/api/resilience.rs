@@ -1,0 +1,49 @@
+use std::time::{Duration, Instant};
+
+use ledger_http::HttpConfig;
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_hanging_port_gives_503_with_retry_after_within_the_port_timeout() {
+    let config = HttpConfig { port_timeout: Duration::from_millis(100), ..test_config() };
+    for port in ["tenant_by_key_hash", "submit", "record_submitted", "contact", "idempotency_begin"] {
+        let app = spawn_app_with(config.clone());
+        app.hang(port);
+        let started = Instant::now();
+        let r = app.json("POST", "/v1/contacts", &a_contact("h@example.com"), &[("idempotency-key", "k")]).await;
+        let took = started.elapsed();
+        assert_eq!(r.status, 503, "{port}: {}", r.text);
+        assert_eq!(r.problem_code(), "service_unavailable");
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert!(!r.body["detail"].as_str().unwrap().contains(port), "the cause must stay in the log: {}", r.text);
+        assert!(took < Duration::from_secs(2), "{port} took {took:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_port_gives_503() {
+    let app = spawn_app();
+    app.take_down("contacts");
+    let r = app.get("/v1/contacts").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.problem_code(), "service_unavailable");
+}
+
+#[tokio::test]
+async fn no_decision_within_the_timeout_gives_503_naming_the_command() {
+    let app = spawn_app();
+    app.stall_decisions();
+    let started = Instant::now();
+    let r = app.json("POST", "/v1/contacts", &a_contact("late@example.com"), &[]).await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.problem_code(), "decision_pending");
+    assert!(r.header("retry-after").is_some());
+    let id = app.world.submitted()[0].command_id.to_string();
+    assert_eq!(r.body["command_id"], json!(id));
+    let status = app.get(&format!("/v1/commands/{id}")).await;
+    assert_eq!(status.body["status"], json!("pending"), "{}", status.text);
+}

@@ -1,0 +1,387 @@
+//! Fake ports and a test harness. The fake world decides every submitted
+//! command at once with the real pure domain (`ledger_domain::decide`), the
+//! way the command handler and projector would, so the tests see real
+//! contacts, real conflicts and real rejections without Kafka or PostgreSQL.
+//! Any port can be made to hang or to fail, to test the 503 paths.
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use axum::{
+    Router,
+    body::Body,
+    http::{HeaderMap, Method, Request},
+};
+use chrono::{DateTime, Utc};
+use ledger_domain::{
+    Command, CommandId, Contact, ContactId, CreateTenant, TenantId, TenantState,
+    decide::{Context, decide, target},
+};
+use ledger_http::{AppState, HttpConfig, hash_api_key, router};
+use ledger_protocol::{
+    CommandEnvelope,
+    ports::{
+        CommandBus, CommandStatus, CommandView, ContactFilter, EventView, Idempotency, ReadModel, StoredResponse,
+        TenantView, Unavailable,
+    },
+};
+use serde_json::Value;
+use tower::ServiceExt;
+use ulid::Ulid;
+
+pub const KEY: &str = "test-key-tenant-a";
+
+struct IdemEntry {
+    hash: String,
+    command_id: CommandId,
+    issued_at: DateTime<Utc>,
+    response: Option<StoredResponse>,
+}
+
+#[derive(Default)]
+pub struct World {
+    tenants: Mutex<HashMap<TenantId, TenantState>>,
+    keys: Mutex<HashMap<String, TenantId>>,
+    decisions: Mutex<HashMap<CommandId, CommandView>>,
+    recorded: Mutex<HashSet<CommandId>>,
+    events: Mutex<Vec<(TenantId, ContactId, EventView)>>,
+    idempotency: Mutex<HashMap<(TenantId, String), IdemEntry>>,
+    pub submitted: Mutex<Vec<CommandEnvelope>>,
+    /// Ports (by method name) that never answer.
+    pub hanging: Mutex<HashSet<&'static str>>,
+    /// Ports (by method name) that answer `Unavailable`.
+    pub down: Mutex<HashSet<&'static str>>,
+    /// When set, submitted commands are never decided.
+    pub stalled: Mutex<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl World {
+    async fn gate(&self, port: &'static str) -> Result<(), Unavailable> {
+        if lock(&self.hanging).contains(port) {
+            std::future::pending::<()>().await;
+        }
+        if lock(&self.down).contains(port) {
+            return Err(Unavailable(format!("{port} is down")));
+        }
+        Ok(())
+    }
+
+    pub fn add_tenant(&self, name: &str, key: &str) -> TenantId {
+        let id = TenantId(Ulid::new());
+        let command = Command::CreateTenant(CreateTenant { name: name.into(), api_key_hash: hash_api_key(key) });
+        let mut state = TenantState::default();
+        let events = decide(&state, &command, &Context::new(CommandId(Ulid::new()), Utc::now())).unwrap();
+        events.iter().for_each(|e| state.apply(e));
+        lock(&self.tenants).insert(id, state);
+        lock(&self.keys).insert(hash_api_key(key), id);
+        id
+    }
+
+    pub fn submitted(&self) -> Vec<CommandEnvelope> {
+        lock(&self.submitted).clone()
+    }
+
+    /// What the command handler and the projector together would do.
+    fn handle(&self, envelope: &CommandEnvelope) {
+        if *lock(&self.stalled) || lock(&self.decisions).contains_key(&envelope.command_id) {
+            return;
+        }
+        let mut tenants = lock(&self.tenants);
+        let Some(state) = tenants.get_mut(&envelope.tenant_id) else { return };
+        let ctx = Context::new(envelope.command_id, envelope.issued_at);
+        let subject = target(state, &envelope.command, &ctx);
+        let view = |status, events, rejection| CommandView {
+            command_id: envelope.command_id,
+            tenant_id: envelope.tenant_id,
+            command_type: envelope.command.command_type().into(),
+            status,
+            contact_id: subject,
+            events,
+            rejection,
+        };
+        let view = match decide(state, &envelope.command, &ctx) {
+            Ok(events) => {
+                let mut views = Vec::new();
+                for e in &events {
+                    state.apply(e);
+                    let mut data = e.data();
+                    if let Some(map) = data.as_object_mut() {
+                        map.remove("password_hash");
+                    }
+                    let ev = EventView {
+                        event_type: e.event_type().into(),
+                        version: e.contact_version().unwrap_or(0),
+                        time: envelope.issued_at,
+                        command_id: envelope.command_id,
+                        data,
+                    };
+                    if let Some(c) = e.contact_id() {
+                        lock(&self.events).push((envelope.tenant_id, c, ev.clone()));
+                    }
+                    views.push(ev);
+                }
+                view(CommandStatus::Accepted, views, None)
+            }
+            Err(rejection) => view(CommandStatus::Rejected, vec![], Some(serde_json::to_value(rejection).unwrap())),
+        };
+        lock(&self.decisions).insert(envelope.command_id, view);
+    }
+
+    fn contacts_of(&self, tenant: TenantId) -> Vec<Contact> {
+        let tenants = lock(&self.tenants);
+        let mut all: Vec<Contact> =
+            tenants.get(&tenant).map(|s| s.contacts.values().cloned().collect()).unwrap_or_default();
+        all.sort_by_key(|c| c.id);
+        all
+    }
+}
+
+pub struct FakeBus(pub Arc<World>);
+pub struct FakeReads(pub Arc<World>);
+
+#[async_trait]
+impl CommandBus for FakeBus {
+    async fn submit(&self, envelope: &CommandEnvelope) -> Result<(), Unavailable> {
+        self.0.gate("submit").await?;
+        lock(&self.0.submitted).push(envelope.clone());
+        self.0.handle(envelope);
+        Ok(())
+    }
+    async fn handler_ready(&self) -> bool {
+        self.0.gate("handler_ready").await.is_ok()
+    }
+    async fn broker_ready(&self) -> bool {
+        self.0.gate("broker_ready").await.is_ok()
+    }
+}
+
+#[async_trait]
+impl ReadModel for FakeReads {
+    async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantView>, Unavailable> {
+        self.0.gate("tenant_by_key_hash").await?;
+        let Some(id) = lock(&self.0.keys).get(api_key_hash).copied() else { return Ok(None) };
+        let tenants = lock(&self.0.tenants);
+        let info = tenants.get(&id).and_then(|s| s.info.clone());
+        Ok(info.map(|i| TenantView { tenant_id: id, name: i.name, contact_capture: i.contact_capture }))
+    }
+    async fn contact(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, Unavailable> {
+        self.0.gate("contact").await?;
+        Ok(self.0.contacts_of(tenant).into_iter().find(|c| c.id == id))
+    }
+    async fn contact_by_external_id(&self, tenant: TenantId, x: &str) -> Result<Option<Contact>, Unavailable> {
+        self.0.gate("contact_by_external_id").await?;
+        Ok(self.0.contacts_of(tenant).into_iter().find(|c| c.profile.external_id.as_deref() == Some(x)))
+    }
+    async fn contacts(
+        &self,
+        tenant: TenantId,
+        f: &ContactFilter,
+        after: Option<ContactId>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, Unavailable> {
+        self.0.gate("contacts").await?;
+        let matches = |c: &Contact| {
+            f.email.as_ref().is_none_or(|e| c.profile.email.as_ref() == Some(e))
+                && f.kind.is_none_or(|k| c.kind == k)
+                && f.tag.as_ref().is_none_or(|t| c.profile.tags.contains(t))
+                && f.external_id.as_ref().is_none_or(|x| c.profile.external_id.as_ref() == Some(x))
+                && after.is_none_or(|a| c.id > a)
+        };
+        Ok(self.0.contacts_of(tenant).into_iter().filter(matches).take(limit as usize).collect())
+    }
+    async fn contact_events(&self, tenant: TenantId, id: ContactId) -> Result<Vec<EventView>, Unavailable> {
+        self.0.gate("contact_events").await?;
+        let events = lock(&self.0.events);
+        Ok(events.iter().filter(|(t, c, _)| *t == tenant && *c == id).map(|(_, _, e)| e.clone()).collect())
+    }
+    async fn command(&self, tenant: TenantId, id: CommandId) -> Result<Option<CommandView>, Unavailable> {
+        self.0.gate("command").await?;
+        Ok(lock(&self.0.decisions).get(&id).filter(|v| v.tenant_id == tenant).cloned())
+    }
+    async fn wait_for_command(
+        &self,
+        tenant: TenantId,
+        id: CommandId,
+        timeout: Duration,
+    ) -> Result<Option<CommandView>, Unavailable> {
+        self.0.gate("wait_for_command").await?;
+        let decided = lock(&self.0.decisions).get(&id).filter(|v| v.tenant_id == tenant).cloned();
+        if decided.is_none() {
+            tokio::time::sleep(timeout).await;
+        }
+        Ok(decided)
+    }
+    async fn record_submitted(&self, _tenant: TenantId, id: CommandId) -> Result<(), Unavailable> {
+        self.0.gate("record_submitted").await?;
+        lock(&self.0.recorded).insert(id);
+        Ok(())
+    }
+    async fn was_submitted(&self, _tenant: TenantId, id: CommandId) -> Result<bool, Unavailable> {
+        self.0.gate("was_submitted").await?;
+        Ok(lock(&self.0.recorded).contains(&id))
+    }
+    async fn idempotency_begin(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        hash: &str,
+        command_id: CommandId,
+        issued_at: DateTime<Utc>,
+    ) -> Result<Idempotency, Unavailable> {
+        self.0.gate("idempotency_begin").await?;
+        let mut store = lock(&self.0.idempotency);
+        Ok(match store.get(&(tenant, key.to_owned())) {
+            None => {
+                let entry = IdemEntry { hash: hash.into(), command_id, issued_at, response: None };
+                store.insert((tenant, key.to_owned()), entry);
+                Idempotency::Fresh
+            }
+            Some(e) if e.hash != hash => Idempotency::Mismatch,
+            Some(IdemEntry { response: Some(r), .. }) => Idempotency::Done(r.clone()),
+            Some(e) => Idempotency::InFlight { command_id: e.command_id, issued_at: e.issued_at },
+        })
+    }
+    async fn idempotency_finish(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), Unavailable> {
+        self.0.gate("idempotency_finish").await?;
+        if let Some(e) = lock(&self.0.idempotency).get_mut(&(tenant, key.to_owned())) {
+            e.response = Some(response.clone());
+        }
+        Ok(())
+    }
+    async fn database_ready(&self) -> bool {
+        self.0.gate("database_ready").await.is_ok()
+    }
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub world: Arc<World>,
+    pub tenant: TenantId,
+}
+
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+/// Short timeouts, so the 503 paths are quick to test.
+pub fn test_config() -> HttpConfig {
+    HttpConfig {
+        decision_timeout: Duration::from_millis(200),
+        port_timeout: Duration::from_millis(200),
+        ..HttpConfig::default()
+    }
+}
+
+pub fn spawn_app() -> TestApp {
+    spawn_app_with(test_config())
+}
+
+pub fn spawn_app_with(config: HttpConfig) -> TestApp {
+    let world = Arc::new(World::default());
+    let tenant = world.add_tenant("Tenant A", KEY);
+    let state = AppState::new(Arc::new(FakeBus(world.clone())), Arc::new(FakeReads(world.clone())), config);
+    TestApp { router: router(state), world, tenant }
+}
+
+impl TestApp {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> TestResponse {
+        let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let response = self.router.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse { status, headers, text, body }
+    }
+
+    /// An authenticated JSON request (`Idempotency-Key` and the like in `extra`).
+    pub async fn json(&self, method: &str, path: &str, body: &Value, extra: &[(&str, &str)]) -> TestResponse {
+        let auth = format!("Bearer {KEY}");
+        let mut headers = vec![("authorization", auth.as_str()), ("content-type", "application/json")];
+        headers.extend_from_slice(extra);
+        self.send(method, path, &headers, serde_json::to_vec(body).unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        let auth = format!("Bearer {KEY}");
+        self.send("GET", path, &[("authorization", auth.as_str())], Body::empty()).await
+    }
+
+    pub fn hang(&self, port: &'static str) {
+        lock(&self.world.hanging).insert(port);
+    }
+
+    pub fn take_down(&self, port: &'static str) {
+        lock(&self.world.down).insert(port);
+    }
+
+    pub fn stall_decisions(&self) {
+        *lock(&self.world.stalled) = true;
+    }
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the RFC 9457 shape and returns the code.
+    pub fn problem_code(&self) -> &str {
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text);
+        for member in ["type", "title", "detail", "code"] {
+            assert!(self.body[member].is_string(), "problem without {member}: {}", self.text);
+        }
+        assert_eq!(self.body["status"].as_u64(), Some(u64::from(self.status)), "{}", self.text);
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    /// `(field, code)` of every listed field error.
+    pub fn field_errors(&self) -> Vec<(String, String)> {
+        let errors = self.body["errors"].as_array().cloned().unwrap_or_default();
+        errors
+            .iter()
+            .map(|e| (e["field"].as_str().unwrap_or("").to_owned(), e["code"].as_str().unwrap_or("").to_owned()))
+            .collect()
+    }
+
+    pub fn has_error(&self, field: &str, code: &str) -> bool {
+        self.field_errors().iter().any(|(f, c)| f == field && c == code)
+    }
+}
+
+/// A valid `contact` body with the given email.
+pub fn a_contact(email: &str) -> Value {
+    serde_json::json!({ "kind": "contact", "email": email, "first_name": "Ada" })
+}
+
+/// A valid `user` body with a password.
+pub fn a_user(email: &str) -> Value {
+    serde_json::json!({
+        "kind": "user", "email": email, "first_name": "Ada", "last_name": "Lovelace", "password": "analytical1engine",
+    })
+}
