@@ -1,0 +1,117 @@
+//! Composes the adapters into running roles. `dev` runs them all in one
+//! process; the other subcommands run one each. Tests start it in-process.
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use ledger_http::{AppState, HttpConfig};
+use ledger_kafka::{Handler, HandlerConfig, HandlerStatus, KafkaBus, KafkaConfig, ensure_topics};
+use ledger_store::Store;
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::{config::Common, projector};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Roles {
+    pub api: bool,
+    pub handler: bool,
+    pub projector: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles { api: true, handler: true, projector: true };
+}
+
+pub struct Running {
+    pub addr: Option<SocketAddr>,
+    pub handler: Option<Arc<HandlerStatus>>,
+    pub store: Store,
+    pub kafka: KafkaConfig,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Waits until the handler (when running) has claimed its partitions.
+    pub async fn ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let Some(status) = &self.handler else { return Ok(()) };
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !status.ready() {
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("the handler did not claim its partitions within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+
+    /// Waits for Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+pub async fn connect(common: &Common) -> anyhow::Result<Store> {
+    let store = Store::connect(&common.database_url, common.db_pool).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::Result<Running> {
+    let store = connect(common).await?;
+    let kafka = common.kafka();
+    ensure_topics(&kafka).await?;
+    let (shutdown, rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut status = None;
+    if roles.handler {
+        let hc =
+            HandlerConfig { invite_ttl: chrono::Duration::hours(common.invite_ttl_hours), ..HandlerConfig::default() };
+        let handler = Arc::new(Handler::new(kafka.clone(), hc)?);
+        status = Some(handler.status());
+        tasks.push(tokio::spawn(handler.run((0..kafka.partitions).collect(), rx.clone())));
+    }
+    if roles.projector {
+        tasks.push(tokio::spawn(projector::run(store.clone(), kafka.clone(), rx.clone())));
+    }
+    let mut addr = None;
+    if roles.api {
+        let bus = KafkaBus::new(kafka.clone(), status.clone())?;
+        let state = AppState::new(Arc::new(bus), Arc::new(store.clone()), HttpConfig::default());
+        let listener = tokio::net::TcpListener::bind(http).await?;
+        addr = Some(listener.local_addr()?);
+        let mut rx = rx.clone();
+        let router = ledger_http::router(state);
+        tasks.push(tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                tracing::error!(error = %e, "http server failed");
+            }
+        }));
+    }
+    Ok(Running { addr, handler: status, store, kafka, shutdown, tasks })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,218 @@
+//! `contact-ledger bench`: measures, in one run and on the same machine, the
+//! raw limits (idempotent produce to the broker, batched upsert into
+//! PostgreSQL, consume from the broker) and then the service against them:
+//! HTTP creates/s with p50/p99, projector catch-up events/s and handler
+//! rebuild events/s. It prints figures; nothing asserts on them.
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use clap::Args;
+use ledger_kafka::{EventReader, Handler, HandlerConfig, KafkaBus, KafkaConfig, ensure_topics};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::json;
+use tokio::sync::{Semaphore, watch};
+
+use crate::{
+    app::{self, Roles},
+    config::Common,
+    replay, tenant,
+};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// An admin PostgreSQL URL: the bench creates and drops its own database there.
+    #[arg(long, env = "CL_BENCH_ADMIN_DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:54329/postgres")]
+    pub admin_database_url: String,
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:19092")]
+    pub kafka_brokers: String,
+    /// HTTP creates to send.
+    #[arg(long, default_value_t = 3000)]
+    pub creates: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Records for the raw produce / consume / upsert measurements.
+    #[arg(long, default_value_t = 20000)]
+    pub raw_records: usize,
+    #[arg(long, default_value_t = 4)]
+    pub partitions: i32,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let run_id = ulid::Ulid::new().to_string().to_lowercase();
+    let db = format!("cl_bench_{run_id}");
+    let admin = ledger_store::Store::connect(&args.admin_database_url, 2).await?;
+    admin.create_database(&db).await?;
+    let result = measure(&args, &run_id, &db).await;
+    let _ = admin.drop_database(&db).await;
+    let report = result?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<serde_json::Value> {
+    let common = Common {
+        database_url: replace_db(&args.admin_database_url, db),
+        kafka_brokers: args.kafka_brokers.clone(),
+        topic_prefix: format!("bench-{run_id}."),
+        partitions: args.partitions,
+        db_pool: 40,
+        invite_ttl_hours: 168,
+    };
+    let sample = sample_record_size();
+
+    // Raw limits, same machine, same run.
+    let raw_cfg = KafkaConfig::new(&args.kafka_brokers, &format!("bench-raw-{run_id}."), args.partitions);
+    ensure_topics(&raw_cfg).await?;
+    let produce = raw_produce(&raw_cfg, args.raw_records, sample).await?;
+    let consume = raw_consume(&raw_cfg, args.raw_records).await?;
+    let store = app::connect(&common).await?;
+    let upsert = store.raw_upsert_rate(args.raw_records).await?;
+    eprintln!("raw: produce {produce:.0}/s, consume {consume:.0}/s, upsert {upsert:.0}/s");
+
+    // The service.
+    let running = app::start(&common, Roles::ALL, "127.0.0.1:0".parse()?).await?;
+    running.ready(Duration::from_secs(60)).await?;
+    let bus = KafkaBus::new(running.kafka.clone(), running.handler.clone())?;
+    let created = tenant::create(&bus, &running.store, "bench", Duration::from_secs(30)).await?;
+    let key = created["api_key"].as_str().unwrap_or_default().to_owned();
+    let base = format!("http://{}", running.addr.ok_or_else(|| anyhow::anyhow!("no http address"))?);
+    let (http_rate, p50, p99, failures) = http_creates(&base, &key, args.creates, args.concurrency).await?;
+    eprintln!("http: {http_rate:.0} creates/s, p50 {p50:.1} ms, p99 {p99:.1} ms, {failures} failed");
+    let kafka = running.kafka.clone();
+    running.stop().await;
+
+    let rebuilt = replay::replay(&store, &kafka, false).await?;
+    let rebuild = handler_rebuild(&kafka).await?;
+    Ok(json!({
+        "record_bytes": sample,
+        "raw": { "produce_per_s": produce.round(), "consume_per_s": consume.round(), "pg_upsert_rows_per_s": upsert.round() },
+        "http_creates": {
+            "per_s": http_rate.round(), "p50_ms": p50, "p99_ms": p99, "concurrency": args.concurrency,
+            "requests": args.creates, "failed": failures,
+            "ratio_to_raw_produce": ratio(http_rate, produce),
+        },
+        "projector_catch_up": {
+            "events_per_s": rebuilt.per_second().round(), "records": rebuilt.records,
+            "ratio_to_raw_pg_upsert": ratio(rebuilt.per_second(), upsert),
+        },
+        "handler_rebuild": {
+            "events_per_s": rebuild.round(),
+            "ratio_to_raw_consume": ratio(rebuild, consume),
+        },
+    }))
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    (a / b.max(1e-9) * 1000.0).round() / 1000.0
+}
+
+fn replace_db(url: &str, db: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{db}"),
+        None => url.to_owned(),
+    }
+}
+
+/// The size of a typical decision record (a ContactCreated), so the raw
+/// produce figure moves the same bytes.
+fn sample_record_size() -> usize {
+    700
+}
+
+async fn raw_produce(cfg: &KafkaConfig, n: usize, size: usize) -> anyhow::Result<f64> {
+    let producer: FutureProducer = cfg.producer().create()?;
+    let payload = vec![b'x'; size];
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(n);
+    for i in 0..n {
+        let key = format!("tenant-{}", i % 64);
+        let rec = FutureRecord::to(&cfg.events_topic).key(key.as_bytes()).payload(payload.as_slice());
+        pending.push(ledger_kafka::dlq::send(&producer, rec)?);
+    }
+    for p in futures_join(pending).await {
+        p.map_err(|_| anyhow::anyhow!("cancelled"))?.map_err(|(e, _)| e)?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
+    let mut out = Vec::with_capacity(fs.len());
+    for f in fs {
+        out.push(f.await);
+    }
+    out
+}
+
+async fn raw_consume(cfg: &KafkaConfig, n: usize) -> anyhow::Result<f64> {
+    let reader = EventReader::new(cfg, &HashMap::new())?;
+    let started = Instant::now();
+    let mut seen = 0;
+    while seen < n {
+        let batch = reader.next_batch(5000, Duration::from_secs(10)).await?;
+        if batch.is_empty() {
+            break;
+        }
+        seen += batch.len();
+    }
+    Ok(seen as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn http_creates(base: &str, key: &str, n: usize, concurrency: usize) -> anyhow::Result<(f64, f64, f64, usize)> {
+    let client = reqwest::Client::new();
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let (client, gate, url, key) = (client.clone(), gate.clone(), format!("{base}/v1/contacts"), key.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire().await;
+            let t = Instant::now();
+            let body = json!({"kind": "contact", "email": format!("bench{i}@example.com"), "name": format!("Bench {i}"),
+                "tags": ["bench"], "metadata": {"i": i}});
+            let ok = client.post(url).bearer_auth(key).json(&body).send().await.map(|r| r.status().as_u16() == 201);
+            (t.elapsed(), matches!(ok, Ok(true)))
+        }));
+    }
+    let mut latencies = Vec::with_capacity(n);
+    let mut failures = 0;
+    for t in tasks {
+        let (d, ok) = t.await?;
+        latencies.push(d.as_secs_f64() * 1000.0);
+        if !ok {
+            failures += 1;
+        }
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok((rate, (pct(0.50) * 10.0).round() / 10.0, (pct(0.99) * 10.0).round() / 10.0, failures))
+}
+
+/// A fresh handler claims every partition: rebuild records/s.
+async fn handler_rebuild(cfg: &KafkaConfig) -> anyhow::Result<f64> {
+    let handler = Arc::new(Handler::new(cfg.clone(), HandlerConfig::default())?);
+    let status = handler.status();
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(handler.run((0..cfg.partitions).collect(), rx));
+    let started = Instant::now();
+    while !status.ready() {
+        if started.elapsed() > Duration::from_secs(120) {
+            anyhow::bail!("rebuild did not finish");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let took = started.elapsed();
+    let records: u64 = status.rebuilds().iter().map(|r| r.records).sum();
+    let _ = stop.send(true);
+    let _ = task.await;
+    Ok(records as f64 / took.as_secs_f64())
+}

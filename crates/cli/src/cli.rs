@@ -1,0 +1,158 @@
+//! The command line: one subcommand per role, `dev` for everything at once.
+use std::{net::SocketAddr, process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use ledger_kafka::{KafkaBus, ensure_topics};
+
+use crate::{
+    app::{self, Roles},
+    bench,
+    config::Common,
+    replay, tenant,
+};
+
+#[derive(Parser, Debug)]
+#[command(name = "contact-ledger", version, about = "Event-sourced contact ledger")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Every role in one process (the default).
+    Dev {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, env = "CL_HTTP", default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Create a demo tenant once running and print its API key.
+        #[arg(long)]
+        demo_tenant: bool,
+    },
+    /// The HTTP API.
+    Api {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, env = "CL_HTTP", default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+    },
+    /// The command handler (every partition of the commands topic).
+    Handler {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The projector (events topic -> PostgreSQL read models).
+    Projector {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Applies database migrations and creates the topics.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Rebuilds every read model from offset 0.
+    Replay {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Tenant administration.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCmd,
+    },
+    /// Measures throughput against the raw broker and database limits.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum TenantCmd {
+    /// Creates a tenant and prints `{"tenant_id", "api_key"}` (the key is shown once).
+    Create {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,librdkafka=warn,rdkafka=warn,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = match cli.command {
+        Some(c) => c,
+        None => Cli::parse_from(["contact-ledger", "dev"]).command.ok_or_else(|| anyhow::anyhow!("no command"))?,
+    };
+    match command {
+        Cmd::Dev { common, http, demo_tenant } => {
+            let running = app::start(&common, Roles::ALL, http).await?;
+            running.ready(Duration::from_secs(60)).await?;
+            if let Some(addr) = running.addr {
+                tracing::info!("contact-ledger listening on http://{addr}");
+            }
+            if demo_tenant {
+                let bus = KafkaBus::new(running.kafka.clone(), running.handler.clone())?;
+                let created = tenant::create(&bus, &running.store, "demo", Duration::from_secs(30)).await?;
+                println!("{created}");
+            }
+            running.until_signal().await;
+        }
+        Cmd::Api { common, http } => {
+            let running = app::start(&common, Roles { api: true, handler: false, projector: false }, http).await?;
+            running.until_signal().await;
+        }
+        Cmd::Handler { common } => {
+            let running = app::start(&common, Roles { api: false, handler: true, projector: false }, unused()).await?;
+            running.until_signal().await;
+        }
+        Cmd::Projector { common } => {
+            let running = app::start(&common, Roles { api: false, handler: false, projector: true }, unused()).await?;
+            running.until_signal().await;
+        }
+        Cmd::Migrate { common } => {
+            app::connect(&common).await?;
+            ensure_topics(&common.kafka()).await?;
+            eprintln!("migrated the database and ensured the topics");
+        }
+        Cmd::Replay { common } => {
+            let store = app::connect(&common).await?;
+            let report = replay::replay(&store, &common.kafka(), true).await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "events": report.records,
+                    "seconds": report.took.as_secs_f64(),
+                    "events_per_second": report.per_second().round(),
+                })
+            );
+        }
+        Cmd::Tenant { command: TenantCmd::Create { common, name } } => {
+            let store = app::connect(&common).await?;
+            let bus = KafkaBus::new(common.kafka(), None)?;
+            let created = tenant::create(&bus, &store, &name, Duration::from_secs(30)).await?;
+            println!("{created}");
+        }
+        Cmd::Bench(args) => bench::run(args).await?,
+    }
+    Ok(())
+}
+
+fn unused() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}

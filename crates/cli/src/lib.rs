@@ -1,0 +1,9 @@
+//! The contact-ledger service: composition of the pure domain with the
+//! Kafka, PostgreSQL and HTTP adapters, and the command line over it.
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod projector;
+pub mod replay;
+pub mod tenant;
