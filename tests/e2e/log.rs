@@ -1,0 +1,242 @@
+use std::{sync::Arc, time::Duration};
+
+use contact_ledger::app::Roles;
+use contact_ledger_tests::{eventually, producer, raw_topic, spawn_app, spawn_app_with, user};
+use ledger_domain::Event;
+use ledger_kafka::{Handler, HandlerConfig, Phase};
+use ledger_protocol::{Admit, LogRecord, Outcome};
+use rdkafka::{
+    message::{Header, OwnedHeaders},
+    producer::FutureRecord,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+fn created_for(log: &[(i32, i64, LogRecord, Admit)], email: &str) -> usize {
+    log.iter()
+        .filter(|(_, _, _, a)| *a == Admit::Valid)
+        .filter_map(|(_, _, r, _)| match r {
+            LogRecord::Decision(d) => match &d.outcome {
+                Outcome::Accepted { events, .. } => Some(events.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .flatten()
+        .filter(|e| matches!(e, Event::ContactCreated(c) if c.profile.email.as_deref() == Some(email)))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_creates_of_one_user_email_give_one_201_and_the_rest_409() {
+    let app = spawn_app_with(2, Roles::ALL).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (client, url, key) = (app.client.clone(), app.url("/v1/contacts"), app.key.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .bearer_auth(key)
+                .header("Idempotency-Key", format!("race-{i}"))
+                .json(&user("race@example.com"))
+                .send()
+                .await;
+            r.map(|r| r.status()).ok()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task").expect("response"));
+    }
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let conflicts = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
+    assert_eq!((created, conflicts), (1, 49), "{statuses:?}");
+    assert_eq!(created_for(&app.log().await, "race@example.com"), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_produced_straight_to_the_topic_is_decided_and_readable_over_http() {
+    let app = spawn_app().await;
+    let command_id = ulid::Ulid::new().to_string();
+    let envelope = json!({
+        "command_id": command_id, "tenant_id": app.tenant_id, "type": "CreateContact",
+        "issued_at": chrono::Utc::now(), "payload": {"kind": "contact", "email": "kafka@example.com", "external_id": "k-1"}
+    });
+    let bytes = serde_json::to_vec(&envelope).expect("json");
+    let p = producer(&app.common.kafka_brokers);
+    let cfg = app.kafka();
+    p.send(FutureRecord::to(&cfg.commands_topic).key(app.tenant_id.as_bytes()).payload(&bytes), Duration::from_secs(5))
+        .await
+        .expect("produce");
+    let got = eventually(Duration::from_secs(20), || async {
+        let r = app.get("/v1/contacts/k-1").await;
+        (r.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    assert!(got.is_some(), "the command was not decided");
+    let status: Value = app.get(&format!("/v1/commands/{command_id}")).await.json().await.expect("json");
+    assert_eq!(status["status"], "accepted");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_command_goes_to_the_dead_letter_topic_and_the_partition_moves_on() {
+    let app = spawn_app().await;
+    let cfg = app.kafka();
+    let p = producer(&app.common.kafka_brokers);
+    p.send(
+        FutureRecord::to(&cfg.commands_topic).key(app.tenant_id.as_bytes()).payload("{not json"),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("produce");
+    // A valid command behind it is still decided.
+    app.create_contact(json!({"kind": "contact", "email": "after@example.com"})).await;
+    let dead = eventually(Duration::from_secs(20), || async {
+        let raw = raw_topic(&app.common.kafka_brokers, &cfg.dead_letter_topic, 1).await;
+        (!raw.is_empty()).then_some(raw)
+    })
+    .await
+    .expect("a dead letter");
+    let text = String::from_utf8_lossy(&dead[0]).to_string();
+    assert!(text.contains("{not json"), "{text}");
+    assert!(text.contains("cl-dlq-topic") && text.contains(&cfg.commands_topic), "{text}");
+    assert!(text.contains("cl-dlq-offset") && text.contains("not JSON"), "{text}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_published_twice_produces_its_events_once() {
+    let app = spawn_app().await;
+    let cfg = app.kafka();
+    let command_id = ulid::Ulid::new().to_string();
+    let envelope = json!({
+        "command_id": command_id, "tenant_id": app.tenant_id, "type": "CreateContact",
+        "issued_at": chrono::Utc::now(), "payload": {"kind": "contact", "email": "twice@example.com"}
+    });
+    let bytes = serde_json::to_vec(&envelope).expect("json");
+    let p = producer(&app.common.kafka_brokers);
+    for _ in 0..2 {
+        p.send(
+            FutureRecord::to(&cfg.commands_topic).key(app.tenant_id.as_bytes()).payload(&bytes),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("produce");
+    }
+    // A marker command behind both tells us both were handled.
+    app.create_contact(json!({"kind": "contact", "email": "marker@example.com"})).await;
+    let log = app.log().await;
+    assert_eq!(created_for(&log, "twice@example.com"), 1);
+    let decisions = log
+        .iter()
+        .filter(|(_, _, r, _)| matches!(r, LogRecord::Decision(d) if d.command_id.to_string() == command_id))
+        .count();
+    assert_eq!(decisions, 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_handler_rebuilds_its_state_and_keeps_the_rules() {
+    let app = spawn_app_with(1, Roles { api: true, handler: false, projector: true }).await;
+    let cfg = app.kafka();
+    let first = Arc::new(Handler::new(cfg.clone(), HandlerConfig::default()).expect("handler"));
+    let (stop_first, rx) = watch::channel(false);
+    let status = first.status();
+    let task = tokio::spawn(first.run(vec![0], rx));
+    eventually(Duration::from_secs(30), || async { status.ready().then_some(()) }).await.expect("first ready");
+    let mut app = app;
+    let (tenant, key) = app.create_tenant("acme").await;
+    app.key = key;
+    app.tenant_id = tenant;
+    app.create_contact(user("keep@example.com")).await;
+    stop_first.send(true).expect("stop");
+    task.await.expect("join");
+
+    let second = Arc::new(Handler::new(cfg, HandlerConfig::default()).expect("handler"));
+    let (_stop, rx) = watch::channel(false);
+    let status = second.status();
+    tokio::spawn(second.run(vec![0], rx));
+    eventually(Duration::from_secs(30), || async { status.ready().then_some(()) }).await.expect("second ready");
+    let r = app.post("/v1/contacts", &user("keep@example.com")).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT, "the rebuilt state must know the first user");
+    let next = app.create_contact(json!({"kind": "contact", "email": "n@example.com"})).await;
+    assert_eq!(next["number"], 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_old_writer_resumed_after_a_new_claim_is_ignored_by_every_reader() {
+    let app = spawn_app_with(1, Roles { api: true, handler: false, projector: true }).await;
+    let cfg = app.kafka();
+    let (gate, gate_rx) = watch::channel(false);
+    let old = Arc::new(Handler::new(cfg.clone(), HandlerConfig::default()).expect("handler").with_pause_gate(gate_rx));
+    let old_status = old.status();
+    let (_stop_old, rx) = watch::channel(false);
+    tokio::spawn(old.run(vec![0], rx));
+    eventually(Duration::from_secs(30), || async { old_status.ready().then_some(()) }).await.expect("old ready");
+    let mut app = app;
+    let (tenant, key) = app.create_tenant("acme").await;
+    app.key = key;
+    app.tenant_id = tenant;
+
+    // The old writer decides the next command but is paused before appending.
+    gate.send(true).expect("pause");
+    let pending = {
+        let (client, url, key) = (app.client.clone(), app.url("/v1/contacts"), app.key.clone());
+        tokio::spawn(async move {
+            client.post(url).bearer_auth(key).json(&user("zombie@example.com")).send().await.map(|r| r.status())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A new writer claims the partition and decides the same command again.
+    let new = Arc::new(Handler::new(cfg, HandlerConfig::default()).expect("handler"));
+    let new_status = new.status();
+    let (_stop_new, rx) = watch::channel(false);
+    tokio::spawn(new.run(vec![0], rx));
+    eventually(Duration::from_secs(30), || async { new_status.ready().then_some(()) }).await.expect("new ready");
+    assert_eq!(pending.await.expect("join").expect("response"), StatusCode::CREATED);
+    let second = app.post("/v1/contacts", &user("zombie@example.com")).await;
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+
+    // The old writer wakes up and appends its late decision.
+    gate.send(false).expect("resume");
+    let late = eventually(Duration::from_secs(20), || async {
+        let log = app.log().await;
+        log.iter().any(|(_, _, _, a)| *a == Admit::Superseded).then_some(log)
+    })
+    .await
+    .expect("the old writer's late record reaches the log");
+    assert_eq!(created_for(&late, "zombie@example.com"), 1, "only the new writer's decision counts");
+    eventually(Duration::from_secs(20), || async { (old_status.phase(0) == Some(Phase::Superseded)).then_some(()) })
+        .await
+        .expect("the old writer notices it was superseded");
+    let list: Value = app.get("/v1/contacts?email=zombie@example.com").await.json().await.expect("json");
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_rebuilds_identical_read_models() {
+    let app = spawn_app_with(2, Roles::ALL).await;
+    for i in 0..20 {
+        app.create_contact(json!({"kind": "contact", "email": format!("r{i}@example.com"), "tags": ["t"]})).await;
+    }
+    let c = app.create_contact(user("replay@example.com")).await;
+    app.patch(&format!("/v1/contacts/{}", c["id"].as_str().expect("id")), &json!({"title": "Dr"}), None).await;
+    let _ = app.post("/v1/contacts", &user("replay@example.com")).await; // a rejection is projected too
+    let before = app.store().dump_read_models().await.expect("dump");
+    let report = contact_ledger::replay::replay(app.store(), &app.kafka(), false).await.expect("replay");
+    assert!(report.records >= 24, "{}", report.records);
+    let after = app.store().dump_read_models().await.expect("dump");
+    assert_eq!(before, after);
+    app.stop().await;
+}
+
+#[allow(dead_code)]
+fn headers(pairs: &[(&str, &str)]) -> OwnedHeaders {
+    pairs.iter().fold(OwnedHeaders::new(), |h, (k, v)| h.insert(Header { key: k, value: Some(*v) }))
+}

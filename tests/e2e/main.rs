@@ -1,0 +1,5 @@
+//! End-to-end tests: the whole service, real broker, real PostgreSQL. One
+//! binary, one module per area; names read as behaviour sentences.
+mod contacts;
+mod log;
+mod secrets;

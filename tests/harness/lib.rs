@@ -1,0 +1,227 @@
+//! The test harness: `spawn_app()` starts the whole service in-process on a
+//! fresh database and fresh topics, against the real PostgreSQL and the real
+//! broker named by `CL_TEST_DATABASE_URL` and `CL_TEST_KAFKA_BROKERS`
+//! (`scripts/test` starts both).
+use std::{collections::HashMap, time::Duration};
+
+use contact_ledger::{
+    app::{self, Roles, Running},
+    config::Common,
+    tenant,
+};
+use ledger_kafka::{EventReader, KafkaBus, KafkaConfig};
+use ledger_protocol::{Fence, LogRecord};
+use ledger_store::Store;
+use rdkafka::{Message, producer::FutureProducer};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+pub fn admin_url() -> String {
+    std::env::var("CL_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:54339/postgres".into())
+}
+
+pub fn brokers() -> String {
+    std::env::var("CL_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19093".into())
+}
+
+/// A fresh database and a fresh topic prefix.
+pub async fn fresh_common(partitions: i32) -> Common {
+    let id = ulid::Ulid::new().to_string().to_lowercase();
+    let db = format!("cl_test_{id}");
+    let admin = Store::connect(&admin_url(), 2).await.expect("the test PostgreSQL must be running (scripts/test)");
+    admin.create_database(&db).await.expect("create test database");
+    let base = admin_url();
+    let (prefix, _) = base.rsplit_once('/').expect("admin url has a database");
+    Common {
+        database_url: format!("{prefix}/{db}"),
+        kafka_brokers: brokers(),
+        topic_prefix: format!("t-{id}."),
+        partitions,
+        db_pool: 30,
+        invite_ttl_hours: 168,
+    }
+}
+
+pub struct TestApp {
+    pub running: Running,
+    pub base: String,
+    pub key: String,
+    pub tenant_id: String,
+    pub client: reqwest::Client,
+    pub common: Common,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(1, Roles::ALL).await
+}
+
+pub async fn spawn_app_with(partitions: i32, roles: Roles) -> TestApp {
+    let common = fresh_common(partitions).await;
+    let running = app::start(&common, roles, "127.0.0.1:0".parse().expect("addr")).await.expect("start the service");
+    running.ready(Duration::from_secs(60)).await.expect("handler ready");
+    let mut app = TestApp {
+        base: format!("http://{}", running.addr.expect("api role")),
+        running,
+        key: String::new(),
+        tenant_id: String::new(),
+        client: reqwest::Client::new(),
+        common,
+    };
+    if roles.handler && roles.projector {
+        let (tenant_id, key) = app.create_tenant("acme").await;
+        app.key = key;
+        app.tenant_id = tenant_id;
+    }
+    app
+}
+
+impl TestApp {
+    pub fn kafka(&self) -> KafkaConfig {
+        self.running.kafka.clone()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.running.store
+    }
+
+    pub async fn create_tenant(&self, name: &str) -> (String, String) {
+        let bus = KafkaBus::new(self.kafka(), None).expect("bus");
+        let created = tenant::create(&bus, self.store(), name, Duration::from_secs(30)).await.expect("tenant");
+        (created["tenant_id"].as_str().expect("id").to_owned(), created["api_key"].as_str().expect("key").to_owned())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.post_as(&self.key, path, body).await
+    }
+
+    pub async fn post_as(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(key).json(body).send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(&self.key).send().await.expect("request")
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value, if_match: Option<u64>) -> Response {
+        let mut r = self.client.patch(self.url(path)).bearer_auth(&self.key).json(body);
+        if let Some(v) = if_match {
+            r = r.header("If-Match", format!("\"{v}\""));
+        }
+        r.send().await.expect("request")
+    }
+
+    pub async fn create_contact(&self, body: Value) -> Value {
+        let r = self.post("/v1/contacts", &body).await;
+        let status = r.status();
+        let json: Value = r.json().await.expect("json body");
+        assert_eq!(status, StatusCode::CREATED, "create failed: {json}");
+        json
+    }
+
+    /// Every record of the events topic, decoded, with the fence's verdict.
+    pub async fn log(&self) -> Vec<(i32, i64, LogRecord, ledger_protocol::Admit)> {
+        let cfg = self.kafka();
+        let records = read_topic_records(&cfg).await;
+        let mut fences: HashMap<i32, Fence> = HashMap::new();
+        records
+            .into_iter()
+            .map(|(p, o, r)| {
+                let admit = fences.entry(p).or_default().admit(&r);
+                (p, o, r, admit)
+            })
+            .collect()
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
+
+/// Decoded records of the events topic up to its current end.
+pub async fn read_topic_records(cfg: &KafkaConfig) -> Vec<(i32, i64, LogRecord)> {
+    let reader = EventReader::new(cfg, &HashMap::new()).expect("reader");
+    let highs = reader.high_watermarks().expect("watermarks");
+    let mut pending: HashMap<i32, i64> = highs.into_iter().filter(|(_, h)| *h > 0).collect();
+    let mut out = Vec::new();
+    while !pending.is_empty() {
+        let batch = reader.next_batch(1000, Duration::from_secs(10)).await.expect("batch");
+        assert!(!batch.is_empty(), "events topic ended early: {pending:?}");
+        for read in batch {
+            if let Some(high) = pending.get(&read.partition).copied() {
+                if read.offset < high {
+                    out.push((read.partition, read.offset, read.record.expect("decodable record")));
+                }
+                if read.offset + 1 >= high {
+                    pending.remove(&read.partition);
+                }
+            }
+        }
+    }
+    out.sort_by_key(|(p, o, _)| (*p, *o));
+    out
+}
+
+/// Raw bytes (key, headers, payload) of every record of a topic.
+pub async fn raw_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<Vec<u8>> {
+    let cfg = KafkaConfig {
+        brokers: brokers.to_owned(),
+        commands_topic: String::new(),
+        events_topic: topic.to_owned(),
+        dead_letter_topic: String::new(),
+        partitions,
+        replication: 1,
+    };
+    let reader = EventReader::new(&cfg, &HashMap::new()).expect("reader");
+    let highs = reader.high_watermarks().expect("watermarks");
+    let mut pending: HashMap<i32, i64> = highs.into_iter().filter(|(_, h)| *h > 0).collect();
+    let mut out = Vec::new();
+    while !pending.is_empty() {
+        let batch = reader.next_batch(1000, Duration::from_secs(10)).await.expect("batch");
+        assert!(!batch.is_empty(), "topic {topic} ended early");
+        for read in batch {
+            let m = &read.message;
+            let mut bytes = m.key().unwrap_or_default().to_vec();
+            for (k, v) in ledger_kafka::codec::headers_of(m) {
+                bytes.extend(k.into_bytes());
+                bytes.extend(v);
+            }
+            bytes.extend(m.payload().unwrap_or_default());
+            out.push(bytes);
+            if pending.get(&read.partition).is_some_and(|h| read.offset + 1 >= *h) {
+                pending.remove(&read.partition);
+            }
+        }
+    }
+    out
+}
+
+pub fn producer(brokers: &str) -> FutureProducer {
+    let cfg = KafkaConfig::new(brokers, "", 1);
+    cfg.producer().create().expect("producer")
+}
+
+pub fn user(email: &str) -> Value {
+    json!({"kind": "user", "first_name": "Bob", "last_name": "Bobsworth", "email": email, "password": "s3cretpassw0rd"})
+}
+
+/// Polls until `f` gives Some, up to `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
