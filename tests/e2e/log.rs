@@ -236,7 +236,27 @@ async fn replay_rebuilds_identical_read_models() {
     app.stop().await;
 }
 
-#[allow(dead_code)]
-fn headers(pairs: &[(&str, &str)]) -> OwnedHeaders {
-    pairs.iter().fold(OwnedHeaders::new(), |h, (k, v)| h.insert(Header { key: k, value: Some(*v) }))
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_event_is_dead_lettered_by_the_projector_which_moves_on() {
+    let app = spawn_app().await;
+    let cfg = app.kafka();
+    let p = producer(&app.common.kafka_brokers);
+    let garbage = OwnedHeaders::new().insert(Header { key: "cl-record", value: Some("decision") });
+    p.send(
+        FutureRecord::to(&cfg.events_topic).partition(0).key("x").payload("garbage").headers(garbage),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("produce");
+    // The projector passes the bad record and keeps projecting.
+    app.create_contact(json!({"kind": "contact", "email": "after-garbage@example.com"})).await;
+    let dead = eventually(Duration::from_secs(20), || async {
+        let raw = raw_topic(&app.common.kafka_brokers, &cfg.dead_letter_topic, 1).await;
+        (!raw.is_empty()).then_some(raw)
+    })
+    .await
+    .expect("a dead letter");
+    let text = String::from_utf8_lossy(&dead[0]).to_string();
+    assert!(text.contains("garbage") && text.contains(&cfg.events_topic), "{text}");
+    app.stop().await;
 }

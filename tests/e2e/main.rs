@@ -4,3 +4,4 @@ mod contacts;
 mod crash;
 mod log;
 mod secrets;
+mod service;
