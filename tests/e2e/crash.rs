@@ -207,8 +207,10 @@ async fn kill_nine_while_commands_flow(victim: &'static str) {
         );
     }
 
-    let _ = victim_child.lock().await.kill();
-    let _ = other_child.kill();
+    for child in [&mut *victim_child.lock().await, &mut other_child] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     api.stop().await;
 }
 
