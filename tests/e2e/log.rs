@@ -1,7 +1,7 @@
 use std::{sync::Arc, time::Duration};
 
 use contact_ledger::app::Roles;
-use contact_ledger_tests::{eventually, producer, raw_topic, spawn_app, spawn_app_with, user};
+use contact_ledger_tests::{eventually, first_dead_letter, producer, spawn_app, spawn_app_with, user};
 use ledger_domain::Event;
 use ledger_kafka::{Handler, HandlerConfig, Phase};
 use ledger_protocol::{Admit, LogRecord, Outcome};
@@ -94,13 +94,7 @@ async fn an_undecodable_command_goes_to_the_dead_letter_topic_and_the_partition_
     .expect("produce");
     // A valid command behind it is still decided.
     app.create_contact(json!({"kind": "contact", "email": "after@example.com"})).await;
-    let dead = eventually(Duration::from_secs(20), || async {
-        let raw = raw_topic(&app.common.kafka_brokers, &cfg.dead_letter_topic, 1).await;
-        (!raw.is_empty()).then_some(raw)
-    })
-    .await
-    .expect("a dead letter");
-    let text = String::from_utf8_lossy(&dead[0]).to_string();
+    let text = first_dead_letter(&cfg).await;
     assert!(text.contains("{not json"), "{text}");
     assert!(text.contains("cl-dlq-topic") && text.contains(&cfg.commands_topic), "{text}");
     assert!(text.contains("cl-dlq-offset") && text.contains("not JSON"), "{text}");
@@ -250,13 +244,7 @@ async fn an_undecodable_event_is_dead_lettered_by_the_projector_which_moves_on()
     .expect("produce");
     // The projector passes the bad record and keeps projecting.
     app.create_contact(json!({"kind": "contact", "email": "after-garbage@example.com"})).await;
-    let dead = eventually(Duration::from_secs(20), || async {
-        let raw = raw_topic(&app.common.kafka_brokers, &cfg.dead_letter_topic, 1).await;
-        (!raw.is_empty()).then_some(raw)
-    })
-    .await
-    .expect("a dead letter");
-    let text = String::from_utf8_lossy(&dead[0]).to_string();
+    let text = first_dead_letter(&cfg).await;
     assert!(text.contains("garbage") && text.contains(&cfg.events_topic), "{text}");
     app.stop().await;
 }

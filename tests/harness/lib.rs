@@ -9,7 +9,7 @@ use contact_ledger::{
     config::Common,
     tenant,
 };
-use ledger_kafka::{EventReader, KafkaBus, KafkaConfig};
+use ledger_kafka::{EventRead, EventReader, KafkaBus, KafkaConfig};
 use ledger_protocol::{Fence, LogRecord};
 use ledger_store::Store;
 use rdkafka::{Message, producer::FutureProducer};
@@ -141,48 +141,42 @@ impl TestApp {
     }
 }
 
-/// Decoded records of the events topic up to its current end.
-pub async fn read_topic_records(cfg: &KafkaConfig) -> Vec<(i32, i64, LogRecord)> {
+/// Every record of a topic up to its current end, as read.
+pub async fn read_to_end(cfg: &KafkaConfig) -> Vec<EventRead> {
     let reader = EventReader::new(cfg, &HashMap::new()).expect("reader");
     let highs = reader.high_watermarks().expect("watermarks");
     let mut pending: HashMap<i32, i64> = highs.into_iter().filter(|(_, h)| *h > 0).collect();
     let mut out = Vec::new();
     while !pending.is_empty() {
         let batch = reader.next_batch(1000, Duration::from_secs(10)).await.expect("batch");
-        assert!(!batch.is_empty(), "events topic ended early: {pending:?}");
+        assert!(!batch.is_empty(), "topic {} ended early: {pending:?}", cfg.events_topic);
         for read in batch {
-            if let Some(high) = pending.get(&read.partition).copied() {
-                if read.offset < high {
-                    out.push((read.partition, read.offset, read.record.expect("decodable record")));
-                }
-                if read.offset + 1 >= high {
-                    pending.remove(&read.partition);
-                }
+            let Some(high) = pending.get(&read.partition).copied() else { continue };
+            if read.offset + 1 >= high {
+                pending.remove(&read.partition);
+            }
+            if read.offset < high {
+                out.push(read);
             }
         }
     }
-    out.sort_by_key(|(p, o, _)| (*p, *o));
+    out.sort_by_key(|r| (r.partition, r.offset));
     out
+}
+
+/// Decoded records of the events topic up to its current end.
+pub async fn read_topic_records(cfg: &KafkaConfig) -> Vec<(i32, i64, LogRecord)> {
+    read_to_end(cfg).await.into_iter().map(|r| (r.partition, r.offset, r.record.expect("decodable record"))).collect()
 }
 
 /// Raw bytes (key, headers, payload) of every record of a topic.
 pub async fn raw_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<Vec<u8>> {
-    let cfg = KafkaConfig {
-        brokers: brokers.to_owned(),
-        commands_topic: String::new(),
-        events_topic: topic.to_owned(),
-        dead_letter_topic: String::new(),
-        partitions,
-        replication: 1,
-    };
-    let reader = EventReader::new(&cfg, &HashMap::new()).expect("reader");
-    let highs = reader.high_watermarks().expect("watermarks");
-    let mut pending: HashMap<i32, i64> = highs.into_iter().filter(|(_, h)| *h > 0).collect();
-    let mut out = Vec::new();
-    while !pending.is_empty() {
-        let batch = reader.next_batch(1000, Duration::from_secs(10)).await.expect("batch");
-        assert!(!batch.is_empty(), "topic {topic} ended early");
-        for read in batch {
+    let mut cfg = KafkaConfig::new(brokers, "", partitions);
+    cfg.events_topic = topic.to_owned();
+    read_to_end(&cfg)
+        .await
+        .iter()
+        .map(|read| {
             let m = &read.message;
             let mut bytes = m.key().unwrap_or_default().to_vec();
             for (k, v) in ledger_kafka::codec::headers_of(m) {
@@ -190,13 +184,20 @@ pub async fn raw_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<Vec<u
                 bytes.extend(v);
             }
             bytes.extend(m.payload().unwrap_or_default());
-            out.push(bytes);
-            if pending.get(&read.partition).is_some_and(|h| read.offset + 1 >= *h) {
-                pending.remove(&read.partition);
-            }
-        }
-    }
-    out
+            bytes
+        })
+        .collect()
+}
+
+/// Waits for the first record on the dead-letter topic; returns it as text.
+pub async fn first_dead_letter(cfg: &KafkaConfig) -> String {
+    let raw = eventually(Duration::from_secs(20), || async {
+        let raw = raw_topic(&cfg.brokers, &cfg.dead_letter_topic, 1).await;
+        (!raw.is_empty()).then_some(raw)
+    })
+    .await
+    .expect("a dead letter");
+    String::from_utf8_lossy(&raw[0]).to_string()
 }
 
 pub fn producer(brokers: &str) -> FutureProducer {
