@@ -3,5 +3,6 @@
 mod contacts;
 mod crash;
 mod log;
+mod outage;
 mod secrets;
 mod service;
