@@ -28,17 +28,16 @@ impl KafkaConfig {
 
     fn base(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", &self.brokers)
-            // Hash keys like the Java client, so commands published by any
-            // Kafka client land on the partition our handler owns.
-            .set("partitioner", "murmur2_random")
-            .set("socket.keepalive.enable", "true");
+        c.set("bootstrap.servers", &self.brokers).set("socket.keepalive.enable", "true");
         c
     }
 
     pub fn producer(&self) -> ClientConfig {
         let mut c = self.base();
-        c.set("enable.idempotence", "true")
+        // Hash keys like the Java client, so commands published by any Kafka
+        // client land on the partition our handler owns.
+        c.set("partitioner", "murmur2_random")
+            .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "2")
             .set("message.timeout.ms", "15000")
