@@ -10,7 +10,12 @@ use std::{
 };
 
 use clap::Args;
+use ledger_domain::{Command, CommandId, ContactKind, CreateContact, Profile, TenantId};
 use ledger_kafka::{EventReader, Handler, HandlerConfig, KafkaBus, KafkaConfig, ensure_topics};
+use ledger_protocol::{
+    CommandEnvelope,
+    ports::{CommandBus, ReadModel},
+};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
@@ -34,6 +39,10 @@ pub struct BenchArgs {
     /// Concurrent HTTP clients.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Commands published straight to the commands topic after the HTTP phase
+    /// (pipeline throughput, and a log big enough to time rebuilds on).
+    #[arg(long, default_value_t = 20000)]
+    pub bulk_commands: usize,
     /// Records for the raw produce / consume / upsert measurements.
     #[arg(long, default_value_t = 20000)]
     pub raw_records: usize,
@@ -82,6 +91,9 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
     let base = format!("http://{}", running.addr.ok_or_else(|| anyhow::anyhow!("no http address"))?);
     let (http_rate, p50, p99, failures) = http_creates(&base, &key, args.creates, args.concurrency).await?;
     eprintln!("http: {http_rate:.0} creates/s, p50 {p50:.1} ms, p99 {p99:.1} ms, {failures} failed");
+    let tenant_id: TenantId = created["tenant_id"].as_str().unwrap_or_default().parse()?;
+    let pipeline = bulk_pipeline(&bus, &running.store, tenant_id, args.bulk_commands).await?;
+    eprintln!("pipeline: {pipeline:.0} commands/s decided and projected");
     let kafka = running.kafka.clone();
     running.stop().await;
 
@@ -94,6 +106,11 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
             "per_s": http_rate.round(), "p50_ms": p50, "p99_ms": p99, "concurrency": args.concurrency,
             "requests": args.creates, "failed": failures,
             "ratio_to_raw_produce": ratio(http_rate, produce),
+        },
+        "pipeline": {
+            "commands_per_s": pipeline.round(), "commands": args.bulk_commands,
+            "what": "commands produced straight to the topic, one tenant, until the last is decided and projected",
+            "ratio_to_raw_produce": ratio(pipeline, produce),
         },
         "projector_catch_up": {
             "events_per_s": rebuilt.per_second().round(), "records": rebuilt.records,
@@ -195,6 +212,48 @@ async fn http_creates(base: &str, key: &str, n: usize, concurrency: usize) -> an
             .unwrap_or(0.0)
     };
     Ok((rate, (pct(0.50) * 10.0).round() / 10.0, (pct(0.99) * 10.0).round() / 10.0, failures))
+}
+
+/// Publishes `n` CreateContact commands for one tenant and waits until the
+/// last one is decided and projected: commands/s through the whole pipeline.
+async fn bulk_pipeline(bus: &KafkaBus, store: &ledger_store::Store, tenant: TenantId, n: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut last = None;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let envelopes: Vec<CommandEnvelope> = chunk
+            .iter()
+            .map(|i| {
+                let profile = Profile {
+                    email: Some(format!("bulk{i}@example.com")),
+                    tags: ["bulk".to_owned()].into(),
+                    ..Profile::default()
+                };
+                CommandEnvelope {
+                    command_id: CommandId(ulid::Ulid::new()),
+                    tenant_id: tenant,
+                    issued_at: chrono::Utc::now(),
+                    command: Command::CreateContact(CreateContact {
+                        contact_id: None,
+                        kind: ContactKind::Contact,
+                        type_id: None,
+                        profile,
+                        password_hash: None,
+                        invite: false,
+                    }),
+                }
+            })
+            .collect();
+        let sent = futures::future::join_all(envelopes.iter().map(|e| bus.submit(e))).await;
+        sent.into_iter().collect::<Result<Vec<_>, _>>()?;
+        last = envelopes.last().map(|e| e.command_id);
+    }
+    if let Some(last) = last {
+        store
+            .wait_for_command(tenant, last, Duration::from_secs(300))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the bulk commands were not all decided in time"))?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
 /// A fresh handler claims every partition: rebuild records/s.

@@ -11,6 +11,8 @@ use std::{
 use ledger_kafka::{EventReader, KafkaConfig};
 use ledger_store::Store;
 
+const STALL_LIMIT: Duration = Duration::from_secs(120);
+
 pub struct ReplayReport {
     pub records: u64,
     pub took: Duration,
@@ -31,11 +33,18 @@ pub async fn replay(store: &Store, cfg: &KafkaConfig, progress: bool) -> anyhow:
     projection.reset().await?;
     let mut pending: HashMap<i32, i64> = highs.iter().filter(|(_, h)| **h > 0).map(|(p, h)| (*p, *h)).collect();
     let mut records = 0u64;
+    let mut last_progress = Instant::now();
     while !pending.is_empty() {
-        let batch = reader.next_batch(2000, Duration::from_secs(10)).await?;
+        let batch = reader.next_batch(2000, Duration::from_secs(1)).await?;
         if batch.is_empty() {
-            anyhow::bail!("the events topic stopped short of its high watermarks: {pending:?}");
+            // Some brokers are slow to serve old data; give up only when
+            // nothing has arrived for a long while.
+            if last_progress.elapsed() > STALL_LIMIT {
+                anyhow::bail!("no events for {STALL_LIMIT:?} short of the high watermarks: {pending:?}");
+            }
+            continue;
         }
+        last_progress = Instant::now();
         for read in &batch {
             let Some(high) = pending.get(&read.partition).copied() else { continue };
             if read.offset >= high {

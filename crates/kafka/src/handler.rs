@@ -56,7 +56,9 @@ pub struct Handler {
 }
 
 const IDLE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
-const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a rebuild may wait for the next record before giving up (some
+/// brokers take seconds to serve the first fetch of old data).
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Handler {
     pub fn new(cfg: KafkaConfig, hc: HandlerConfig) -> Result<Self, KafkaError> {
