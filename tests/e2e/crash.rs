@@ -14,9 +14,8 @@ use contact_ledger::{
     app::{self, Roles},
     config::Common,
 };
-use contact_ledger_tests::{eventually, fresh_common, read_topic_records};
+use contact_ledger_tests::{ends, eventually, fresh_common, read_topic_records};
 use ledger_domain::{ContactId, TenantId};
-use ledger_kafka::EventReader;
 use ledger_protocol::{Admit, Fence, LogRecord, Outcome, PartitionState, ports::ReadModel};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reqwest::StatusCode;
@@ -139,7 +138,7 @@ async fn kill_nine_while_commands_flow(victim: &'static str) {
 
     // Let the projector catch up with the whole log.
     let cfg = api.kafka.clone();
-    let highs = EventReader::new(&cfg, &HashMap::new()).expect("reader").high_watermarks().expect("highs");
+    let highs = ends(&cfg).await;
     eventually(Duration::from_secs(60), || async {
         let positions = api.store.begin_projection(&cfg.events_topic).await.ok()?.positions();
         highs.iter().all(|(p, h)| positions.get(p).copied().unwrap_or(0) >= *h).then_some(())

@@ -1,24 +1,46 @@
 //! The projector: events topic -> PostgreSQL read models. Each batch is one
 //! PostgreSQL transaction holding both the read-model writes and the next
 //! offsets, so a crash anywhere replays nothing twice and loses nothing.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ledger_kafka::{EventReader, KafkaConfig};
 use ledger_store::Store;
 use tokio::sync::watch;
-use tracing::warn;
+use tracing::{info, warn};
 
 pub const BATCH_MAX: usize = 1000;
 
-/// Projects one batch; returns how many records it consumed.
+/// The reader is ahead of the offsets stored in PostgreSQL (a replay stored
+/// lower ones, or a batch was lost): it must restart from the stored offsets.
+#[derive(Debug, thiserror::Error)]
+#[error("partition {partition}: record at offset {offset} but the next stored offset is {expected}")]
+pub struct Gap {
+    pub partition: i32,
+    pub offset: i64,
+    pub expected: i64,
+}
+
+/// Projects one batch; returns how many records it consumed. Offsets must
+/// follow on from the stored ones: the events topic is neither compacted nor
+/// transactional, so a jump means the reader and the database disagree, and
+/// nothing is applied past it.
 pub async fn process_next(reader: &EventReader, store: &Store, topic: &str) -> anyhow::Result<usize> {
     let batch = reader.next_batch(BATCH_MAX, Duration::from_millis(100)).await?;
     if batch.is_empty() {
         return Ok(0);
     }
     let mut projection = store.begin_projection(topic).await?;
+    let mut next = projection.positions();
     let mut dead = Vec::new();
     for read in &batch {
+        let expected = next.get(&read.partition).copied().unwrap_or(0);
+        if read.offset < expected {
+            continue; // already projected
+        }
+        if read.offset > expected {
+            return Err(Gap { partition: read.partition, offset: read.offset, expected }.into());
+        }
+        next.insert(read.partition, read.offset + 1);
         match &read.record {
             Ok(record) => {
                 projection.apply(read.partition, read.offset, Some(record)).await?;
@@ -43,6 +65,10 @@ pub async fn process_next(reader: &EventReader, store: &Store, topic: &str) -> a
 pub async fn run(store: Store, cfg: KafkaConfig, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
         if let Err(e) = run_once(&store, &cfg, &mut shutdown).await {
+            if e.is::<Gap>() {
+                info!(error = %e, "re-reading from the stored offsets");
+                continue;
+            }
             warn!(error = %e, "projector failed; restarting from stored offsets");
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -52,13 +78,33 @@ pub async fn run(store: Store, cfg: KafkaConfig, mut shutdown: watch::Receiver<b
 async fn run_once(store: &Store, cfg: &KafkaConfig, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
     let positions = store.begin_projection(&cfg.events_topic).await?.positions();
     let reader = EventReader::new(cfg, &positions)?;
+    let mut checked = Instant::now();
     loop {
-        tokio::select! {
-            r = process_next(&reader, store, &cfg.events_topic) => { r?; }
+        let projected = tokio::select! {
+            r = process_next(&reader, store, &cfg.events_topic) => r?,
             _ = shutdown.changed() => return Ok(()),
-        }
+        };
         if *shutdown.borrow() {
             return Ok(());
         }
+        if projected == 0 && checked.elapsed() > IDLE_CHECK {
+            checked = Instant::now();
+            check_in_step(&reader, store, &cfg.events_topic).await?;
+        }
     }
+}
+
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// While idle, makes sure the reader is not past the stored offsets (a
+/// replay may have stored lower ones than the end this reader reached).
+async fn check_in_step(reader: &EventReader, store: &Store, topic: &str) -> anyhow::Result<()> {
+    let stored = store.begin_projection(topic).await?.positions();
+    for (partition, position) in reader.positions()? {
+        let expected = stored.get(&partition).copied().unwrap_or(0);
+        if position > expected {
+            return Err(Gap { partition, offset: position, expected }.into());
+        }
+    }
+    Ok(())
 }

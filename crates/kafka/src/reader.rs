@@ -58,6 +58,20 @@ impl EventReader {
         Ok(out)
     }
 
+    /// The next offset this reader will deliver, per partition it has read.
+    pub fn positions(&self) -> Result<HashMap<i32, i64>, KafkaError> {
+        Ok(self
+            .consumer
+            .position()?
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The next offset to be written in each partition (a blocking call).
     pub fn high_watermarks(&self) -> Result<HashMap<i32, i64>, KafkaError> {
         let mut out = HashMap::new();
