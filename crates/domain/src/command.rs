@@ -10,6 +10,7 @@ use crate::{
     error::FieldError,
     ids::ContactId,
     input::Reader,
+    roles::{GrantRequest, GrantRule, is_reference, read_grants},
     validate::check_profile,
 };
 
@@ -40,6 +41,9 @@ pub struct CreateContact {
     pub password_hash: Option<String>,
     #[serde(default)]
     pub invite: bool,
+    /// Grants for a user; ignored for other kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_roles: Vec<GrantRequest>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
@@ -67,6 +71,28 @@ pub struct PatchContact {
     pub patch: Map<String, Value>,
 }
 
+/// Adds a role to the tenant's catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct DefineAccessRole {
+    pub reference: String,
+    pub name: String,
+    pub grant_rule: GrantRule,
+}
+
+/// Grants catalogue roles to a user (ignored for other kinds).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct GrantRoles {
+    pub contact_id: ContactId,
+    pub access_roles: Vec<GrantRequest>,
+}
+
+/// Approves a pending grant, or revokes a grant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct RoleRef {
+    pub contact_id: ContactId,
+    pub reference: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "type", content = "payload")]
 pub enum Command {
@@ -75,11 +101,24 @@ pub enum Command {
     CreateContact(CreateContact),
     UpsertContact(UpsertContact),
     PatchContact(PatchContact),
+    DefineAccessRole(DefineAccessRole),
+    GrantRoles(GrantRoles),
+    ApproveRole(RoleRef),
+    RevokeRole(RoleRef),
 }
 
 impl Command {
-    pub const TYPES: &'static [&'static str] =
-        &["CreateTenant", "ConfigureTenant", "CreateContact", "UpsertContact", "PatchContact"];
+    pub const TYPES: &'static [&'static str] = &[
+        "CreateTenant",
+        "ConfigureTenant",
+        "CreateContact",
+        "UpsertContact",
+        "PatchContact",
+        "DefineAccessRole",
+        "GrantRoles",
+        "ApproveRole",
+        "RevokeRole",
+    ];
 
     pub fn command_type(&self) -> &'static str {
         match self {
@@ -88,6 +127,10 @@ impl Command {
             Command::CreateContact(_) => "CreateContact",
             Command::UpsertContact(_) => "UpsertContact",
             Command::PatchContact(_) => "PatchContact",
+            Command::DefineAccessRole(_) => "DefineAccessRole",
+            Command::GrantRoles(_) => "GrantRoles",
+            Command::ApproveRole(_) => "ApproveRole",
+            Command::RevokeRole(_) => "RevokeRole",
         }
     }
 
@@ -141,6 +184,49 @@ impl Command {
                 }
                 contact_id.zip(patch).map(|(contact_id, patch)| {
                     Command::PatchContact(PatchContact { contact_id, expected_version, patch })
+                })
+            }
+            "DefineAccessRole" => {
+                let reference = required(&mut r, "reference", Reader::string);
+                if reference.as_deref().is_some_and(|x| !is_reference(x)) {
+                    r.error(
+                        "reference",
+                        "invalid_reference",
+                        "must be a slug: lowercase letters, digits, - and _, at most 64",
+                    );
+                }
+                let name = required(&mut r, "name", Reader::string);
+                let grant_rule = required(&mut r, "grant_rule", Reader::string).and_then(|x| {
+                    GrantRule::parse(&x).or_else(|| {
+                        r.error(
+                            "grant_rule",
+                            "invalid_value",
+                            "must be automatic, email_verification or manual_approval",
+                        );
+                        None
+                    })
+                });
+                match (reference, name, grant_rule) {
+                    (Some(reference), Some(name), Some(grant_rule)) => {
+                        Some(Command::DefineAccessRole(DefineAccessRole { reference, name, grant_rule }))
+                    }
+                    _ => None,
+                }
+            }
+            "GrantRoles" => {
+                let contact_id = read_contact_id(&mut r, "contact_id");
+                if r.raw("access_roles").is_none() {
+                    r.error("access_roles", "required", "is required: a list of role references or grant objects");
+                }
+                let access_roles = read_grants(&mut r, "access_roles");
+                contact_id.map(|contact_id| Command::GrantRoles(GrantRoles { contact_id, access_roles }))
+            }
+            "ApproveRole" | "RevokeRole" => {
+                let contact_id = read_contact_id(&mut r, "contact_id");
+                let reference = required(&mut r, "reference", Reader::string);
+                contact_id.zip(reference).map(|(contact_id, reference)| {
+                    let role = RoleRef { contact_id, reference };
+                    if command_type == "ApproveRole" { Command::ApproveRole(role) } else { Command::RevokeRole(role) }
                 })
             }
             _ => {
@@ -214,6 +300,7 @@ fn read_create<'a>(r: &mut Reader<'a>, default_kind: Option<ContactKind>) -> Opt
         r.error("password_hash", "invalid_hash", "must be an argon2id PHC string");
     }
     let invite = r.bool("invite").unwrap_or(false);
+    let access_roles = read_grants(r, "access_roles");
     // Field rules run here too, so one answer lists parse and rule failures
     // together; `decide` applies the same rules again against the state.
     let mut rules = check_profile(&profile, type_id);
@@ -230,6 +317,7 @@ fn read_create<'a>(r: &mut Reader<'a>, default_kind: Option<ContactKind>) -> Opt
             profile: profile.clone(),
             password_hash: password_hash.clone(),
             invite,
+            access_roles: Vec::new(),
         };
         rules = crate::decide::create_rules(&c);
     }
@@ -240,7 +328,7 @@ fn read_create<'a>(r: &mut Reader<'a>, default_kind: Option<ContactKind>) -> Opt
             .filter(|e| !failed.iter().any(|f| e.field == *f || e.field.starts_with(&format!("{f}."))))
             .collect(),
     );
-    Some(CreateContact { contact_id, kind: kind?, type_id, profile, password_hash, invite })
+    Some(CreateContact { contact_id, kind: kind?, type_id, profile, password_hash, invite, access_roles })
 }
 
 /// Reads every profile field the model knows.

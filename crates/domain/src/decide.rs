@@ -12,6 +12,7 @@ use crate::{
     event::*,
     ids::{AddressId, CommandId, ContactId, InviteId, derive_ulid},
     input::Reader,
+    roles::{Grant, GrantRequest, GrantRule, GrantStatus},
     state::{TenantInfo, TenantState},
     validate::{check_profile, check_required},
 };
@@ -55,7 +56,125 @@ pub fn decide(state: &TenantState, command: &Command, ctx: &Context) -> Result<V
         }
         Command::UpsertContact(u) => upsert(state, u, ctx),
         Command::PatchContact(p) => patch(state, p, ctx),
+        Command::DefineAccessRole(d) => {
+            tenant(state)?;
+            if state.roles.contains_key(&d.reference) {
+                return Err(Rejection::conflict("role_exists", "reference", "the tenant already has this role"));
+            }
+            Ok(vec![Event::AccessRoleDefined(AccessRoleDefined {
+                reference: d.reference.clone(),
+                name: d.name.clone(),
+                grant_rule: d.grant_rule,
+                at: ctx.issued_at,
+            })])
+        }
+        Command::GrantRoles(g) => {
+            let contact = contact(state, g.contact_id)?;
+            if contact.kind != ContactKind::User {
+                // Evance: roles supplied for any other kind are ignored.
+                return Ok(vec![]);
+            }
+            let held = state.grants.get(&contact.id);
+            let wanted = grants(state, contact.id, &g.access_roles, contact.version + 1)?;
+            Ok(wanted.into_iter().filter(|e| !unchanged_grant(e, held)).collect())
+        }
+        Command::ApproveRole(r) => {
+            let contact = contact(state, r.contact_id)?;
+            match grant(state, contact.id, &r.reference)?.status {
+                GrantStatus::Active => Ok(vec![]),
+                GrantStatus::Pending => Ok(vec![Event::RoleActivated(RoleActivated {
+                    contact_id: contact.id,
+                    reference: r.reference.clone(),
+                    version: contact.version + 1,
+                })]),
+            }
+        }
+        Command::RevokeRole(r) => {
+            let contact = contact(state, r.contact_id)?;
+            grant(state, contact.id, &r.reference)?;
+            Ok(vec![Event::RoleRevoked(RoleRevoked {
+                contact_id: contact.id,
+                reference: r.reference.clone(),
+                version: contact.version + 1,
+            })])
+        }
     }
+}
+
+fn contact(state: &TenantState, id: ContactId) -> Result<&Contact, Rejection> {
+    tenant(state)?;
+    state.contacts.get(&id).ok_or_else(|| Rejection::not_found("contact_not_found", "no such contact"))
+}
+
+fn grant<'s>(state: &'s TenantState, contact: ContactId, reference: &str) -> Result<&'s Grant, Rejection> {
+    state
+        .grants
+        .get(&contact)
+        .and_then(|g| g.get(reference))
+        .ok_or_else(|| Rejection::not_found("grant_not_found", "the contact has no such role"))
+}
+
+/// `RoleGranted` events for the requested grants: every reference must be
+/// in the catalogue (422 otherwise); a string follows the role's rule, an
+/// explicit `status: "active"` bypasses it.
+fn grants(
+    state: &TenantState,
+    contact: ContactId,
+    requests: &[GrantRequest],
+    version: u64,
+) -> Result<Vec<Event>, Rejection> {
+    let errors = unknown_roles(state, requests);
+    if !errors.is_empty() {
+        return Err(Rejection::invalid(errors));
+    }
+    let mut events: Vec<Event> = Vec::new();
+    let held = state.grants.get(&contact);
+    for req in requests {
+        let Some(role) = state.roles.get(&req.reference) else { continue };
+        let current = held.and_then(|g| g.get(&req.reference)).map(|g| g.status);
+        // A grant the user already holds keeps its status (re-sending a role
+        // must not undo an approval); a new one follows the role's rule.
+        let status = match (req.status, current, role.grant_rule) {
+            (Some(GrantStatus::Active), _, _) | (None, None, GrantRule::Automatic) => GrantStatus::Active,
+            (_, Some(current), _) => current,
+            _ => GrantStatus::Pending,
+        };
+        // A reference given twice: the last one stands.
+        events.retain(|e| !matches!(e, Event::RoleGranted(g) if g.reference == req.reference));
+        events.push(Event::RoleGranted(RoleGranted {
+            contact_id: contact,
+            reference: req.reference.clone(),
+            status,
+            expires: req.expires,
+            version,
+        }));
+    }
+    Ok(events)
+}
+
+/// A `RoleGranted` that would leave the grant as it is.
+fn unchanged_grant(e: &Event, held: Option<&std::collections::BTreeMap<String, Grant>>) -> bool {
+    match (e, held) {
+        (Event::RoleGranted(r), Some(h)) => {
+            h.get(&r.reference).is_some_and(|old| old.status == r.status && old.expires == r.expires)
+        }
+        _ => false,
+    }
+}
+
+fn unknown_roles(state: &TenantState, requests: &[GrantRequest]) -> Vec<FieldError> {
+    requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !state.roles.contains_key(&r.reference))
+        .map(|(i, r)| {
+            FieldError::new(
+                format!("access_roles[{i}]"),
+                "unknown_role",
+                format!("no access role {:?}: roles cannot be created while granting", r.reference),
+            )
+        })
+        .collect()
 }
 
 fn tenant(state: &TenantState) -> Result<&TenantInfo, Rejection> {
@@ -94,7 +213,10 @@ pub fn create_rules(c: &CreateContact) -> Vec<FieldError> {
 
 fn create(state: &TenantState, c: &CreateContact, ctx: &Context) -> Result<Vec<Event>, Rejection> {
     let kind = c.kind;
-    let errors = create_rules(c);
+    let mut errors = create_rules(c);
+    if kind == ContactKind::User {
+        errors.extend(unknown_roles(state, &c.access_roles));
+    }
     if !errors.is_empty() {
         return Err(Rejection::invalid(errors));
     }
@@ -117,6 +239,9 @@ fn create(state: &TenantState, c: &CreateContact, ctx: &Context) -> Result<Vec<E
     })];
     if let Some(password_hash) = password_hash {
         events.push(Event::PasswordSet(PasswordSet { contact_id: id, password_hash, version }));
+    }
+    if kind == ContactKind::User {
+        events.extend(grants(state, id, &c.access_roles, version)?);
     }
     if c.invite {
         events.push(Event::InviteRequested(InviteRequested {
@@ -170,7 +295,9 @@ pub fn target(state: &TenantState, command: &Command, ctx: &Context) -> Option<C
             upsert_match(state, u).map(|c| c.id).unwrap_or(u.contact.contact_id.unwrap_or(ContactId(ctx.command_id.0))),
         ),
         Command::PatchContact(p) => Some(p.contact_id),
-        Command::CreateTenant(_) | Command::ConfigureTenant(_) => None,
+        Command::GrantRoles(g) => Some(g.contact_id),
+        Command::ApproveRole(r) | Command::RevokeRole(r) => Some(r.contact_id),
+        Command::CreateTenant(_) | Command::ConfigureTenant(_) | Command::DefineAccessRole(_) => None,
     }
 }
 
@@ -255,7 +382,14 @@ fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<E
         Some(a) => materialize(Some(a), None, &merged, ctx),
         None => existing.profile.address.clone(),
     };
-    update(state, existing, merged, ctx)
+    let mut events = update(state, existing, merged, ctx)?;
+    if existing.kind == ContactKind::User && !c.access_roles.is_empty() {
+        // Grants on an upsert that updates a user, at the same new version.
+        let held = state.grants.get(&existing.id);
+        let wanted = grants(state, existing.id, &c.access_roles, existing.version + 1)?;
+        events.extend(wanted.into_iter().filter(|e| !unchanged_grant(e, held)));
+    }
+    Ok(events)
 }
 
 fn registered(email: &str) -> Rejection {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     contact::{ContactKind, Profile},
     ids::{ContactId, InviteId},
+    roles::{GrantRule, GrantStatus},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -60,6 +61,37 @@ pub struct InviteRequested {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessRoleDefined {
+    pub reference: String,
+    pub name: String,
+    pub grant_rule: GrantRule,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoleGranted {
+    pub contact_id: ContactId,
+    pub reference: String,
+    pub status: GrantStatus,
+    pub expires: Option<DateTime<Utc>>,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoleActivated {
+    pub contact_id: ContactId,
+    pub reference: String,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoleRevoked {
+    pub contact_id: ContactId,
+    pub reference: String,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum Event {
     TenantCreated(TenantCreated),
@@ -68,6 +100,10 @@ pub enum Event {
     ContactUpdated(ContactUpdated),
     PasswordSet(PasswordSet),
     InviteRequested(InviteRequested),
+    AccessRoleDefined(AccessRoleDefined),
+    RoleGranted(RoleGranted),
+    RoleActivated(RoleActivated),
+    RoleRevoked(RoleRevoked),
 }
 
 impl Event {
@@ -79,6 +115,10 @@ impl Event {
             Event::ContactUpdated(_) => "ContactUpdated",
             Event::PasswordSet(_) => "PasswordSet",
             Event::InviteRequested(_) => "InviteRequested",
+            Event::AccessRoleDefined(_) => "AccessRoleDefined",
+            Event::RoleGranted(_) => "RoleGranted",
+            Event::RoleActivated(_) => "RoleActivated",
+            Event::RoleRevoked(_) => "RoleRevoked",
         }
     }
 
@@ -94,7 +134,10 @@ impl Event {
             Event::ContactUpdated(e) => Some(e.contact_id),
             Event::PasswordSet(e) => Some(e.contact_id),
             Event::InviteRequested(e) => Some(e.contact_id),
-            Event::TenantCreated(_) | Event::TenantConfigured(_) => None,
+            Event::RoleGranted(e) => Some(e.contact_id),
+            Event::RoleActivated(e) => Some(e.contact_id),
+            Event::RoleRevoked(e) => Some(e.contact_id),
+            Event::TenantCreated(_) | Event::TenantConfigured(_) | Event::AccessRoleDefined(_) => None,
         }
     }
 
@@ -105,7 +148,10 @@ impl Event {
             Event::ContactUpdated(e) => Some(e.version),
             Event::PasswordSet(e) => Some(e.version),
             Event::InviteRequested(e) => Some(e.version),
-            Event::TenantCreated(_) | Event::TenantConfigured(_) => None,
+            Event::RoleGranted(e) => Some(e.version),
+            Event::RoleActivated(e) => Some(e.version),
+            Event::RoleRevoked(e) => Some(e.version),
+            Event::TenantCreated(_) | Event::TenantConfigured(_) | Event::AccessRoleDefined(_) => None,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod input;
+pub mod roles;
 pub mod state;
 pub mod validate;
 

@@ -1,7 +1,7 @@
 //! A tenant's state as the command handler holds it in memory: the contacts
 //! and the indexes that uniqueness rules are decided against. Built only by
 //! folding events (`evolve`), never by reading a read model.
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -9,6 +9,7 @@ use crate::{
     contact::{Contact, ContactKind, normalize_email},
     event::Event,
     ids::ContactId,
+    roles::{Grant, GrantStatus, RoleDef},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +27,10 @@ pub struct TenantState {
     emails: HashMap<(ContactKind, String), BTreeSet<ContactId>>,
     external_ids: HashMap<String, ContactId>,
     pub last_number: u64,
+    /// The tenant's catalogue of access roles, by reference.
+    pub roles: BTreeMap<String, RoleDef>,
+    /// Each user's grants, by role reference.
+    pub grants: HashMap<ContactId, BTreeMap<String, Grant>>,
 }
 
 /// `evolve(state, event) -> state`, as the domain's contract reads.
@@ -84,11 +89,34 @@ impl TenantState {
                     c.version = e.version;
                 }
             }
-            Event::InviteRequested(e) => {
-                if let Some(c) = self.contacts.get_mut(&e.contact_id) {
-                    c.version = e.version;
-                }
+            Event::InviteRequested(e) => self.bump(e.contact_id, e.version),
+            Event::AccessRoleDefined(e) => {
+                let def = RoleDef { reference: e.reference.clone(), name: e.name.clone(), grant_rule: e.grant_rule };
+                self.roles.insert(e.reference.clone(), def);
             }
+            Event::RoleGranted(e) => {
+                let grant = Grant { reference: e.reference.clone(), status: e.status, expires: e.expires };
+                self.grants.entry(e.contact_id).or_default().insert(e.reference.clone(), grant);
+                self.bump(e.contact_id, e.version);
+            }
+            Event::RoleActivated(e) => {
+                if let Some(g) = self.grants.get_mut(&e.contact_id).and_then(|g| g.get_mut(&e.reference)) {
+                    g.status = GrantStatus::Active;
+                }
+                self.bump(e.contact_id, e.version);
+            }
+            Event::RoleRevoked(e) => {
+                if let Some(g) = self.grants.get_mut(&e.contact_id) {
+                    g.remove(&e.reference);
+                }
+                self.bump(e.contact_id, e.version);
+            }
+        }
+    }
+
+    fn bump(&mut self, contact: ContactId, version: u64) {
+        if let Some(c) = self.contacts.get_mut(&contact) {
+            c.version = version;
         }
     }
 

@@ -33,12 +33,20 @@ fn committed_schemas_match_the_rust_types() {
     check::<CreateContact>("commands", "CreateContact", &mut failures);
     check::<UpsertContact>("commands", "UpsertContact", &mut failures);
     check::<PatchContact>("commands", "PatchContact", &mut failures);
+    check::<DefineAccessRole>("commands", "DefineAccessRole", &mut failures);
+    check::<GrantRoles>("commands", "GrantRoles", &mut failures);
+    check::<RoleRef>("commands", "ApproveRole", &mut failures);
+    check::<RoleRef>("commands", "RevokeRole", &mut failures);
     check::<TenantCreated>("events", "TenantCreated", &mut failures);
     check::<TenantConfigured>("events", "TenantConfigured", &mut failures);
     check::<ContactCreated>("events", "ContactCreated", &mut failures);
     check::<ContactUpdated>("events", "ContactUpdated", &mut failures);
     check::<PasswordSet>("events", "PasswordSet", &mut failures);
     check::<InviteRequested>("events", "InviteRequested", &mut failures);
+    check::<AccessRoleDefined>("events", "AccessRoleDefined", &mut failures);
+    check::<RoleGranted>("events", "RoleGranted", &mut failures);
+    check::<RoleActivated>("events", "RoleActivated", &mut failures);
+    check::<RoleRevoked>("events", "RoleRevoked", &mut failures);
     assert!(failures.is_empty(), "schemas out of date (run with UPDATE_SCHEMAS=1): {failures:?}");
 }
 

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ledger_domain::{CommandId, Contact, ContactId, ContactKind, TenantId};
+use ledger_domain::{
+    CommandId, Contact, ContactId, ContactKind, TenantId,
+    roles::{GrantRule, GrantStatus},
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -74,6 +77,26 @@ pub struct CommandView {
     pub rejection: Option<Value>,
 }
 
+/// A role of the tenant's catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RoleView {
+    pub reference: String,
+    pub name: String,
+    pub grant_rule: GrantRule,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A contact's grant as recorded (the API works out the effective status at
+/// a given time with `ledger_domain::roles::Grant::effective`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GrantView {
+    pub reference: String,
+    pub status: GrantStatus,
+    pub expires: Option<DateTime<Utc>>,
+    /// When the grant was last given or changed (the command's `issued_at`).
+    pub granted_at: DateTime<Utc>,
+}
+
 /// A stored HTTP response for an idempotency key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredResponse {
@@ -138,4 +161,8 @@ pub trait ReadModel: Send + Sync + 'static {
         response: &StoredResponse,
     ) -> Result<(), Unavailable>;
     async fn database_ready(&self) -> bool;
+    /// The tenant's access-role catalogue, ordered by reference.
+    async fn access_roles(&self, tenant: TenantId) -> Result<Vec<RoleView>, Unavailable>;
+    /// A contact's current grants (revoked ones are gone), ordered by reference.
+    async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable>;
 }

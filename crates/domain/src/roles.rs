@@ -1,0 +1,136 @@
+//! Access roles (Evance): a tenant's catalogue of roles, and grants of them
+//! to users. A grant given as a string follows the role's grant rule; an
+//! object may carry `expires` and `status: "active"` (which bypasses the
+//! rule). Roles cannot be created while creating a contact.
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{error::FieldError, input::Reader};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantRule {
+    /// Active at once.
+    Automatic,
+    /// Pending until the contact verifies their email (accepting an invite does).
+    EmailVerification,
+    /// Pending until approved.
+    ManualApproval,
+}
+
+impl GrantRule {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "automatic" => Some(GrantRule::Automatic),
+            "email_verification" => Some(GrantRule::EmailVerification),
+            "manual_approval" => Some(GrantRule::ManualApproval),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    Active,
+    Pending,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoleDef {
+    pub reference: String,
+    pub name: String,
+    pub grant_rule: GrantRule,
+}
+
+/// A grant as asked for: a bare reference, or an object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct GrantRequest {
+    pub reference: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<DateTime<Utc>>,
+    /// `Some(Active)` bypasses the role's grant rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<GrantStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Grant {
+    pub reference: String,
+    pub status: GrantStatus,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// What a grant amounts to at a moment: expiry wins over everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Effective {
+    Active,
+    Pending,
+    Expired,
+}
+
+impl Grant {
+    pub fn effective(&self, at: DateTime<Utc>) -> Effective {
+        match (self.expires, self.status) {
+            (Some(expires), _) if expires <= at => Effective::Expired,
+            (_, GrantStatus::Active) => Effective::Active,
+            (_, GrantStatus::Pending) => Effective::Pending,
+        }
+    }
+}
+
+pub fn is_reference(s: &str) -> bool {
+    let mut chars = s.chars();
+    s.len() <= 64
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Reads an `access_roles` list: each item a reference string or
+/// `{reference, expires, status}` (`expires` in RFC 3339 / ATOM).
+pub fn read_grants<'a>(r: &mut Reader<'a>, key: &'a str) -> Vec<GrantRequest> {
+    let Some(items) = r.array(key) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("{key}[{i}]");
+        match item {
+            Value::String(reference) => {
+                out.push(GrantRequest { reference: reference.trim().to_owned(), expires: None, status: None })
+            }
+            Value::Object(obj) => {
+                let mut gr = r.child(&format!("{key}[{i}]"), obj);
+                let before = gr.error_count();
+                let reference = gr.string("reference");
+                if reference.is_none() && gr.error_count() == before {
+                    gr.error("reference", "required", "is required");
+                }
+                let expires = gr.string("expires").and_then(|s| match DateTime::parse_from_rfc3339(&s) {
+                    Ok(t) => Some(t.with_timezone(&Utc)),
+                    Err(_) => {
+                        gr.error("expires", "invalid_time", "must be an RFC 3339 / ATOM date-time");
+                        None
+                    }
+                });
+                let status = match gr.string("status").as_deref() {
+                    None => None,
+                    Some("active") => Some(GrantStatus::Active),
+                    Some(_) => {
+                        gr.error("status", "invalid_value", "may only be \"active\"");
+                        None
+                    }
+                };
+                let errors = gr.finish();
+                let ok = errors.is_empty();
+                r.absorb(errors);
+                if let (Some(reference), true) = (reference, ok) {
+                    out.push(GrantRequest { reference, expires, status });
+                }
+            }
+            _ => r.absorb(vec![FieldError::new(field, "invalid_type", "must be a role reference or an object")]),
+        }
+    }
+    out
+}
