@@ -11,10 +11,13 @@ const TABLES: &[(&str, &str)] = &[
     ("contacts", "tenant_id, contact_id"),
     ("contact_events", "tenant_id, contact_id, version, idx"),
     ("command_outcomes", "command_id"),
+    ("access_roles", "tenant_id, reference"),
+    ("contact_roles", "tenant_id, contact_id, reference"),
 ];
 
 impl Store {
-    /// `{"tenants": [...], "contacts": [...], "contact_events": [...], "command_outcomes": [...]}`.
+    /// `{"tenants": [...], "contacts": [...], "contact_events": [...], "command_outcomes": [...],
+    /// "access_roles": [...], "contact_roles": [...]}`.
     pub async fn dump_read_models(&self) -> Result<Value> {
         let parts: Vec<String> = TABLES
             .iter()

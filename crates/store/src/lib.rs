@@ -10,6 +10,7 @@ mod idempotency;
 mod notify;
 mod projection;
 mod read;
+mod roles;
 mod secrets;
 mod store;
 

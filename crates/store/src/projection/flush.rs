@@ -1,13 +1,14 @@
 //! Writes a folded batch with one statement per table (rows travel as arrays
 //! and come apart with UNNEST). Every statement tolerates being replayed:
-//! inserts skip rows that exist, updates only move a contact forward.
+//! inserts skip rows that exist, updates only move a contact forward, and
+//! grant changes count only above the contact's stored version (`roles`).
 use std::sync::LazyLock;
 
 use ledger_domain::{Profile, normalize_email};
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, postgres::PgArguments, query::Query};
 
-use super::pending::Pending;
+use super::{pending::Pending, roles};
 use crate::error::Result;
 
 type PgQuery = Query<'static, Postgres, PgArguments>;
@@ -150,6 +151,10 @@ impl ProfileColumns {
 /// Writes everything pending and leaves `pending` empty.
 pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Result<()> {
     let p = std::mem::take(pending);
+    // First: grant changes are judged against the contacts' versions as they
+    // stood before this batch, which the contact writes below move on.
+    roles::write_grants(&mut *conn, p.grants).await?;
+    roles::insert_roles(&mut *conn, p.roles).await?;
     if !p.outcomes.is_empty() {
         let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
         for o in p.outcomes {

@@ -6,6 +6,7 @@
 //! write at a time.
 mod flush;
 mod pending;
+mod roles;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -91,7 +92,7 @@ impl<'c> Projection<'c> {
     pub async fn reset(&mut self) -> Result<()> {
         self.pending = Pending::default();
         self.partitions.clear();
-        for table in ["contact_events", "contacts", "command_outcomes", "tenants"] {
+        for table in ["contact_roles", "access_roles", "contact_events", "contacts", "command_outcomes", "tenants"] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *self.tx).await?;
         }
         sqlx::query("DELETE FROM projector_positions WHERE topic = $1")

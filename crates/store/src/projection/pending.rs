@@ -5,7 +5,10 @@
 //! the guards `flush` uses: contacts are inserted as created (never merged
 //! with later changes, so a re-delivered create cannot hide an update), then
 //! the newest profile per contact is written over any older version, then
-//! `registered` and the highest version are marked.
+//! `registered` and the highest version are marked. Role grants are the one
+//! exception to folding here: a grant change's effect depends on whether it
+//! was applied before, which only the stored contact version tells, so the
+//! changes are kept in log order and netted at flush time (`roles`).
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -13,8 +16,10 @@ use ledger_domain::{Event, Profile};
 use ledger_protocol::{Decision, Outcome};
 use serde_json::Value;
 
+use super::roles::{GrantChange, GrantOp};
 use crate::{
     error::{Result, to_i64},
+    roles::{rule_str, status_str},
     secrets::{event_json, public_data},
 };
 
@@ -69,7 +74,15 @@ pub(crate) struct ProfileChange {
     pub at: DateTime<Utc>,
 }
 
-/// What a batch's password and invite events do to a contact.
+pub(crate) struct RoleRow {
+    pub tenant_id: String,
+    pub reference: String,
+    pub name: String,
+    pub grant_rule: &'static str,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a batch's password, invite and role events do to a contact.
 #[derive(Default)]
 pub(crate) struct Mark {
     pub registered: bool,
@@ -86,6 +99,9 @@ pub(crate) struct Pending {
     pub created: Vec<NewContact>,
     pub profiles: BTreeMap<ContactKey, ProfileChange>,
     pub marks: BTreeMap<ContactKey, Mark>,
+    pub roles: Vec<RoleRow>,
+    /// Grant changes in log order (netted against stored versions by `flush`).
+    pub grants: Vec<GrantOp>,
     /// Command ids to announce on `command_decided` when the batch commits.
     pub notify: Vec<String>,
 }
@@ -178,11 +194,54 @@ impl Pending {
                 mark.registered = true;
                 mark.version = mark.version.max(to_i64(e.version)?);
             }
-            Event::InviteRequested(e) => {
-                let mark = self.marks.entry(key(&e.contact_id)).or_default();
-                mark.version = mark.version.max(to_i64(e.version)?);
+            Event::InviteRequested(e) => self.bump(key(&e.contact_id), e.version)?,
+            Event::AccessRoleDefined(e) => self.roles.push(RoleRow {
+                tenant_id: tenant_id.to_owned(),
+                reference: e.reference.clone(),
+                name: e.name.clone(),
+                grant_rule: rule_str(e.grant_rule),
+                created_at: e.at,
+            }),
+            Event::RoleGranted(e) => {
+                let change = GrantChange::Grant { status: status_str(e.status), expires: e.expires };
+                self.grant(d, key(&e.contact_id), &e.reference, e.version, change)?;
+            }
+            Event::RoleActivated(e) => {
+                self.grant(d, key(&e.contact_id), &e.reference, e.version, GrantChange::Activate)?;
+            }
+            Event::RoleRevoked(e) => {
+                self.grant(d, key(&e.contact_id), &e.reference, e.version, GrantChange::Revoke)?;
             }
         }
+        Ok(())
+    }
+
+    /// A contact event that changes nothing but the contact's version.
+    fn bump(&mut self, contact: ContactKey, version: u64) -> Result<()> {
+        let mark = self.marks.entry(contact).or_default();
+        mark.version = mark.version.max(to_i64(version)?);
+        Ok(())
+    }
+
+    /// A role event: queued as a grant change, and the contact's version moves.
+    fn grant(
+        &mut self,
+        d: &Decision,
+        contact: ContactKey,
+        reference: &str,
+        version: u64,
+        change: GrantChange,
+    ) -> Result<()> {
+        self.bump(contact.clone(), version)?;
+        let (tenant_id, contact_id) = contact;
+        self.grants.push(GrantOp {
+            tenant_id,
+            contact_id,
+            reference: reference.to_owned(),
+            version: to_i64(version)?,
+            at: d.issued_at,
+            change,
+        });
         Ok(())
     }
 }

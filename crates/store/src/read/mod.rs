@@ -2,6 +2,7 @@
 //! below; this file only adapts their errors to `Unavailable`.
 mod commands;
 mod contacts;
+mod roles;
 
 use std::time::Duration;
 
@@ -9,7 +10,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::{CommandId, Contact, ContactId, TenantId};
 use ledger_protocol::ports::{
-    CommandView, ContactFilter, EventView, Idempotency, ReadModel, StoredResponse, TenantView, Unavailable,
+    CommandView, ContactFilter, EventView, GrantView, Idempotency, ReadModel, RoleView, StoredResponse, TenantView,
+    Unavailable,
 };
 use sqlx::Row;
 
@@ -114,5 +116,13 @@ impl ReadModel for Store {
     async fn database_ready(&self) -> bool {
         let ping = sqlx::query("SELECT 1").execute(self.pool());
         matches!(tokio::time::timeout(READY_TIMEOUT, ping).await, Ok(Ok(_)))
+    }
+
+    async fn access_roles(&self, tenant: TenantId) -> Result<Vec<RoleView>, Unavailable> {
+        Ok(roles::catalogue(self.pool(), tenant).await?)
+    }
+
+    async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable> {
+        Ok(roles::grants(self.pool(), tenant, contact).await?)
     }
 }

@@ -6,6 +6,7 @@ mod idempotency;
 mod projection;
 mod queries;
 mod rebuild;
+mod roles;
 mod secrets;
 mod support;
 mod waiting;
