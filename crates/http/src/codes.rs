@@ -3,6 +3,8 @@
 //! never rename or re-purpose one. Domain rejections carry their own codes;
 //! the ones the domain uses today are listed here too, and an unknown one
 //! still gets the status of its rejection kind (see `decision.rs`).
+//! Field codes inside `errors` (such as `unknown_role`) and the codes of
+//! `warnings` in a 2xx body (see `warnings.rs`) are not problem codes.
 use axum::http::StatusCode;
 
 /// `(code, status, title)`.
@@ -28,6 +30,8 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("contact_not_found", 404, "Contact Not Found"),
     ("command_not_found", 404, "Command Not Found"),
     ("tenant_not_found", 404, "Tenant Not Found"),
+    ("role_not_found", 404, "Access Role Not Found"),
+    ("grant_not_found", 404, "Grant Not Found"),
     // Decisions of the domain.
     ("email_taken", 409, "Email Taken"),
     ("external_id_taken", 409, "External Id Taken"),
@@ -35,6 +39,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("registered_user", 409, "Registered User"),
     ("contact_id_taken", 409, "Contact Id Taken"),
     ("tenant_exists", 409, "Tenant Exists"),
+    ("role_exists", 409, "Access Role Exists"),
     ("version_mismatch", 412, "Version Mismatch"),
     // The service.
     ("internal_error", 500, "Internal Server Error"),

@@ -66,7 +66,7 @@ pub async fn events(
 }
 
 /// By contact id (`contact_<ULID>` or a bare ULID), else by external id.
-async fn find(state: &AppState, tenant: TenantId, id: &str) -> Result<Option<Contact>, Problem> {
+pub async fn find(state: &AppState, tenant: TenantId, id: &str) -> Result<Option<Contact>, Problem> {
     if let Ok(contact_id) = id.parse::<ContactId>()
         && let Some(contact) = state.port("contact", state.reads().contact(tenant, contact_id)).await?
     {

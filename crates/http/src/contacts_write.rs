@@ -16,6 +16,7 @@ use crate::{
     problem::Problem,
     request::{JSON, MERGE_PATCH, WriteRequest},
     state::AppState,
+    warnings,
 };
 
 /// `POST /v1/contacts`: 201 with the new contact.
@@ -23,10 +24,12 @@ pub async fn create(State(state): State<AppState>, caller: Caller, req: WriteReq
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
         let command = contact_command(state, ContactWrite::Create, req.json_object(&[JSON])?).await?;
+        let warned = warnings::for_contact_write(&command);
         let view = decision::decide(state, tenant, slot, command).await?;
         let contact = read_back(state, tenant, view.contact_id.unwrap_or(ContactId(slot.command_id.0))).await?;
         let location = format!("/v1/contacts/{}", contact.id);
-        Ok(contact_reply(StatusCode::CREATED, &contact, None)?.header(header::LOCATION, location))
+        let reply = contact_reply(StatusCode::CREATED, &contact, None)?.header(header::LOCATION, location);
+        Ok(warnings::attach(reply, &warned))
     })
     .await
 }
@@ -36,17 +39,19 @@ pub async fn upsert(State(state): State<AppState>, caller: Caller, req: WriteReq
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
         let command = contact_command(state, ContactWrite::Upsert, req.json_object(&[JSON])?).await?;
+        let warned = warnings::for_contact_write(&command);
         let view = decision::decide(state, tenant, slot, command).await?;
         let id = view
             .contact_id
             .ok_or_else(|| Problem::internal(format_args!("upsert {} has no contact", slot.command_id)))?;
         let contact = read_back(state, tenant, id).await?;
-        if view.events.iter().any(|e| e.event_type == "ContactCreated") {
+        let reply = if view.events.iter().any(|e| e.event_type == "ContactCreated") {
             let location = format!("/v1/contacts/{}", contact.id);
-            Ok(contact_reply(StatusCode::CREATED, &contact, Some("created"))?.header(header::LOCATION, location))
+            contact_reply(StatusCode::CREATED, &contact, Some("created"))?.header(header::LOCATION, location)
         } else {
-            contact_reply(StatusCode::OK, &contact, Some("updated"))
-        }
+            contact_reply(StatusCode::OK, &contact, Some("updated"))?
+        };
+        Ok(warnings::attach(reply, &warned))
     })
     .await
 }

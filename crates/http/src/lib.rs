@@ -6,6 +6,7 @@
 //! Every error leaves as RFC 9457 problem+json with a stable `code` (see
 //! [`codes`]); every port call is bounded by [`HttpConfig::port_timeout`], so
 //! a dead dependency gives a 503 with `Retry-After`, never a hung request.
+mod access_roles;
 mod auth;
 pub mod codes;
 mod commands;
@@ -14,6 +15,7 @@ mod contact_input;
 mod contacts_read;
 mod contacts_write;
 mod decision;
+mod grants;
 mod idempotency;
 mod list_query;
 mod metrics;
@@ -24,11 +26,12 @@ mod problem;
 mod request;
 mod state;
 mod tenant;
+mod warnings;
 
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use tower_http::trace::TraceLayer;
 
@@ -48,6 +51,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/contacts/upsert", post(contacts_write::upsert).get(contacts_read::get_upsert_literal))
         .route("/v1/contacts/{id}", get(contacts_read::get).patch(contacts_write::patch))
         .route("/v1/contacts/{id}/events", get(contacts_read::events))
+        .route("/v1/contacts/{id}/roles", get(grants::list).post(grants::grant))
+        .route("/v1/contacts/{id}/roles/{reference}", delete(grants::revoke))
+        .route("/v1/contacts/{id}/roles/{reference}/approve", post(grants::approve))
+        .route("/v1/access-roles", post(access_roles::define).get(access_roles::list))
+        .route("/v1/access-roles/{reference}", get(access_roles::get))
         .route("/v1/commands", post(commands::submit))
         .route("/v1/commands/{command_id}", get(commands::status))
         .route("/v1/tenant", get(tenant::get).patch(tenant::configure))

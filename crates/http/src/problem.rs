@@ -157,6 +157,11 @@ impl Reply {
         Self { status, headers: vec![(header::CONTENT_TYPE.as_str().to_owned(), JSON.to_owned())], body }
     }
 
+    /// A 204: no body and so no content type.
+    pub fn no_content() -> Self {
+        Self { status: StatusCode::NO_CONTENT, headers: Vec::new(), body: Value::Null }
+    }
+
     pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
         self.headers.push((name.as_str().to_owned(), value.into()));
         self
@@ -173,8 +178,13 @@ impl From<Problem> for Reply {
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let bytes = serde_json::to_vec(&self.body).unwrap_or_default();
-        let mut response = Response::new(Body::from(bytes));
+        // A 204 must not carry a body, not even `null`.
+        let body = if self.status == StatusCode::NO_CONTENT {
+            Body::empty()
+        } else {
+            Body::from(serde_json::to_vec(&self.body).unwrap_or_default())
+        };
+        let mut response = Response::new(body);
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         for (name, value) in &self.headers {

@@ -11,3 +11,4 @@ mod idempotency;
 mod lists;
 mod ops;
 mod resilience;
+mod roles;

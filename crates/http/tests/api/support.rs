@@ -4,7 +4,7 @@
 //! contacts, real conflicts and real rejections without Kafka or PostgreSQL.
 //! Any port can be made to hang or to fail, to test the 503 paths.
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -17,15 +17,16 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use ledger_domain::{
-    Command, CommandId, Contact, ContactId, CreateTenant, TenantId, TenantState,
+    Command, CommandId, Contact, ContactId, CreateTenant, Event, TenantId, TenantState,
     decide::{Context, decide, target},
+    roles::GrantStatus,
 };
 use ledger_http::{AppState, HttpConfig, hash_api_key, router};
 use ledger_protocol::{
     CommandEnvelope,
     ports::{
-        CommandBus, CommandStatus, CommandView, ContactFilter, EventView, Idempotency, ReadModel, StoredResponse,
-        TenantView, Unavailable,
+        CommandBus, CommandStatus, CommandView, ContactFilter, EventView, GrantView, Idempotency, ReadModel, RoleView,
+        StoredResponse, TenantView, Unavailable,
     },
 };
 use serde_json::Value;
@@ -49,6 +50,9 @@ pub struct World {
     recorded: Mutex<HashSet<CommandId>>,
     events: Mutex<Vec<(TenantId, ContactId, EventView)>>,
     idempotency: Mutex<HashMap<(TenantId, String), IdemEntry>>,
+    /// The role read models, projected from the decided events.
+    roles: Mutex<HashMap<TenantId, BTreeMap<String, RoleView>>>,
+    grants: Mutex<HashMap<(TenantId, ContactId), BTreeMap<String, GrantView>>>,
     pub submitted: Mutex<Vec<CommandEnvelope>>,
     /// Ports (by method name) that never answer.
     pub hanging: Mutex<HashSet<&'static str>>,
@@ -111,6 +115,7 @@ impl World {
                 let mut views = Vec::new();
                 for e in &events {
                     state.apply(e);
+                    self.project_roles(envelope.tenant_id, envelope.issued_at, e);
                     let mut data = e.data();
                     if let Some(map) = data.as_object_mut() {
                         map.remove("password_hash");
@@ -132,6 +137,40 @@ impl World {
             Err(rejection) => view(CommandStatus::Rejected, vec![], Some(serde_json::to_value(rejection).unwrap())),
         };
         lock(&self.decisions).insert(envelope.command_id, view);
+    }
+
+    /// What the projector keeps of role events: the catalogue, and each
+    /// contact's current grants stamped with the command's time.
+    fn project_roles(&self, tenant: TenantId, at: DateTime<Utc>, event: &Event) {
+        let mut grants = lock(&self.grants);
+        match event {
+            Event::AccessRoleDefined(e) => {
+                let view = RoleView {
+                    reference: e.reference.clone(),
+                    name: e.name.clone(),
+                    grant_rule: e.grant_rule,
+                    created_at: e.at,
+                };
+                lock(&self.roles).entry(tenant).or_default().insert(e.reference.clone(), view);
+            }
+            Event::RoleGranted(e) => {
+                let view =
+                    GrantView { reference: e.reference.clone(), status: e.status, expires: e.expires, granted_at: at };
+                grants.entry((tenant, e.contact_id)).or_default().insert(e.reference.clone(), view);
+            }
+            Event::RoleActivated(e) => {
+                if let Some(g) = grants.get_mut(&(tenant, e.contact_id)).and_then(|g| g.get_mut(&e.reference)) {
+                    g.status = GrantStatus::Active;
+                    g.granted_at = at;
+                }
+            }
+            Event::RoleRevoked(e) => {
+                if let Some(g) = grants.get_mut(&(tenant, e.contact_id)) {
+                    g.remove(&e.reference);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn contacts_of(&self, tenant: TenantId) -> Vec<Contact> {
@@ -262,6 +301,14 @@ impl ReadModel for FakeReads {
     }
     async fn database_ready(&self) -> bool {
         self.0.gate("database_ready").await.is_ok()
+    }
+    async fn access_roles(&self, tenant: TenantId) -> Result<Vec<RoleView>, Unavailable> {
+        self.0.gate("access_roles").await?;
+        Ok(lock(&self.0.roles).get(&tenant).map(|r| r.values().cloned().collect()).unwrap_or_default())
+    }
+    async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable> {
+        self.0.gate("contact_grants").await?;
+        Ok(lock(&self.0.grants).get(&(tenant, contact)).map(|g| g.values().cloned().collect()).unwrap_or_default())
     }
 }
 

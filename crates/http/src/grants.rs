@@ -1,0 +1,247 @@
+//! A contact's grants of access roles: list them with their effective status
+//! at a moment, grant more, approve a pending one, revoke one. The read model
+//! keeps grants as recorded (`active` or `pending`, with an optional expiry);
+//! what a grant amounts to at a given time is the domain's rule
+//! (`Grant::effective`), applied here at answer time, because expiry needs no
+//! event. Writes name the contact by id, like `PATCH /v1/contacts/{id}`;
+//! reads also accept an external id, like `GET /v1/contacts/{id}`.
+use axum::{
+    extract::{
+        Path, Query, State,
+        rejection::{PathRejection, QueryRejection},
+    },
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use ledger_domain::{
+    Command, ContactId, FieldError, TenantId,
+    command::RoleRef,
+    roles::{Grant, is_reference},
+};
+use ledger_protocol::ports::GrantView;
+use serde_json::{Map, Value, json};
+
+use crate::{
+    auth::Caller,
+    contacts_read::{contact_not_found, find, read_back},
+    decision, idempotency,
+    problem::{Problem, Reply},
+    request::{JSON, WriteRequest},
+    state::AppState,
+    warnings::{self, IGNORED_FOR_KIND, Warning},
+};
+
+/// `GET /v1/contacts/{id}/roles[?as_of=<RFC 3339>]`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Reply, Problem> {
+    let Ok(Path(id)) = id else { return Err(contact_not_found()) };
+    let Ok(Query(pairs)) = query else {
+        return Err(Problem::validation(vec![FieldError::new(
+            "query",
+            "invalid_query",
+            "the query string cannot be read",
+        )]));
+    };
+    let at = as_of(&pairs)?.unwrap_or_else(Utc::now);
+    let tenant = caller.tenant_id();
+    let contact = find(&state, tenant, &id).await?.ok_or_else(contact_not_found)?;
+    grants_reply(&state, tenant, contact.id, at, &[]).await
+}
+
+/// `POST /v1/contacts/{id}/roles` with `{"access_roles": [...]}`: 200 with
+/// every grant of the contact. A contact that is not a user ignores grants
+/// (the domain decides nothing), and the answer warns about it.
+pub async fn grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    req: WriteRequest,
+) -> Response {
+    let Ok(Path(id)) = id else { return contact_not_found().into_response() };
+    let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    idempotency::run(state, tenant, req, None, move |slot| async move {
+        let contact_id: ContactId = id.parse().map_err(|_| contact_not_found())?;
+        let command = grant_command(contact_id, req.json_object(&[JSON])?)?;
+        let asked = match &command {
+            Command::GrantRoles(g) => g.access_roles.len(),
+            _ => 0,
+        };
+        decision::decide(state, tenant, slot, command).await?;
+        // Read after the decision, which already answered 404 for an unknown
+        // contact; the kind never changes, so this is the kind it decided on.
+        let contact = read_back(state, tenant, contact_id).await?;
+        let warned = if warnings::grants_ignored(contact.kind, asked) { vec![IGNORED_FOR_KIND] } else { vec![] };
+        grants_reply(state, tenant, contact_id, Utc::now(), &warned).await
+    })
+    .await
+}
+
+/// `POST /v1/contacts/{id}/roles/{reference}/approve`: 200 with every grant;
+/// approving an active grant changes nothing and answers the same.
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    req: WriteRequest,
+) -> Response {
+    let Ok(Path((id, reference))) = path else { return contact_not_found().into_response() };
+    let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    // The body, if any, is ignored: the path says everything.
+    idempotency::run(state, tenant, req, None, move |slot| async move {
+        let role = role_ref(state, tenant, &id, reference).await?;
+        let contact_id = role.contact_id;
+        decision::decide(state, tenant, slot, Command::ApproveRole(role)).await?;
+        grants_reply(state, tenant, contact_id, Utc::now(), &[]).await
+    })
+    .await
+}
+
+/// `DELETE /v1/contacts/{id}/roles/{reference}`: 204, then 404
+/// `grant_not_found` (an `Idempotency-Key` replays the 204 instead).
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    req: WriteRequest,
+) -> Response {
+    let Ok(Path((id, reference))) = path else { return contact_not_found().into_response() };
+    let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    idempotency::run(state, tenant, req, None, move |slot| async move {
+        let role = role_ref(state, tenant, &id, reference).await?;
+        decision::decide(state, tenant, slot, Command::RevokeRole(role)).await?;
+        Ok(Reply::no_content())
+    })
+    .await
+}
+
+fn grant_not_found() -> Problem {
+    Problem::new("grant_not_found", "the contact has no such role")
+}
+
+/// The contact comes from the path, never from the body.
+fn grant_command(contact_id: ContactId, mut body: Map<String, Value>) -> Result<Command, Problem> {
+    let mut errors = Vec::new();
+    if body.remove("contact_id").is_some() {
+        errors.push(FieldError::new("contact_id", "unknown_field", "is not a known field: the path names the contact"));
+    }
+    body.insert("contact_id".into(), json!(contact_id.to_string()));
+    match Command::parse("GrantRoles", &Value::Object(body)) {
+        Ok(command) if errors.is_empty() => Ok(command),
+        Ok(_) => Err(Problem::validation(errors)),
+        Err(more) => {
+            errors.extend(more);
+            Err(Problem::validation(errors))
+        }
+    }
+}
+
+/// The grant a path names. Only a slug can ever have been granted, so any
+/// other reference is answered here instead of travelling as a command the
+/// handler could not parse; the 404 still names the contact first when it is
+/// the contact that is missing, as the domain would.
+async fn role_ref(state: &AppState, tenant: TenantId, id: &str, reference: String) -> Result<RoleRef, Problem> {
+    let contact_id: ContactId = id.parse().map_err(|_| contact_not_found())?;
+    if !is_reference(&reference) {
+        return match state.port("contact", state.reads().contact(tenant, contact_id)).await? {
+            Some(_) => Err(grant_not_found()),
+            None => Err(contact_not_found()),
+        };
+    }
+    Ok(RoleRef { contact_id, reference })
+}
+
+/// `{"as_of", "data": [grant...], "warnings"?}`: every current grant of the
+/// contact with what it amounts to at `at`.
+async fn grants_reply(
+    state: &AppState,
+    tenant: TenantId,
+    contact: ContactId,
+    at: DateTime<Utc>,
+    warned: &[Warning],
+) -> Result<Reply, Problem> {
+    let grants = state.port("contact_grants", state.reads().contact_grants(tenant, contact)).await?;
+    let data: Vec<Value> = grants.iter().map(|g| grant_json(g, at)).collect();
+    let reply = Reply::json(StatusCode::OK, json!({ "as_of": at, "data": data }));
+    Ok(warnings::attach(reply, warned))
+}
+
+fn grant_json(view: &GrantView, at: DateTime<Utc>) -> Value {
+    let grant = Grant { reference: view.reference.clone(), status: view.status, expires: view.expires };
+    json!({
+        "reference": view.reference,
+        "status": view.status,
+        "effective": grant.effective(at),
+        "expires": view.expires,
+        "granted_at": view.granted_at,
+    })
+}
+
+/// The query of a grant list: `as_of` alone, at most once; empty means now.
+fn as_of(pairs: &[(String, String)]) -> Result<Option<DateTime<Utc>>, Problem> {
+    let mut errors = Vec::new();
+    let mut at = None;
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if key != "as_of" {
+            errors.push(FieldError::new(key.clone(), "unknown_field", "is not a known query parameter"));
+        } else if pairs[..i].iter().any(|(k, _)| k == key) {
+            errors.push(FieldError::new(key.clone(), "duplicate_parameter", "may be given once"));
+        } else if !value.trim().is_empty() {
+            match parse_time(value.trim()) {
+                Some(t) => at = Some(t),
+                None => errors.push(FieldError::new(
+                    "as_of",
+                    "invalid_time",
+                    "must be an RFC 3339 / ATOM date-time, e.g. 2030-01-01T00:00:00Z",
+                )),
+            }
+        }
+    }
+    if errors.is_empty() { Ok(at) } else { Err(Problem::validation(errors)) }
+}
+
+/// RFC 3339 (ATOM is a profile of it). A `+` left unescaped in a query
+/// string arrives as a space, so `...T00:00:00 01:00` is read as `+01:00`:
+/// a space is never valid before an offset, so nothing else is accepted by it.
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let parsed = DateTime::parse_from_rfc3339(s).ok().or_else(|| {
+        let (head, offset) = s.rsplit_once(' ')?;
+        DateTime::parse_from_rfc3339(&format!("{head}+{offset}")).ok()
+    })?;
+    Some(parsed.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn as_of_reads_rfc_3339_and_an_offset_whose_plus_became_a_space() {
+        let utc = as_of(&pairs(&[("as_of", "2030-01-01T01:00:00Z")])).unwrap();
+        let plus = as_of(&pairs(&[("as_of", "2030-01-01T02:00:00+01:00")])).unwrap();
+        let space = as_of(&pairs(&[("as_of", "2030-01-01T02:00:00 01:00")])).unwrap();
+        assert!(utc.is_some());
+        assert_eq!((plus, space), (utc, utc));
+        assert_eq!(as_of(&pairs(&[("as_of", "")])).unwrap(), None);
+    }
+
+    #[test]
+    fn a_bad_as_of_and_unknown_parameters_are_listed() {
+        let err = as_of(&pairs(&[("as_of", "yesterday"), ("colour", "red"), ("as_of", "x")])).unwrap_err().to_json();
+        let fields: Vec<(&str, &str)> = err["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+            .collect();
+        assert_eq!(fields, [("as_of", "invalid_time"), ("colour", "unknown_field"), ("as_of", "duplicate_parameter")]);
+    }
+}
