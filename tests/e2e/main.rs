@@ -4,5 +4,6 @@ mod contacts;
 mod crash;
 mod log;
 mod outage;
+mod roles;
 mod secrets;
 mod service;

@@ -239,6 +239,7 @@ async fn bulk_pipeline(bus: &KafkaBus, store: &ledger_store::Store, tenant: Tena
                         profile,
                         password_hash: None,
                         invite: false,
+                        access_roles: Vec::new(),
                     }),
                 }
             })
