@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::{
     contact::{Address, ContactKind, Profile},
     error::FieldError,
-    ids::ContactId,
+    ids::{ContactId, InviteId},
     input::Reader,
     roles::{GrantRequest, GrantRule, is_reference, read_grants},
     validate::check_profile,
@@ -93,6 +93,34 @@ pub struct RoleRef {
     pub reference: String,
 }
 
+/// Sends a user (another) invite to set their password.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct RequestInvite {
+    pub contact_id: ContactId,
+}
+
+/// The mailer's report: the invite mail was accepted by the SMTP server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct RecordInviteSent {
+    pub invite_id: InviteId,
+    pub message_id: String,
+}
+
+/// The mailer's report: delivery failed after its retries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct RecordInviteDeliveryFailed {
+    pub invite_id: InviteId,
+    pub reason: String,
+    pub attempts: u32,
+}
+
+/// The invited user set their password (hashed at the edge).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct AcceptInvite {
+    pub invite_id: InviteId,
+    pub password_hash: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "type", content = "payload")]
 pub enum Command {
@@ -105,6 +133,10 @@ pub enum Command {
     GrantRoles(GrantRoles),
     ApproveRole(RoleRef),
     RevokeRole(RoleRef),
+    RequestInvite(RequestInvite),
+    RecordInviteSent(RecordInviteSent),
+    RecordInviteDeliveryFailed(RecordInviteDeliveryFailed),
+    AcceptInvite(AcceptInvite),
 }
 
 impl Command {
@@ -118,6 +150,10 @@ impl Command {
         "GrantRoles",
         "ApproveRole",
         "RevokeRole",
+        "RequestInvite",
+        "RecordInviteSent",
+        "RecordInviteDeliveryFailed",
+        "AcceptInvite",
     ];
 
     pub fn command_type(&self) -> &'static str {
@@ -131,6 +167,10 @@ impl Command {
             Command::GrantRoles(_) => "GrantRoles",
             Command::ApproveRole(_) => "ApproveRole",
             Command::RevokeRole(_) => "RevokeRole",
+            Command::RequestInvite(_) => "RequestInvite",
+            Command::RecordInviteSent(_) => "RecordInviteSent",
+            Command::RecordInviteDeliveryFailed(_) => "RecordInviteDeliveryFailed",
+            Command::AcceptInvite(_) => "AcceptInvite",
         }
     }
 
@@ -229,6 +269,33 @@ impl Command {
                     if command_type == "ApproveRole" { Command::ApproveRole(role) } else { Command::RevokeRole(role) }
                 })
             }
+            "RequestInvite" => read_contact_id(&mut r, "contact_id")
+                .map(|contact_id| Command::RequestInvite(RequestInvite { contact_id })),
+            "RecordInviteSent" => {
+                let invite_id = read_invite_id(&mut r);
+                let message_id = required(&mut r, "message_id", Reader::string);
+                invite_id.zip(message_id).map(|(invite_id, message_id)| {
+                    Command::RecordInviteSent(RecordInviteSent { invite_id, message_id })
+                })
+            }
+            "RecordInviteDeliveryFailed" => {
+                let invite_id = read_invite_id(&mut r);
+                let reason = required(&mut r, "reason", Reader::string);
+                let attempts = r.int("attempts").unwrap_or(1).clamp(0, i64::from(u32::MAX)) as u32;
+                invite_id.zip(reason).map(|(invite_id, reason)| {
+                    Command::RecordInviteDeliveryFailed(RecordInviteDeliveryFailed { invite_id, reason, attempts })
+                })
+            }
+            "AcceptInvite" => {
+                let invite_id = read_invite_id(&mut r);
+                let password_hash = required(&mut r, "password_hash", Reader::string);
+                if password_hash.as_deref().is_some_and(|h| !h.starts_with("$argon2id$")) {
+                    r.error("password_hash", "invalid_hash", "must be an argon2id PHC string");
+                }
+                invite_id
+                    .zip(password_hash)
+                    .map(|(invite_id, password_hash)| Command::AcceptInvite(AcceptInvite { invite_id, password_hash }))
+            }
             _ => {
                 return Err(vec![FieldError::new(
                     "type",
@@ -261,6 +328,17 @@ fn read_contact_id<'a>(r: &mut Reader<'a>, key: &'a str) -> Option<ContactId> {
         Ok(id) => Some(id),
         Err(_) => {
             r.error(key, "invalid_id", "must be a contact id (contact_<ULID>)");
+            None
+        }
+    }
+}
+
+fn read_invite_id<'a>(r: &mut Reader<'a>) -> Option<InviteId> {
+    let s = required(r, "invite_id", Reader::string)?;
+    match s.parse() {
+        Ok(id) => Some(id),
+        Err(_) => {
+            r.error("invite_id", "invalid_id", "must be an invite id (invite_<ULID>)");
             None
         }
     }

@@ -6,14 +6,17 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::{
-    command::{Command, CreateContact, MatchOn, PatchContact, UpsertContact, read_profile},
+    command::{
+        AcceptInvite, Command, CreateContact, MatchOn, PatchContact, RecordInviteDeliveryFailed, RecordInviteSent,
+        UpsertContact, read_profile,
+    },
     contact::{Address, Contact, ContactKind, Profile},
     error::{FieldError, Rejection},
     event::*,
     ids::{AddressId, CommandId, ContactId, InviteId, derive_ulid},
     input::Reader,
     roles::{Grant, GrantRequest, GrantRule, GrantStatus},
-    state::{TenantInfo, TenantState},
+    state::{Invite, InviteStatus, TenantInfo, TenantState},
     validate::{check_profile, check_required},
 };
 
@@ -89,6 +92,43 @@ pub fn decide(state: &TenantState, command: &Command, ctx: &Context) -> Result<V
                 })]),
             }
         }
+        Command::RequestInvite(r) => {
+            let contact = contact(state, r.contact_id)?;
+            if contact.kind != ContactKind::User {
+                return Err(Rejection::invalid(vec![FieldError::new(
+                    "contact_id",
+                    "only_for_users",
+                    "only users can be invited",
+                )]));
+            }
+            Ok(vec![invite_requested(contact.id, contact.version + 1, ctx)])
+        }
+        Command::RecordInviteSent(r) => {
+            let (id, invite) = invite(state, r.invite_id)?;
+            if matches!(invite.status, InviteStatus::Sent | InviteStatus::Accepted | InviteStatus::Superseded) {
+                return Ok(vec![]);
+            }
+            Ok(vec![Event::InviteSent(InviteSent {
+                contact_id: invite.contact_id,
+                invite_id: id,
+                message_id: r.message_id.clone(),
+                version: version_of(state, invite.contact_id) + 1,
+            })])
+        }
+        Command::RecordInviteDeliveryFailed(r) => {
+            let (id, invite) = invite(state, r.invite_id)?;
+            if invite.status != InviteStatus::Requested {
+                return Ok(vec![]);
+            }
+            Ok(vec![Event::InviteDeliveryFailed(InviteDeliveryFailed {
+                contact_id: invite.contact_id,
+                invite_id: id,
+                reason: r.reason.clone(),
+                attempts: r.attempts,
+                version: version_of(state, invite.contact_id) + 1,
+            })])
+        }
+        Command::AcceptInvite(a) => accept_invite(state, a, ctx),
         Command::RevokeRole(r) => {
             let contact = contact(state, r.contact_id)?;
             grant(state, contact.id, &r.reference)?;
@@ -99,6 +139,65 @@ pub fn decide(state: &TenantState, command: &Command, ctx: &Context) -> Result<V
             })])
         }
     }
+}
+
+fn invite_requested(contact_id: ContactId, version: u64, ctx: &Context) -> Event {
+    Event::InviteRequested(InviteRequested {
+        contact_id,
+        invite_id: InviteId(derive_ulid(ctx.command_id, "invite")),
+        expires_at: ctx.issued_at + ctx.invite_ttl,
+        version,
+    })
+}
+
+fn invite(state: &TenantState, id: InviteId) -> Result<(InviteId, Invite), Rejection> {
+    tenant(state)?;
+    let invite = state.invites.get(&id).ok_or_else(|| Rejection::not_found("invite_not_found", "no such invite"))?;
+    Ok((id, *invite))
+}
+
+fn version_of(state: &TenantState, contact: ContactId) -> u64 {
+    state.contacts.get(&contact).map_or(0, |c| c.version)
+}
+
+/// Setting the password through an invite: the password is set, the invite
+/// is used up, and the email counts as verified, so the user's pending
+/// `email_verification` grants become active.
+fn accept_invite(state: &TenantState, a: &AcceptInvite, ctx: &Context) -> Result<Vec<Event>, Rejection> {
+    let (id, invite) = invite(state, a.invite_id)?;
+    if invite.status == InviteStatus::Accepted {
+        return Err(Rejection::Gone {
+            code: "invite_used".into(),
+            message: "this invite has already been used".into(),
+        });
+    }
+    if invite.status == InviteStatus::Superseded {
+        return Err(Rejection::Gone {
+            code: "invite_superseded".into(),
+            message: "a newer invite replaced this one: use the link in the latest email".into(),
+        });
+    }
+    if ctx.issued_at >= invite.expires_at {
+        return Err(Rejection::Gone { code: "invite_expired".into(), message: "this invite has expired".into() });
+    }
+    let contact_id = invite.contact_id;
+    let version = version_of(state, contact_id) + 1;
+    let mut events = vec![
+        Event::PasswordSet(PasswordSet { contact_id, password_hash: a.password_hash.clone(), version }),
+        Event::InviteAccepted(InviteAccepted { contact_id, invite_id: id, version }),
+    ];
+    for grant in state.grants.get(&contact_id).into_iter().flat_map(|g| g.values()) {
+        let verification =
+            state.roles.get(&grant.reference).is_some_and(|r| r.grant_rule == GrantRule::EmailVerification);
+        if grant.status == GrantStatus::Pending && verification {
+            events.push(Event::RoleActivated(RoleActivated {
+                contact_id,
+                reference: grant.reference.clone(),
+                version,
+            }));
+        }
+    }
+    Ok(events)
 }
 
 fn contact(state: &TenantState, id: ContactId) -> Result<&Contact, Rejection> {
@@ -244,12 +343,7 @@ fn create(state: &TenantState, c: &CreateContact, ctx: &Context) -> Result<Vec<E
         events.extend(grants(state, id, &c.access_roles, version)?);
     }
     if c.invite {
-        events.push(Event::InviteRequested(InviteRequested {
-            contact_id: id,
-            invite_id: InviteId(derive_ulid(ctx.command_id, "invite")),
-            expires_at: ctx.issued_at + ctx.invite_ttl,
-            version,
-        }));
+        events.push(invite_requested(id, version, ctx));
     }
     Ok(events)
 }
@@ -297,6 +391,10 @@ pub fn target(state: &TenantState, command: &Command, ctx: &Context) -> Option<C
         Command::PatchContact(p) => Some(p.contact_id),
         Command::GrantRoles(g) => Some(g.contact_id),
         Command::ApproveRole(r) | Command::RevokeRole(r) => Some(r.contact_id),
+        Command::RequestInvite(r) => Some(r.contact_id),
+        Command::RecordInviteSent(RecordInviteSent { invite_id, .. })
+        | Command::RecordInviteDeliveryFailed(RecordInviteDeliveryFailed { invite_id, .. })
+        | Command::AcceptInvite(AcceptInvite { invite_id, .. }) => state.invites.get(invite_id).map(|i| i.contact_id),
         Command::CreateTenant(_) | Command::ConfigureTenant(_) | Command::DefineAccessRole(_) => None,
     }
 }

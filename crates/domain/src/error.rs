@@ -31,6 +31,9 @@ pub enum Rejection {
     VersionMismatch { expected: u64, actual: u64 },
     #[error("{message}")]
     Forbidden { code: String, message: String },
+    /// It existed but can no longer be used (an accepted or expired invite).
+    #[error("{message}")]
+    Gone { code: String, message: String },
 }
 
 impl Rejection {
@@ -38,9 +41,10 @@ impl Rejection {
         match self {
             Rejection::Validation { .. } => "validation_failed",
             Rejection::VersionMismatch { .. } => "version_mismatch",
-            Rejection::Conflict { code, .. } | Rejection::NotFound { code, .. } | Rejection::Forbidden { code, .. } => {
-                code
-            }
+            Rejection::Conflict { code, .. }
+            | Rejection::NotFound { code, .. }
+            | Rejection::Forbidden { code, .. }
+            | Rejection::Gone { code, .. } => code,
         }
     }
 

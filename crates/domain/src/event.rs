@@ -61,6 +61,31 @@ pub struct InviteRequested {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InviteSent {
+    pub contact_id: ContactId,
+    pub invite_id: InviteId,
+    /// The `Message-ID` the mail went out with (derived from the invite id).
+    pub message_id: String,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InviteDeliveryFailed {
+    pub contact_id: ContactId,
+    pub invite_id: InviteId,
+    pub reason: String,
+    pub attempts: u32,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InviteAccepted {
+    pub contact_id: ContactId,
+    pub invite_id: InviteId,
+    pub version: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccessRoleDefined {
     pub reference: String,
     pub name: String,
@@ -100,6 +125,9 @@ pub enum Event {
     ContactUpdated(ContactUpdated),
     PasswordSet(PasswordSet),
     InviteRequested(InviteRequested),
+    InviteSent(InviteSent),
+    InviteDeliveryFailed(InviteDeliveryFailed),
+    InviteAccepted(InviteAccepted),
     AccessRoleDefined(AccessRoleDefined),
     RoleGranted(RoleGranted),
     RoleActivated(RoleActivated),
@@ -115,6 +143,9 @@ impl Event {
             Event::ContactUpdated(_) => "ContactUpdated",
             Event::PasswordSet(_) => "PasswordSet",
             Event::InviteRequested(_) => "InviteRequested",
+            Event::InviteSent(_) => "InviteSent",
+            Event::InviteDeliveryFailed(_) => "InviteDeliveryFailed",
+            Event::InviteAccepted(_) => "InviteAccepted",
             Event::AccessRoleDefined(_) => "AccessRoleDefined",
             Event::RoleGranted(_) => "RoleGranted",
             Event::RoleActivated(_) => "RoleActivated",
@@ -134,6 +165,9 @@ impl Event {
             Event::ContactUpdated(e) => Some(e.contact_id),
             Event::PasswordSet(e) => Some(e.contact_id),
             Event::InviteRequested(e) => Some(e.contact_id),
+            Event::InviteSent(e) => Some(e.contact_id),
+            Event::InviteDeliveryFailed(e) => Some(e.contact_id),
+            Event::InviteAccepted(e) => Some(e.contact_id),
             Event::RoleGranted(e) => Some(e.contact_id),
             Event::RoleActivated(e) => Some(e.contact_id),
             Event::RoleRevoked(e) => Some(e.contact_id),
@@ -148,6 +182,9 @@ impl Event {
             Event::ContactUpdated(e) => Some(e.version),
             Event::PasswordSet(e) => Some(e.version),
             Event::InviteRequested(e) => Some(e.version),
+            Event::InviteSent(e) => Some(e.version),
+            Event::InviteDeliveryFailed(e) => Some(e.version),
+            Event::InviteAccepted(e) => Some(e.version),
             Event::RoleGranted(e) => Some(e.version),
             Event::RoleActivated(e) => Some(e.version),
             Event::RoleRevoked(e) => Some(e.version),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     contact::{Contact, ContactKind, normalize_email},
     event::Event,
-    ids::ContactId,
+    ids::{ContactId, InviteId},
     roles::{Grant, GrantStatus, RoleDef},
 };
 
@@ -31,6 +31,24 @@ pub struct TenantState {
     pub roles: BTreeMap<String, RoleDef>,
     /// Each user's grants, by role reference.
     pub grants: HashMap<ContactId, BTreeMap<String, Grant>>,
+    pub invites: HashMap<InviteId, Invite>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteStatus {
+    Requested,
+    Sent,
+    Failed,
+    Accepted,
+    /// A later invite for the same contact replaced it.
+    Superseded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Invite {
+    pub contact_id: ContactId,
+    pub expires_at: DateTime<Utc>,
+    pub status: InviteStatus,
 }
 
 /// `evolve(state, event) -> state`, as the domain's contract reads.
@@ -89,7 +107,26 @@ impl TenantState {
                     c.version = e.version;
                 }
             }
-            Event::InviteRequested(e) => self.bump(e.contact_id, e.version),
+            Event::InviteRequested(e) => {
+                // Only the newest invite of a contact can be used: an older link
+                // must not set the password after a newer one did.
+                for older in self.invites.values_mut().filter(|i| i.contact_id == e.contact_id) {
+                    if older.status != InviteStatus::Accepted {
+                        older.status = InviteStatus::Superseded;
+                    }
+                }
+                let invite =
+                    Invite { contact_id: e.contact_id, expires_at: e.expires_at, status: InviteStatus::Requested };
+                self.invites.insert(e.invite_id, invite);
+                self.bump(e.contact_id, e.version);
+            }
+            Event::InviteSent(e) => self.invite_status(e.invite_id, InviteStatus::Sent, e.contact_id, e.version),
+            Event::InviteDeliveryFailed(e) => {
+                self.invite_status(e.invite_id, InviteStatus::Failed, e.contact_id, e.version)
+            }
+            Event::InviteAccepted(e) => {
+                self.invite_status(e.invite_id, InviteStatus::Accepted, e.contact_id, e.version)
+            }
             Event::AccessRoleDefined(e) => {
                 let def = RoleDef { reference: e.reference.clone(), name: e.name.clone(), grant_rule: e.grant_rule };
                 self.roles.insert(e.reference.clone(), def);
@@ -112,6 +149,13 @@ impl TenantState {
                 self.bump(e.contact_id, e.version);
             }
         }
+    }
+
+    fn invite_status(&mut self, invite: InviteId, status: InviteStatus, contact: ContactId, version: u64) {
+        if let Some(i) = self.invites.get_mut(&invite) {
+            i.status = status;
+        }
+        self.bump(contact, version);
     }
 
     fn bump(&mut self, contact: ContactId, version: u64) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::{
-    CommandId, Contact, ContactId, ContactKind, TenantId,
+    CommandId, Contact, ContactId, ContactKind, InviteId, TenantId,
     roles::{GrantRule, GrantStatus},
 };
 use serde::Serialize;
@@ -97,6 +97,27 @@ pub struct GrantView {
     pub granted_at: DateTime<Utc>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteState {
+    Requested,
+    Sent,
+    Failed,
+    Accepted,
+}
+
+/// What an invite token (looked up by its SHA-256) leads to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InviteTokenView {
+    pub tenant_id: TenantId,
+    pub invite_id: InviteId,
+    pub contact_id: ContactId,
+    pub expires_at: DateTime<Utc>,
+    /// The invite's state in the read model (`requested` until the mailer's
+    /// report is projected).
+    pub state: InviteState,
+}
+
 /// A stored HTTP response for an idempotency key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredResponse {
@@ -165,4 +186,7 @@ pub trait ReadModel: Send + Sync + 'static {
     async fn access_roles(&self, tenant: TenantId) -> Result<Vec<RoleView>, Unavailable>;
     /// A contact's current grants (revoked ones are gone), ordered by reference.
     async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable>;
+    /// The invite a token was issued for, by the token's SHA-256 (hex).
+    async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<InviteTokenView>, Unavailable>;
+    async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable>;
 }
