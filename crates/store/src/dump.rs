@@ -13,11 +13,12 @@ const TABLES: &[(&str, &str)] = &[
     ("command_outcomes", "command_id"),
     ("access_roles", "tenant_id, reference"),
     ("contact_roles", "tenant_id, contact_id, reference"),
+    ("contact_invites", "invite_id"),
 ];
 
 impl Store {
     /// `{"tenants": [...], "contacts": [...], "contact_events": [...], "command_outcomes": [...],
-    /// "access_roles": [...], "contact_roles": [...]}`.
+    /// "access_roles": [...], "contact_roles": [...], "contact_invites": [...]}`.
     pub async fn dump_read_models(&self) -> Result<Value> {
         let parts: Vec<String> = TABLES
             .iter()

@@ -2,11 +2,13 @@
 //! this crate keeps the read models the API answers from: `Projection` folds
 //! the events topic into tables with the Kafka offsets in the same
 //! transaction (exactly once), and `Store` implements the `ReadModel` port.
-//! All SQL of the service lives here.
+//! It also keeps the invite mailer's own tables (`mailer`), which are not
+//! read models. All SQL of the service lives here.
 mod admin;
 mod dump;
 mod error;
 mod idempotency;
+mod mailer;
 mod notify;
 mod projection;
 mod read;
@@ -15,6 +17,7 @@ mod secrets;
 mod store;
 
 pub use error::{Error, Result};
+pub use mailer::{InviteTicket, InviteToken, MailerBatch, MailerPosition, TokenState, invite_token_hash};
 pub use projection::{Applied, Projection};
 pub use secrets::public_data;
 pub use sqlx::PgPool;

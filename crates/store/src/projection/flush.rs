@@ -8,7 +8,7 @@ use ledger_domain::{Profile, normalize_email};
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, postgres::PgArguments, query::Query};
 
-use super::{pending::Pending, roles};
+use super::{invites, pending::Pending, roles};
 use crate::error::Result;
 
 type PgQuery = Query<'static, Postgres, PgArguments>;
@@ -272,6 +272,7 @@ pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Res
             .execute(&mut *conn)
             .await?;
     }
+    invites::write(&mut *conn, p.invites).await?;
     if !p.notify.is_empty() {
         // Queued by PostgreSQL and delivered only when the transaction commits.
         sqlx::query(NOTIFY).bind(p.notify).execute(&mut *conn).await?;

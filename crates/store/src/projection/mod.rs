@@ -5,6 +5,7 @@
 //! A transaction-scoped advisory lock lets only one projector (or a replay)
 //! write at a time.
 mod flush;
+mod invites;
 mod pending;
 mod roles;
 
@@ -88,11 +89,20 @@ impl<'c> Projection<'c> {
     /// For a replay: forgets every read-model row and this topic's positions,
     /// inside the transaction (readers keep seeing the old rows until commit).
     /// The API's idempotency keys and submitted commands are not read models
-    /// and stay.
+    /// and stay, and so do the mailer's tokens and positions: they record side
+    /// effects (mails sent) that a rebuild must never repeat.
     pub async fn reset(&mut self) -> Result<()> {
         self.pending = Pending::default();
         self.partitions.clear();
-        for table in ["contact_roles", "access_roles", "contact_events", "contacts", "command_outcomes", "tenants"] {
+        for table in [
+            "contact_invites",
+            "contact_roles",
+            "access_roles",
+            "contact_events",
+            "contacts",
+            "command_outcomes",
+            "tenants",
+        ] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *self.tx).await?;
         }
         sqlx::query("DELETE FROM projector_positions WHERE topic = $1")

@@ -16,7 +16,10 @@ use ledger_domain::{Event, Profile};
 use ledger_protocol::{Decision, Outcome};
 use serde_json::Value;
 
-use super::roles::{GrantChange, GrantOp};
+use super::{
+    invites::InviteChanges,
+    roles::{GrantChange, GrantOp},
+};
 use crate::{
     error::{Result, to_i64},
     roles::{rule_str, status_str},
@@ -102,6 +105,7 @@ pub(crate) struct Pending {
     pub roles: Vec<RoleRow>,
     /// Grant changes in log order (netted against stored versions by `flush`).
     pub grants: Vec<GrantOp>,
+    pub invites: InviteChanges,
     /// Command ids to announce on `command_decided` when the batch commits.
     pub notify: Vec<String>,
 }
@@ -194,7 +198,22 @@ impl Pending {
                 mark.registered = true;
                 mark.version = mark.version.max(to_i64(e.version)?);
             }
-            Event::InviteRequested(e) => self.bump(key(&e.contact_id), e.version)?,
+            Event::InviteRequested(e) => {
+                self.invites.requested(tenant_id, e, d.issued_at);
+                self.bump(key(&e.contact_id), e.version)?;
+            }
+            Event::InviteSent(e) => {
+                self.invites.sent(tenant_id, e, d.issued_at);
+                self.bump(key(&e.contact_id), e.version)?;
+            }
+            Event::InviteDeliveryFailed(e) => {
+                self.invites.failed(tenant_id, e);
+                self.bump(key(&e.contact_id), e.version)?;
+            }
+            Event::InviteAccepted(e) => {
+                self.invites.accepted(tenant_id, e, d.issued_at);
+                self.bump(key(&e.contact_id), e.version)?;
+            }
             Event::AccessRoleDefined(e) => self.roles.push(RoleRow {
                 tenant_id: tenant_id.to_owned(),
                 reference: e.reference.clone(),

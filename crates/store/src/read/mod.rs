@@ -2,7 +2,9 @@
 //! below; this file only adapts their errors to `Unavailable`.
 mod commands;
 mod contacts;
+mod invites;
 mod roles;
+mod tenants;
 
 use std::time::Duration;
 
@@ -10,40 +12,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::{CommandId, Contact, ContactId, TenantId};
 use ledger_protocol::ports::{
-    CommandView, ContactFilter, EventView, GrantView, Idempotency, ReadModel, RoleView, StoredResponse, TenantView,
-    Unavailable,
+    CommandView, ContactFilter, EventView, GrantView, Idempotency, InviteTokenView, ReadModel, RoleView,
+    StoredResponse, TenantView, Unavailable,
 };
-use sqlx::Row;
 
-use crate::{
-    error::{Error, Result},
-    idempotency,
-    store::Store,
-};
+use crate::{idempotency, store::Store};
 
 /// How long a readiness probe waits for `SELECT 1`.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-impl Store {
-    async fn tenant_view(&self, api_key_hash: &str) -> Result<Option<TenantView>> {
-        let row = sqlx::query("SELECT tenant_id, name, contact_capture FROM tenants WHERE api_key_hash = $1")
-            .bind(api_key_hash)
-            .fetch_optional(self.pool())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let tenant_id: String = row.try_get("tenant_id")?;
-        Ok(Some(TenantView {
-            tenant_id: tenant_id.parse().map_err(|e| Error::corrupt("tenants", e))?,
-            name: row.try_get("name")?,
-            contact_capture: row.try_get("contact_capture")?,
-        }))
-    }
-}
-
 #[async_trait]
 impl ReadModel for Store {
     async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantView>, Unavailable> {
-        Ok(self.tenant_view(api_key_hash).await?)
+        Ok(tenants::by_key_hash(self.pool(), api_key_hash).await?)
     }
 
     async fn contact(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, Unavailable> {
@@ -124,5 +105,13 @@ impl ReadModel for Store {
 
     async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable> {
         Ok(roles::grants(self.pool(), tenant, contact).await?)
+    }
+
+    async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<InviteTokenView>, Unavailable> {
+        Ok(invites::by_token_hash(self.pool(), token_hash).await?)
+    }
+
+    async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable> {
+        Ok(tenants::by_id(self.pool(), tenant).await?)
     }
 }

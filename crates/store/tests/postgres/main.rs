@@ -3,6 +3,7 @@
 //! Each test gets a fresh database. One binary for every module, so the
 //! crate links once.
 mod idempotency;
+mod invites;
 mod projection;
 mod queries;
 mod rebuild;
