@@ -7,17 +7,25 @@ use ledger_kafka::{Handler, HandlerConfig, HandlerStatus, KafkaBus, KafkaConfig,
 use ledger_store::Store;
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::{config::Common, projector};
+use crate::{
+    config::Common,
+    mailer::{self, Mailer, Retry},
+    projector,
+};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Roles {
     pub api: bool,
     pub handler: bool,
     pub projector: bool,
+    /// The invite mailer (`Common::mail` says how it sends).
+    pub mailer: bool,
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles { api: true, handler: true, projector: true };
+    pub const ALL: Roles = Roles { api: true, handler: true, projector: true, mailer: true };
+    /// For `Roles { api: true, ..Roles::NONE }`.
+    pub const NONE: Roles = Roles { api: false, handler: false, projector: false, mailer: false };
 }
 
 pub struct Running {
@@ -73,13 +81,17 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
     let mut status = None;
     if roles.handler {
         let hc =
-            HandlerConfig { invite_ttl: chrono::Duration::hours(common.invite_ttl_hours), ..HandlerConfig::default() };
+            HandlerConfig { invite_ttl: chrono::Duration::seconds(common.invite_ttl_secs), ..HandlerConfig::default() };
         let handler = Arc::new(Handler::new(kafka.clone(), hc)?);
         status = Some(handler.status());
         tasks.push(tokio::spawn(handler.run((0..kafka.partitions).collect(), rx.clone())));
     }
     if roles.projector {
         tasks.push(tokio::spawn(projector::run(store.clone(), kafka.clone(), rx.clone())));
+    }
+    if roles.mailer {
+        let mailer = start_mailer(common, &store, &kafka, status.clone(), rx.clone())?;
+        tasks.push(tokio::spawn(mailer::run(mailer, kafka.clone())));
     }
     let mut addr = None;
     if roles.api {
@@ -99,6 +111,29 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
         }));
     }
     Ok(Running { addr, handler: status, store, kafka, shutdown, tasks })
+}
+
+fn start_mailer(
+    common: &Common,
+    store: &Store,
+    kafka: &KafkaConfig,
+    handler: Option<Arc<HandlerStatus>>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Mailer> {
+    let mail = common.mail.mail_config();
+    let sender = mail.sender()?;
+    match &mail.smtp {
+        Some(smtp) => {
+            tracing::info!(host = %smtp.host, port = smtp.port, security = ?smtp.security, "invite mail goes out over SMTP")
+        }
+        None => tracing::info!(
+            outbox = %mail.outbox.display(),
+            "no SMTP host configured: invite mail is written to the outbox and its link logged"
+        ),
+    }
+    let bus = KafkaBus::new(kafka.clone(), handler)?;
+    let retry = Retry { attempts: common.mail.attempts(), base: common.mail.retry_base() };
+    Ok(Mailer::new(store.clone(), Arc::new(bus), sender, mail, retry, &kafka.events_topic, shutdown))
 }
 
 async fn wait_for_signal() {

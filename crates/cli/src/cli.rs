@@ -47,6 +47,11 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// The invite mailer (events topic -> invite mail -> outcome commands).
+    Mailer {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Applies database migrations and creates the topics.
     Migrate {
         #[command(flatten)]
@@ -114,15 +119,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             running.until_signal().await;
         }
         Cmd::Api { common, http } => {
-            let running = app::start(&common, Roles { api: true, handler: false, projector: false }, http).await?;
+            let running = app::start(&common, Roles { api: true, ..Roles::NONE }, http).await?;
             running.until_signal().await;
         }
         Cmd::Handler { common } => {
-            let running = app::start(&common, Roles { api: false, handler: true, projector: false }, unused()).await?;
+            let running = app::start(&common, Roles { handler: true, ..Roles::NONE }, unused()).await?;
             running.until_signal().await;
         }
         Cmd::Projector { common } => {
-            let running = app::start(&common, Roles { api: false, handler: false, projector: true }, unused()).await?;
+            let running = app::start(&common, Roles { projector: true, ..Roles::NONE }, unused()).await?;
+            running.until_signal().await;
+        }
+        Cmd::Mailer { common } => {
+            let running = app::start(&common, Roles { mailer: true, ..Roles::NONE }, unused()).await?;
             running.until_signal().await;
         }
         Cmd::Migrate { common } => {

@@ -1,6 +1,9 @@
 //! Configuration shared by every role: each field is a flag and an env var.
-use clap::Args;
+use std::{fmt, path::PathBuf, time::Duration};
+
+use clap::{Args, ValueEnum};
 use ledger_kafka::KafkaConfig;
+use ledger_mail::{MailConfig, Security, SmtpConfig};
 
 #[derive(Args, Clone, Debug)]
 pub struct Common {
@@ -19,13 +22,135 @@ pub struct Common {
     /// Database connections per process.
     #[arg(long, env = "CL_DB_POOL", default_value_t = 20)]
     pub db_pool: u32,
-    /// How long an invite stays valid, in hours.
-    #[arg(long, env = "CL_INVITE_TTL_HOURS", default_value_t = 168)]
-    pub invite_ttl_hours: i64,
+    /// How long an invite link stays valid, in seconds (default 7 days).
+    #[arg(long, env = "CL_INVITE_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub invite_ttl_secs: i64,
+    #[command(flatten)]
+    pub mail: MailSettings,
 }
 
 impl Common {
     pub fn kafka(&self) -> KafkaConfig {
         KafkaConfig::new(&self.kafka_brokers, &self.topic_prefix, self.partitions)
+    }
+}
+
+pub const DEFAULT_PUBLIC_BASE_URL: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_MAIL_FROM: &str = "Contact Ledger <no-reply@contact-ledger.invalid>";
+pub const DEFAULT_MAIL_OUTBOX: &str = ".data/mail";
+pub const DEFAULT_MAIL_ATTEMPTS: u32 = 5;
+pub const DEFAULT_MAIL_RETRY_MS: u64 = 1000;
+
+/// How the invite mailer sends. Without `--smtp-host` mail is written as
+/// `.eml` files to the outbox folder and each link is logged (development).
+#[derive(Args, Clone)]
+pub struct MailSettings {
+    /// SMTP server; unset: write mail to the outbox folder instead.
+    #[arg(long, env = "CL_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port (default by security: none 25, starttls 587, tls 465).
+    #[arg(long, env = "CL_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// How the SMTP connection is secured.
+    #[arg(long, env = "CL_SMTP_SECURITY", value_enum, default_value_t = SmtpSecurity::Starttls)]
+    pub smtp_security: SmtpSecurity,
+    /// SMTP user name (no authentication when unset).
+    #[arg(long, env = "CL_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// SMTP password; better given through the environment than as a flag.
+    // `hide_env_values`: `--help` would otherwise print the value it read.
+    #[arg(long, env = "CL_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// The `From` of invite mail.
+    #[arg(long, env = "CL_MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
+    pub mail_from: String,
+    /// Where people reach the service: invite links are `<this>/invite/<token>`.
+    #[arg(long, env = "CL_PUBLIC_BASE_URL", default_value = DEFAULT_PUBLIC_BASE_URL)]
+    pub public_base_url: String,
+    /// Folder for `.eml` files when no SMTP host is set.
+    #[arg(long, env = "CL_MAIL_OUTBOX", default_value = DEFAULT_MAIL_OUTBOX)]
+    pub mail_outbox: PathBuf,
+    /// Send attempts per invite before `InviteDeliveryFailed` is recorded.
+    #[arg(long, env = "CL_MAIL_ATTEMPTS", default_value_t = DEFAULT_MAIL_ATTEMPTS)]
+    pub mail_attempts: u32,
+    /// Delay before the first retry, in ms; doubled for each further one.
+    #[arg(long, env = "CL_MAIL_RETRY_MS", default_value_t = DEFAULT_MAIL_RETRY_MS)]
+    pub mail_retry_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SmtpSecurity {
+    None,
+    Starttls,
+    Tls,
+}
+
+/// The same values as the flags' defaults (for tests and the benchmark,
+/// which build a `Common` by hand).
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            smtp_host: None,
+            smtp_port: None,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: DEFAULT_MAIL_FROM.to_owned(),
+            public_base_url: DEFAULT_PUBLIC_BASE_URL.to_owned(),
+            mail_outbox: PathBuf::from(DEFAULT_MAIL_OUTBOX),
+            mail_attempts: DEFAULT_MAIL_ATTEMPTS,
+            mail_retry_ms: DEFAULT_MAIL_RETRY_MS,
+        }
+    }
+}
+
+// By hand, so that the password never reaches a log line.
+impl fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_security", &self.smtp_security)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &self.smtp_password.as_ref().map(|_| "<redacted>"))
+            .field("mail_from", &self.mail_from)
+            .field("public_base_url", &self.public_base_url)
+            .field("mail_outbox", &self.mail_outbox)
+            .field("mail_attempts", &self.mail_attempts)
+            .field("mail_retry_ms", &self.mail_retry_ms)
+            .finish()
+    }
+}
+
+impl MailSettings {
+    pub fn mail_config(&self) -> MailConfig {
+        let security = match self.smtp_security {
+            SmtpSecurity::None => Security::None,
+            SmtpSecurity::Starttls => Security::StartTls,
+            SmtpSecurity::Tls => Security::Tls,
+        };
+        let smtp = self.smtp_host.as_ref().filter(|h| !h.trim().is_empty()).map(|host| SmtpConfig {
+            host: host.trim().to_owned(),
+            port: self.smtp_port.unwrap_or_else(|| security.default_port()),
+            security,
+            username: self.smtp_username.clone().filter(|u| !u.is_empty()),
+            password: self.smtp_password.clone(),
+            timeout: Duration::from_secs(30),
+        });
+        MailConfig {
+            smtp,
+            from: self.mail_from.clone(),
+            public_base_url: self.public_base_url.clone(),
+            outbox: self.mail_outbox.clone(),
+        }
+    }
+
+    /// At least one attempt, however configured.
+    pub fn attempts(&self) -> u32 {
+        self.mail_attempts.max(1)
+    }
+
+    pub fn retry_base(&self) -> Duration {
+        Duration::from_millis(self.mail_retry_ms)
     }
 }
