@@ -32,6 +32,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("tenant_not_found", 404, "Tenant Not Found"),
     ("role_not_found", 404, "Access Role Not Found"),
     ("grant_not_found", 404, "Grant Not Found"),
+    ("invite_not_found", 404, "Invite Not Found"),
     // Decisions of the domain.
     ("email_taken", 409, "Email Taken"),
     ("external_id_taken", 409, "External Id Taken"),
@@ -41,6 +42,9 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("tenant_exists", 409, "Tenant Exists"),
     ("role_exists", 409, "Access Role Exists"),
     ("version_mismatch", 412, "Version Mismatch"),
+    ("invite_used", 410, "Invite Used"),
+    ("invite_expired", 410, "Invite Expired"),
+    ("invite_superseded", 410, "Invite Superseded"),
     // The service.
     ("internal_error", 500, "Internal Server Error"),
     ("service_unavailable", 503, "Service Unavailable"),

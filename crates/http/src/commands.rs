@@ -25,8 +25,11 @@ use crate::{
 };
 
 const FIELDS: [&str; 5] = ["command_id", "tenant_id", "type", "issued_at", "payload"];
-/// Tenants are made by the operator's CLI, never by a tenant's own key.
-const NOT_THROUGH_API: [&str; 1] = ["CreateTenant"];
+/// Tenants are made by the operator's CLI, never by a tenant's own key; the
+/// delivery reports of invites are the mailer's alone to make.
+/// Commands an API key may not send: tenants are made by the CLI, delivery
+/// reports by the mailer, and accepting an invite needs the invite's token.
+const NOT_THROUGH_API: [&str; 4] = ["CreateTenant", "RecordInviteSent", "RecordInviteDeliveryFailed", "AcceptInvite"];
 
 /// `POST /v1/commands`: 202 with the command id to poll.
 pub async fn submit(State(state): State<AppState>, caller: Caller, req: WriteRequest) -> Response {

@@ -69,6 +69,7 @@ pub fn rejection_problem(rejection: &Rejection) -> Problem {
         }
         Rejection::NotFound { code, message } => Problem::with_status(code, StatusCode::NOT_FOUND, message.clone()),
         Rejection::Forbidden { code, message } => Problem::with_status(code, StatusCode::FORBIDDEN, message.clone()),
+        Rejection::Gone { code, message } => Problem::with_status(code, StatusCode::GONE, message.clone()),
         Rejection::VersionMismatch { expected, actual } => Problem::new("version_mismatch", rejection.to_string())
             .extension("expected_version", *expected)
             .extension("current_version", *actual),
@@ -92,6 +93,8 @@ mod tests {
                 "contact_capture_disabled",
             ),
             (Rejection::Conflict { code: "brand_new".into(), field: None, message: "x".into() }, 409, "brand_new"),
+            (Rejection::Gone { code: "invite_used".into(), message: "used".into() }, 410, "invite_used"),
+            (Rejection::Gone { code: "invite_expired".into(), message: "late".into() }, 410, "invite_expired"),
         ];
         for (rejection, status, code) in cases {
             let p = rejection_problem(&rejection).to_json();

@@ -17,6 +17,8 @@ mod contacts_write;
 mod decision;
 mod grants;
 mod idempotency;
+mod invite_page;
+mod invites;
 mod list_query;
 mod metrics;
 mod middleware;
@@ -37,6 +39,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::hash_api_key;
 pub use config::HttpConfig;
+pub use invites::hash_invite_token;
 pub use password::{PasswordHashError, hash_password};
 pub use state::AppState;
 
@@ -54,6 +57,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/contacts/{id}/roles", get(grants::list).post(grants::grant))
         .route("/v1/contacts/{id}/roles/{reference}", delete(grants::revoke))
         .route("/v1/contacts/{id}/roles/{reference}/approve", post(grants::approve))
+        .route("/v1/contacts/{id}/invites", post(invites::request))
+        .route("/v1/invites/accept", post(invites::accept))
+        .route("/invite/{token}", get(invites::page).post(invites::submit_page))
         .route("/v1/access-roles", post(access_roles::define).get(access_roles::list))
         .route("/v1/access-roles/{reference}", get(access_roles::get))
         .route("/v1/commands", post(commands::submit))
@@ -63,6 +69,6 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::track))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
         .with_state(state)
 }

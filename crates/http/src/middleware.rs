@@ -1,20 +1,38 @@
-//! Cross-cutting layers: request metrics, the problem+json fallback for
-//! unknown routes, and a last line that turns any bare error response (axum's
-//! own 405, an extractor's plain-text 400) into problem+json, so that a client
-//! never has to parse two error formats.
-use std::time::Instant;
+//! Cross-cutting layers: the request span (with secrets kept out of it),
+//! request metrics, the problem+json fallback for unknown routes, and a last
+//! line that turns any bare error response (axum's own 405, an extractor's
+//! plain-text 400) into problem+json, so that a client never has to parse two
+//! error formats. The invite pages answer HTML on purpose and pass through.
+use std::{borrow::Cow, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{StatusCode, header},
+    http::{StatusCode, Uri, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
 use crate::{
+    invite_page::HTML,
     problem::{PROBLEM_JSON, Problem},
     state::AppState,
 };
+
+/// The tracing span of a request, as tower-http's default makes it, but an
+/// invite link's token (a credential) never reaches a log.
+pub fn request_span(req: &Request) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), uri = %redacted_uri(req.uri()), version = ?req.version())
+}
+
+fn redacted_uri(uri: &Uri) -> Cow<'_, str> {
+    if uri.path().starts_with("/invite/") {
+        return Cow::Borrowed("/invite/[redacted]");
+    }
+    match uri.path_and_query() {
+        Some(p) => Cow::Borrowed(p.as_str()),
+        None => Cow::Owned(uri.to_string()),
+    }
+}
 
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
@@ -31,12 +49,12 @@ pub async fn not_found() -> Problem {
 pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    let is_problem = response
+    let is_meant = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v == HTML);
+    if !(status.is_client_error() || status.is_server_error()) || is_meant {
         return response;
     }
     let problem = match status {
@@ -56,4 +74,16 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         }
     }
     converted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invite_token_is_redacted_from_the_logged_uri_and_other_paths_are_kept() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert_eq!(redacted_uri(&uri("/invite/s3cr3t-token?x=1")), "/invite/[redacted]");
+        assert_eq!(redacted_uri(&uri("/v1/contacts?limit=2")), "/v1/contacts?limit=2");
+    }
 }

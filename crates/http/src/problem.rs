@@ -104,6 +104,14 @@ impl Problem {
         }))
     }
 
+    pub fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.0.errors = Some(errors);
         self

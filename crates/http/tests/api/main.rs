@@ -8,6 +8,8 @@ mod bodies;
 mod commands;
 mod contacts;
 mod idempotency;
+mod invite_pages;
+mod invites;
 mod lists;
 mod ops;
 mod resilience;

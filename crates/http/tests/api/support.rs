@@ -17,19 +17,21 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use ledger_domain::{
-    Command, CommandId, Contact, ContactId, CreateTenant, Event, TenantId, TenantState,
+    Command, CommandId, Contact, ContactId, CreateTenant, Event, InviteId, TenantId, TenantState,
     decide::{Context, decide, target},
     roles::GrantStatus,
+    state::InviteStatus,
 };
 use ledger_http::{AppState, HttpConfig, hash_api_key, router};
 use ledger_protocol::{
     CommandEnvelope,
     ports::{
-        CommandBus, CommandStatus, CommandView, ContactFilter, EventView, GrantView, Idempotency, ReadModel, RoleView,
-        StoredResponse, TenantView, Unavailable,
+        CommandBus, CommandStatus, CommandView, ContactFilter, EventView, GrantView, Idempotency, InviteState,
+        InviteTokenView, ReadModel, RoleView, StoredResponse, TenantView, Unavailable,
     },
 };
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use ulid::Ulid;
 
@@ -53,6 +55,8 @@ pub struct World {
     /// The role read models, projected from the decided events.
     roles: Mutex<HashMap<TenantId, BTreeMap<String, RoleView>>>,
     grants: Mutex<HashMap<(TenantId, ContactId), BTreeMap<String, GrantView>>>,
+    /// Invite tokens by their SHA-256 (hex), as the mailer would record them.
+    invite_tokens: Mutex<HashMap<String, InviteTokenView>>,
     pub submitted: Mutex<Vec<CommandEnvelope>>,
     /// Ports (by method name) that never answer.
     pub hanging: Mutex<HashSet<&'static str>>,
@@ -116,6 +120,7 @@ impl World {
                 for e in &events {
                     state.apply(e);
                     self.project_roles(envelope.tenant_id, envelope.issued_at, e);
+                    self.project_invites(e);
                     let mut data = e.data();
                     if let Some(map) = data.as_object_mut() {
                         map.remove("password_hash");
@@ -170,6 +175,46 @@ impl World {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The token views follow their invite's state (`PasswordSet` needs
+    /// nothing here: the contacts come from the domain's state, which
+    /// registers the user).
+    fn project_invites(&self, event: &Event) {
+        let (invite, state) = match event {
+            Event::InviteSent(e) => (e.invite_id, InviteState::Sent),
+            Event::InviteDeliveryFailed(e) => (e.invite_id, InviteState::Failed),
+            Event::InviteAccepted(e) => (e.invite_id, InviteState::Accepted),
+            _ => return,
+        };
+        for view in lock(&self.invite_tokens).values_mut().filter(|v| v.invite_id == invite) {
+            view.state = state;
+        }
+    }
+
+    /// Records a token for an invite, as the mailer does when it sends one.
+    pub fn add_invite_token(&self, token: &str, view: InviteTokenView) {
+        lock(&self.invite_tokens).insert(hex::encode(Sha256::digest(token.as_bytes())), view);
+    }
+
+    /// The view of an invite as the domain knows it now.
+    pub fn invite_view(&self, tenant: TenantId, invite: InviteId) -> InviteTokenView {
+        let tenants = lock(&self.tenants);
+        let i = tenants[&tenant].invites.get(&invite).copied().unwrap_or_else(|| panic!("no invite {invite}"));
+        let state = match i.status {
+            // The read model does not know about superseding: the domain decides it.
+            InviteStatus::Requested | InviteStatus::Superseded => InviteState::Requested,
+            InviteStatus::Sent => InviteState::Sent,
+            InviteStatus::Failed => InviteState::Failed,
+            InviteStatus::Accepted => InviteState::Accepted,
+        };
+        InviteTokenView {
+            tenant_id: tenant,
+            invite_id: invite,
+            contact_id: i.contact_id,
+            expires_at: i.expires_at,
+            state,
         }
     }
 
@@ -310,6 +355,16 @@ impl ReadModel for FakeReads {
         self.0.gate("contact_grants").await?;
         Ok(lock(&self.0.grants).get(&(tenant, contact)).map(|g| g.values().cloned().collect()).unwrap_or_default())
     }
+    async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<InviteTokenView>, Unavailable> {
+        self.0.gate("invite_by_token_hash").await?;
+        Ok(lock(&self.0.invite_tokens).get(token_hash).cloned())
+    }
+    async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable> {
+        self.0.gate("tenant").await?;
+        let tenants = lock(&self.0.tenants);
+        let info = tenants.get(&tenant).and_then(|s| s.info.clone());
+        Ok(info.map(|i| TenantView { tenant_id: tenant, name: i.name, contact_capture: i.contact_capture }))
+    }
 }
 
 pub struct TestApp {
@@ -390,6 +445,33 @@ impl TestApp {
     pub fn stall_decisions(&self) {
         *lock(&self.world.stalled) = true;
     }
+
+    /// Creates a user with `"invite": true` (no password) and gives its
+    /// invite the token, as the mailer would; returns the contact and invite.
+    pub async fn invited_user(&self, body: Value, token: &str) -> (String, InviteId) {
+        let r = self.json("POST", "/v1/contacts", &body, &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let contact = r.body["id"].as_str().unwrap().to_owned();
+        let events = self.get(&format!("/v1/contacts/{contact}/events")).await;
+        let invite: InviteId = events.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "InviteRequested")
+            .and_then(|e| e["data"]["invite_id"].as_str())
+            .unwrap_or_else(|| panic!("no invite: {}", events.text))
+            .parse()
+            .unwrap();
+        self.world.add_invite_token(token, self.world.invite_view(self.tenant, invite));
+        (contact, invite)
+    }
+
+    /// A form post without an API key.
+    pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v))).collect();
+        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        self.send("POST", path, &headers, body.join("&")).await
+    }
 }
 
 impl TestResponse {
@@ -419,6 +501,22 @@ impl TestResponse {
     pub fn has_error(&self, field: &str, code: &str) -> bool {
         self.field_errors().iter().any(|(f, c)| f == field && c == code)
     }
+}
+
+/// `application/x-www-form-urlencoded` escaping of one name or value.
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => (b as char).to_string(),
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A user to invite: no password, `"invite": true`.
+pub fn an_invited_user(email: &str) -> Value {
+    serde_json::json!({ "kind": "user", "email": email, "first_name": "Ada", "last_name": "Lovelace", "invite": true })
 }
 
 /// A valid `contact` body with the given email.
