@@ -68,8 +68,13 @@ ensure_apt_packages() (
 # What the Rust workspace (rdkafka's bundled librdkafka, tansu, ...) needs to build.
 ensure_build_deps() {
     ensure_apt_packages build-essential cmake pkg-config zlib1g-dev libssl-dev libcurl4-openssl-dev python3
-    # Needed by a later issue (browser tests); not installed yet:
-    # ensure_apt_packages chromium chromium-driver
+}
+
+# What the tests need beyond the build: a real SMTP server for the invite mail
+# (Debian's aiosmtpd, run with /usr/bin/python3). Browser tests will add
+# chromium and chromium-driver here.
+ensure_test_deps() {
+    ensure_apt_packages python3-aiosmtpd
 }
 
 ensure_postgres_installed() (

@@ -76,13 +76,9 @@ async fn kill_nine_while_commands_flow(victim: &'static str) {
     let other = if victim == "handler" { "projector" } else { "handler" };
     let mut other_child = spawn_role(&common, other);
     let victim_child = Arc::new(Mutex::new(spawn_role(&common, victim)));
-    let api = app::start(
-        &common,
-        Roles { api: true, handler: false, projector: false },
-        "127.0.0.1:0".parse().expect("addr"),
-    )
-    .await
-    .expect("api");
+    let api = app::start(&common, Roles { api: true, ..Roles::NONE }, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("api");
     let base = format!("http://{}", api.addr.expect("addr"));
     let bus = ledger_kafka::KafkaBus::new(api.kafka.clone(), None).expect("bus");
     let tenant = eventually(Duration::from_secs(60), || async {

@@ -134,7 +134,7 @@ async fn a_command_published_twice_produces_its_events_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_handler_rebuilds_its_state_and_keeps_the_rules() {
-    let app = spawn_app_with(1, Roles { api: true, handler: false, projector: true }).await;
+    let app = spawn_app_with(1, Roles { api: true, projector: true, ..Roles::NONE }).await;
     let cfg = app.kafka();
     let first = Arc::new(Handler::new(cfg.clone(), HandlerConfig::default()).expect("handler"));
     let (stop_first, rx) = watch::channel(false);
@@ -163,7 +163,7 @@ async fn a_restarted_handler_rebuilds_its_state_and_keeps_the_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_old_writer_resumed_after_a_new_claim_is_ignored_by_every_reader() {
-    let app = spawn_app_with(1, Roles { api: true, handler: false, projector: true }).await;
+    let app = spawn_app_with(1, Roles { api: true, projector: true, ..Roles::NONE }).await;
     let cfg = app.kafka();
     let (gate, gate_rx) = watch::channel(false);
     let old = Arc::new(Handler::new(cfg.clone(), HandlerConfig::default()).expect("handler").with_pause_gate(gate_rx));

@@ -2,6 +2,7 @@
 //! binary, one module per area; names read as behaviour sentences.
 mod contacts;
 mod crash;
+mod invites;
 mod log;
 mod outage;
 mod roles;

@@ -6,14 +6,10 @@ use std::{
 };
 
 use contact_ledger::app::{self, Roles};
-use contact_ledger_tests::{admin_url, eventually, fresh_common, spawn_app};
+use contact_ledger_tests::{admin_url, eventually, free_port, fresh_common, spawn_app};
 use ledger_store::Store;
 use reqwest::StatusCode;
 use serde_json::json;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_broker_gives_503_with_retry_after_not_a_hang() {

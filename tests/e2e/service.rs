@@ -6,15 +6,11 @@ use std::{
     time::Duration,
 };
 
-use contact_ledger_tests::{eventually, fresh_common};
+use contact_ledger_tests::{eventually, free_port, fresh_common};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const MARKER: &str = "LogMarker9Password";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_service_prints_a_demo_key_serves_the_api_and_never_logs_a_password() {

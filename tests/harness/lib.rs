@@ -2,11 +2,13 @@
 //! fresh database and fresh topics, against the real PostgreSQL and the real
 //! broker named by `CL_TEST_DATABASE_URL` and `CL_TEST_KAFKA_BROKERS`
 //! (`scripts/test` starts both).
+pub mod smtp;
+
 use std::{collections::HashMap, time::Duration};
 
 use contact_ledger::{
     app::{self, Roles, Running},
-    config::Common,
+    config::{Common, MailSettings},
     tenant,
 };
 use ledger_kafka::{EventRead, EventReader, KafkaBus, KafkaConfig};
@@ -24,6 +26,10 @@ pub fn brokers() -> String {
     std::env::var("CL_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19093".into())
 }
 
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
 /// A fresh database and a fresh topic prefix.
 pub async fn fresh_common(partitions: i32) -> Common {
     let id = ulid::Ulid::new().to_string().to_lowercase();
@@ -38,7 +44,13 @@ pub async fn fresh_common(partitions: i32) -> Common {
         topic_prefix: format!("t-{id}."),
         partitions,
         db_pool: 30,
-        invite_ttl_hours: 168,
+        invite_ttl_secs: 7 * 24 * 3600,
+        // Tests that do not look at mail still run the mailer: its .eml
+        // files go to a temporary folder.
+        mail: MailSettings {
+            mail_outbox: std::env::temp_dir().join(format!("cl-outbox-{id}")),
+            ..MailSettings::default()
+        },
     }
 }
 
@@ -56,8 +68,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(partitions: i32, roles: Roles) -> TestApp {
-    let common = fresh_common(partitions).await;
-    let running = app::start(&common, roles, "127.0.0.1:0".parse().expect("addr")).await.expect("start the service");
+    spawn_app_from(fresh_common(partitions).await, roles, "127.0.0.1:0").await
+}
+
+/// The service with a configuration the test prepared (from `fresh_common`).
+pub async fn spawn_app_from(common: Common, roles: Roles, http: &str) -> TestApp {
+    let running = app::start(&common, roles, http.parse().expect("addr")).await.expect("start the service");
     running.ready(Duration::from_secs(60)).await.expect("handler ready");
     let mut app = TestApp {
         base: format!("http://{}", running.addr.expect("api role")),
