@@ -71,10 +71,10 @@ ensure_build_deps() {
 }
 
 # What the tests need beyond the build: a real SMTP server for the invite mail
-# (Debian's aiosmtpd, run with /usr/bin/python3). Browser tests will add
-# chromium and chromium-driver here.
+# (Debian's aiosmtpd, run with /usr/bin/python3) and a real browser for the
+# set-password page (Debian's Chromium and ChromeDriver).
 ensure_test_deps() {
-    ensure_apt_packages python3-aiosmtpd
+    ensure_apt_packages python3-aiosmtpd chromium chromium-driver
 }
 
 ensure_postgres_installed() (

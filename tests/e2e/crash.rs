@@ -4,17 +4,12 @@
 //! `contact-ledger` process (built by `scripts/test` before the tests).
 use std::{
     collections::{HashMap, HashSet},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
     sync::Arc,
     time::Duration,
 };
 
-use contact_ledger::{
-    app::{self, Roles},
-    config::Common,
-};
-use contact_ledger_tests::{ends, eventually, fresh_common, read_topic_records};
+use contact_ledger::app::{self, Roles};
+use contact_ledger_tests::{ends, eventually, fresh_common, read_topic_records, spawn_role};
 use ledger_domain::{ContactId, TenantId};
 use ledger_protocol::{Admit, Fence, LogRecord, Outcome, PartitionState, ports::ReadModel};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -23,32 +18,6 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
 const COMMANDS: usize = 2000;
-
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("contact-ledger");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p contact-ledger` first (scripts/test does)",
-        bin.display()
-    );
-    bin
-}
-
-fn spawn_role(common: &Common, role: &str) -> Child {
-    Command::new(binary())
-        .arg(role)
-        .env("DATABASE_URL", &common.database_url)
-        .env("KAFKA_BROKERS", &common.kafka_brokers)
-        .env("CL_TOPIC_PREFIX", &common.topic_prefix)
-        .env("CL_PARTITIONS", common.partitions.to_string())
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn contact-ledger")
-}
 
 /// Sends one create until it gets a final answer (2xx or 4xx), retrying with
 /// the same Idempotency-Key through 503s and dropped connections.

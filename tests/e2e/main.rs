@@ -1,9 +1,11 @@
 //! End-to-end tests: the whole service, real broker, real PostgreSQL. One
 //! binary, one module per area; names read as behaviour sentences.
+mod browser;
 mod contacts;
 mod crash;
 mod invites;
 mod log;
+mod mailer_crash;
 mod outage;
 mod roles;
 mod secrets;

@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use contact_ledger_tests::{eventually, free_port, fresh_common};
+use contact_ledger_tests::{binary, eventually, free_port, fresh_common};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -18,9 +18,7 @@ async fn the_dev_service_prints_a_demo_key_serves_the_api_and_never_logs_a_passw
     let port = free_port();
     let log_path = std::env::temp_dir().join(format!("contact-ledger-{port}.log"));
     let log = std::fs::File::create(&log_path).expect("log file");
-    let exe = std::env::current_exe().expect("exe");
-    let bin = exe.parent().and_then(|d| d.parent()).expect("target").join("contact-ledger");
-    let mut child = Command::new(bin)
+    let mut child = Command::new(binary())
         .args(["dev", "--http", &format!("127.0.0.1:{port}"), "--demo-tenant"])
         .env("DATABASE_URL", &common.database_url)
         .env("KAFKA_BROKERS", &common.kafka_brokers)

@@ -2,6 +2,7 @@
 //! fresh database and fresh topics, against the real PostgreSQL and the real
 //! broker named by `CL_TEST_DATABASE_URL` and `CL_TEST_KAFKA_BROKERS`
 //! (`scripts/test` starts both).
+pub mod browser;
 pub mod smtp;
 
 use std::{collections::HashMap, time::Duration};
@@ -24,6 +25,51 @@ pub fn admin_url() -> String {
 
 pub fn brokers() -> String {
     std::env::var("CL_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19093".into())
+}
+
+/// The `contact-ledger` binary next to the test executable (`scripts/test`
+/// builds it before the tests).
+pub fn binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("contact-ledger");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p contact-ledger` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// `contact-ledger <role>` configured like `common`, through the environment.
+pub fn role_command(common: &Common, role: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(binary());
+    c.arg(role)
+        .env("DATABASE_URL", &common.database_url)
+        .env("KAFKA_BROKERS", &common.kafka_brokers)
+        .env("CL_TOPIC_PREFIX", &common.topic_prefix)
+        .env("CL_PARTITIONS", common.partitions.to_string())
+        .env("CL_INVITE_TTL_SECS", common.invite_ttl_secs.to_string())
+        .env("CL_PUBLIC_BASE_URL", &common.mail.public_base_url)
+        .env("CL_MAIL_OUTBOX", &common.mail.mail_outbox)
+        .env("CL_MAIL_RETRY_MS", common.mail.mail_retry_ms.to_string())
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(host) = &common.mail.smtp_host {
+        c.env("CL_SMTP_HOST", host);
+    }
+    if let Some(port) = common.mail.smtp_port {
+        c.env("CL_SMTP_PORT", port.to_string());
+    }
+    if common.mail.smtp_security == contact_ledger::config::SmtpSecurity::None {
+        c.env("CL_SMTP_SECURITY", "none");
+    }
+    c
+}
+
+pub fn spawn_role(common: &Common, role: &str) -> std::process::Child {
+    role_command(common, role).spawn().expect("spawn contact-ledger")
 }
 
 pub fn free_port() -> u16 {
