@@ -6,24 +6,30 @@ use std::{
     time::Duration,
 };
 
-use contact_ledger_tests::{binary, eventually, free_port, fresh_common};
+use contact_ledger::config::SmtpSecurity;
+use contact_ledger_tests::{
+    eventually, free_port, fresh_common, role_command,
+    smtp::{SmtpServer, invite_link},
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const MARKER: &str = "LogMarker9Password";
+const INVITE_MARKER: &str = "InviteLog7Password";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dev_service_prints_a_demo_key_serves_the_api_and_never_logs_a_password() {
-    let common = fresh_common(2).await;
+async fn the_dev_service_prints_a_demo_key_serves_the_api_and_never_logs_a_password_or_an_invite_token() {
+    let smtp = SmtpServer::start().await;
+    let mut common = fresh_common(2).await;
     let port = free_port();
+    common.mail.smtp_host = Some("127.0.0.1".into());
+    common.mail.smtp_port = Some(smtp.port);
+    common.mail.smtp_security = SmtpSecurity::None;
+    common.mail.public_base_url = format!("http://127.0.0.1:{port}");
     let log_path = std::env::temp_dir().join(format!("contact-ledger-{port}.log"));
     let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = Command::new(binary())
-        .args(["dev", "--http", &format!("127.0.0.1:{port}"), "--demo-tenant"])
-        .env("DATABASE_URL", &common.database_url)
-        .env("KAFKA_BROKERS", &common.kafka_brokers)
-        .env("CL_TOPIC_PREFIX", &common.topic_prefix)
-        .env("CL_PARTITIONS", "2")
+    let mut child = role_command(&common, "dev")
+        .args(["--http", &format!("127.0.0.1:{port}"), "--demo-tenant"])
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(log)
@@ -68,6 +74,27 @@ async fn the_dev_service_prints_a_demo_key_serves_the_api_and_never_logs_a_passw
         .await
         .expect("json");
     assert_eq!(got["registered"], true);
+    // An invite, accepted through the page: neither its token nor the
+    // password may reach the log.
+    let invited = client
+        .post(format!("{base}/v1/contacts"))
+        .bearer_auth(key)
+        .json(&json!({"kind": "user", "first_name": "I", "last_name": "N", "email": "i@example.com", "invite": true}))
+        .send()
+        .await
+        .expect("invite");
+    assert_eq!(invited.status(), StatusCode::CREATED);
+    let mail = smtp.wait_for(1, Duration::from_secs(30)).await.remove(0);
+    let link = invite_link(&mail).expect("a link");
+    let token = link.rsplit('/').next().expect("token").to_owned();
+    let page = client
+        .post(&link)
+        .form(&[("password", INVITE_MARKER), ("password_confirmation", INVITE_MARKER)])
+        .send()
+        .await
+        .expect("form");
+    assert_eq!(page.status(), StatusCode::OK);
+
     let metrics = client.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
     assert!(metrics.contains("http_requests_total"), "{metrics}");
 
@@ -78,5 +105,7 @@ async fn the_dev_service_prints_a_demo_key_serves_the_api_and_never_logs_a_passw
     let logged = std::fs::read_to_string(&log_path).expect("log");
     assert!(logged.contains("listening"), "the log must hold the service's output to be worth scanning");
     assert!(!logged.contains(MARKER), "a plaintext password reached the log");
+    assert!(!logged.contains(INVITE_MARKER), "an invite password reached the log");
+    assert!(!logged.contains(&token), "an invite token reached the log");
     let _ = std::fs::remove_file(log_path);
 }
