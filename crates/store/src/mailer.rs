@@ -18,6 +18,7 @@ use sqlx::{Postgres, Row, Transaction};
 
 use crate::{
     error::{Error, Result, to_i64, to_u64},
+    projection::{Positions, save_positions},
     store::Store,
 };
 
@@ -168,19 +169,7 @@ impl MailerBatch<'_> {
             offsets.push(p.next_offset);
             epochs.push(to_i64(p.epoch)?);
         }
-        if !partitions.is_empty() {
-            sqlx::query(
-                "INSERT INTO mailer_positions (topic, partition, next_offset, epoch) \
-                 SELECT $1, * FROM UNNEST($2::int4[], $3::int8[], $4::int8[]) \
-                 ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, epoch = EXCLUDED.epoch",
-            )
-            .bind(&self.topic)
-            .bind(partitions)
-            .bind(offsets)
-            .bind(epochs)
-            .execute(&mut *self.tx)
-            .await?;
-        }
+        save_positions(&mut self.tx, Positions::Mailer, &self.topic, partitions, offsets, epochs).await?;
         self.tx.commit().await?;
         Ok(())
     }

@@ -154,20 +154,45 @@ impl<'c> Projection<'c> {
             offsets.push(state.next_offset);
             epochs.push(to_i64(state.fence.epoch())?);
         }
-        if !partitions.is_empty() {
-            sqlx::query(
-                "INSERT INTO projector_positions (topic, partition, next_offset, epoch) \
-                 SELECT $1, * FROM UNNEST($2::int4[], $3::int8[], $4::int8[]) \
-                 ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, epoch = EXCLUDED.epoch",
-            )
-            .bind(&self.topic)
-            .bind(partitions)
-            .bind(offsets)
-            .bind(epochs)
-            .execute(&mut *self.tx)
-            .await?;
-        }
+        save_positions(&mut self.tx, Positions::Projector, &self.topic, partitions, offsets, epochs).await?;
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+/// The two readers of the events topic that keep their own offsets.
+#[derive(Clone, Copy)]
+pub(crate) enum Positions {
+    Projector,
+    Mailer,
+}
+
+/// Stores next offsets and fence epochs per partition (one statement).
+pub(crate) async fn save_positions(
+    conn: &mut sqlx::PgConnection,
+    table: Positions,
+    topic: &str,
+    partitions: Vec<i32>,
+    offsets: Vec<i64>,
+    epochs: Vec<i64>,
+) -> Result<()> {
+    if partitions.is_empty() {
+        return Ok(());
+    }
+    let table = match table {
+        Positions::Projector => "projector_positions",
+        Positions::Mailer => "mailer_positions",
+    };
+    sqlx::query(&format!(
+        "INSERT INTO {table} (topic, partition, next_offset, epoch) \
+         SELECT $1, * FROM UNNEST($2::int4[], $3::int8[], $4::int8[]) \
+         ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, epoch = EXCLUDED.epoch"
+    ))
+    .bind(topic)
+    .bind(partitions)
+    .bind(offsets)
+    .bind(epochs)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
