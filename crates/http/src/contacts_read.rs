@@ -3,10 +3,10 @@
 //! tenant's contact is simply not found.
 use axum::{
     extract::{
-        Path, Query, State,
+        FromRequestParts, Path, Query, State,
         rejection::{PathRejection, QueryRejection},
     },
-    http::{StatusCode, header},
+    http::{StatusCode, header, request::Parts},
 };
 use ledger_domain::{Contact, ContactId, FieldError, TenantId};
 use serde::Serialize;
@@ -94,6 +94,19 @@ pub fn contact_reply(status: StatusCode, contact: &Contact, outcome: Option<&str
 
 pub fn contact_not_found() -> Problem {
     Problem::new("contact_not_found", "no such contact")
+}
+
+/// The `{id}` of a write route: a contact id (`contact_<ULID>` or a bare
+/// ULID); anything else cannot name a contact, so it is 404.
+pub struct ContactPath(pub ContactId);
+
+impl<S: Send + Sync> FromRequestParts<S> for ContactPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| contact_not_found())?;
+        id.parse().map(ContactPath).map_err(|_| contact_not_found())
+    }
 }
 
 pub fn to_json<T: Serialize>(value: &T) -> Result<Value, Problem> {

@@ -1,9 +1,9 @@
 //! Writing contacts synchronously: publish the command, wait for its
 //! decision, answer with the contact as the read model now shows it.
 use axum::{
-    extract::{Path, State, rejection::PathRejection},
+    extract::State,
     http::{HeaderMap, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use ledger_domain::{Command, ContactId};
 use serde_json::{Map, Value, json};
@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     auth::Caller,
     contact_input::{ContactWrite, contact_command},
-    contacts_read::{contact_not_found, contact_reply, read_back},
+    contacts_read::{ContactPath, contact_reply, read_back},
     decision, idempotency,
     problem::Problem,
     request::{JSON, MERGE_PATCH, WriteRequest},
@@ -61,13 +61,11 @@ pub async fn upsert(State(state): State<AppState>, caller: Caller, req: WriteReq
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    id: Result<Path<String>, PathRejection>,
+    ContactPath(contact_id): ContactPath,
     req: WriteRequest,
 ) -> Response {
-    let Ok(Path(id)) = id else { return contact_not_found().into_response() };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
-        let contact_id: ContactId = id.parse().map_err(|_| contact_not_found())?;
         let expected_version = if_match(&req.headers)?;
         let patch = req.json_object(&[JSON, MERGE_PATCH])?;
         let mut payload = Map::new();

@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     auth::Caller,
-    contacts_read::{contact_not_found, find, read_back},
+    contacts_read::{ContactPath, contact_not_found, find, read_back},
     decision, idempotency,
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
@@ -59,13 +59,11 @@ pub async fn list(
 pub async fn grant(
     State(state): State<AppState>,
     caller: Caller,
-    id: Result<Path<String>, PathRejection>,
+    ContactPath(contact_id): ContactPath,
     req: WriteRequest,
 ) -> Response {
-    let Ok(Path(id)) = id else { return contact_not_found().into_response() };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
-        let contact_id: ContactId = id.parse().map_err(|_| contact_not_found())?;
         let command = grant_command(contact_id, req.json_object(&[JSON])?)?;
         let asked = match &command {
             Command::GrantRoles(g) => g.access_roles.len(),

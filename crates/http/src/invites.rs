@@ -19,7 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use ledger_domain::{
-    Command, Contact, ContactId, Event, FieldError,
+    Command, Contact, Event, FieldError,
     command::{AcceptInvite, RequestInvite},
     validate::{PASSWORD_RULE, check_password},
 };
@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     auth::Caller,
-    contacts_read::{contact_not_found, read_back, to_json},
+    contacts_read::{ContactPath, read_back, to_json},
     decision, idempotency,
     idempotency::Slot,
     invite_page::{self, Invitee},
@@ -50,13 +50,11 @@ pub fn hash_invite_token(token: &str) -> String {
 pub async fn request(
     State(state): State<AppState>,
     caller: Caller,
-    id: Result<Path<String>, PathRejection>,
+    ContactPath(contact_id): ContactPath,
     req: WriteRequest,
 ) -> Response {
-    let Ok(Path(id)) = id else { return contact_not_found().into_response() };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
-        let contact_id: ContactId = id.parse().map_err(|_| contact_not_found())?;
         let command = Command::RequestInvite(RequestInvite { contact_id });
         let view = decision::decide(state, tenant, slot, command).await?;
         let requested = view
