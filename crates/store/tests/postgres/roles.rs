@@ -23,7 +23,7 @@ fn expires() -> DateTime<Utc> {
 fn issued_at(at: &At) -> DateTime<Utc> {
     match &at.1 {
         LogRecord::Decision(d) => d.issued_at,
-        LogRecord::Claim(_) => panic!("a claim is not decided"),
+        other => panic!("only a decision is issued: {other:?}"),
     }
 }
 

@@ -151,7 +151,7 @@ pub fn new_tenant() -> TenantId {
 pub fn command_id(at: &At) -> CommandId {
     match &at.1 {
         LogRecord::Decision(d) => d.command_id,
-        LogRecord::Claim(_) => panic!("a claim has no command id"),
+        other => panic!("only a decision has a command id: {other:?}"),
     }
 }
 
@@ -159,7 +159,7 @@ pub fn command_id(at: &At) -> CommandId {
 pub fn contact_id(at: &At) -> ContactId {
     match &at.1 {
         LogRecord::Decision(d) => d.subject().expect("the decision names a contact"),
-        LogRecord::Claim(_) => panic!("a claim names no contact"),
+        other => panic!("only a decision names a contact: {other:?}"),
     }
 }
 
