@@ -6,8 +6,8 @@
 //! token nor the password is ever logged or published (the request span
 //! redacts the token from the path, see `middleware::request_span`).
 //!
-//! Used and expired links are answered from the read model before argon2 is
-//! paid for; the domain still decides, so a link used meanwhile (or a read
+//! Used, replaced (superseded) and expired links are answered from the read
+//! model before the form is shown and before argon2 is paid for; the domain still decides, so a link used meanwhile (or a read
 //! model that lags) gets the same 410 from the decision.
 use axum::{
     Form,
@@ -197,8 +197,15 @@ async fn open_invite(state: &AppState, token: &str) -> Result<(InviteTokenView, 
     let token_hash = hash_invite_token(token);
     let found = state.reads().invite_by_token_hash(&token_hash);
     let view = state.port("invite_by_token_hash", found).await?.ok_or_else(invite_not_found)?;
-    if view.state == InviteState::Accepted {
-        return Err(Problem::new("invite_used", "this invite has already been used"));
+    match view.state {
+        InviteState::Accepted => return Err(Problem::new("invite_used", "this invite has already been used")),
+        InviteState::Superseded => {
+            return Err(Problem::new(
+                "invite_superseded",
+                "a newer invite replaced this one: use the link in the latest email",
+            ));
+        }
+        InviteState::Requested | InviteState::Sent | InviteState::Failed => {}
     }
     let slot = Slot::fresh(None);
     if view.expires_at <= slot.issued_at {

@@ -104,6 +104,8 @@ pub enum InviteState {
     Sent,
     Failed,
     Accepted,
+    /// A newer invite for the same contact replaced it (it was not accepted).
+    Superseded,
 }
 
 /// What an invite token (looked up by its SHA-256) leads to.

@@ -99,6 +99,25 @@ async fn a_good_password_sets_it_registers_the_user_and_says_so() {
 }
 
 #[tokio::test]
+async fn a_replaced_link_gets_a_410_page_to_look_at_or_to_post_to_even_with_a_weak_password() {
+    let (app, id) = app_with_invite().await;
+    let r = app.json("POST", &format!("/v1/contacts/{id}/invites"), &json!({}), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let published = app.world.submitted().len();
+
+    let r = app.send("GET", PAGE, &[], "").await;
+    assert_page(&r, 410, "invite-superseded");
+    assert!(r.text.contains("This link has been replaced"), "{}", r.text);
+    assert!(!r.text.contains("<form"), "no form for a replaced link: {}", r.text);
+    for password in ["short", "babbage1842"] {
+        let r = app.form(PAGE, &[("password", password), ("password_confirmation", password)]).await;
+        assert_page(&r, 410, "invite-superseded");
+    }
+    assert_eq!(app.world.submitted().len(), published);
+    assert_eq!(app.get(&format!("/v1/contacts/{id}")).await.body["registered"], json!(false));
+}
+
+#[tokio::test]
 async fn an_unknown_link_gets_a_404_page_saying_it_is_not_valid() {
     let app = spawn_app();
     let r = app.send("GET", "/invite/nope", &[], "").await;

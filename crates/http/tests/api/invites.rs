@@ -174,6 +174,32 @@ async fn an_expired_invite_gets_410_invite_expired_from_the_read_model_or_from_t
 }
 
 #[tokio::test]
+async fn a_replaced_invite_gets_410_invite_superseded_from_the_read_model_or_from_the_decision() {
+    let app = spawn_app();
+    let (id, first) = app.invited_user(an_invited_user("twice@example.com"), TOKEN).await;
+    let r = app.json("POST", &format!("/v1/contacts/{id}/invites"), &json!({}), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let published = app.world.submitted().len();
+
+    // Whatever the password: the link is gone before its rule matters.
+    for password in ["short", PASSWORD] {
+        let r = accept(&app, TOKEN, password).await;
+        assert_eq!(r.status, 410, "{password}: {}", r.text);
+        assert_eq!(r.problem_code(), "invite_superseded");
+    }
+    assert_eq!(app.world.submitted().len(), published, "the read model answered; nothing is published");
+
+    // A read model that has not caught up yet: the domain still refuses.
+    let mut stale = app.world.invite_view(app.tenant, first);
+    stale.state = ledger_protocol::ports::InviteState::Sent;
+    app.world.add_invite_token("stale-token", stale);
+    let r = accept(&app, "stale-token", PASSWORD).await;
+    assert_eq!(r.status, 410, "{}", r.text);
+    assert_eq!(r.problem_code(), "invite_superseded");
+    assert_eq!(app.get(&format!("/v1/contacts/{id}")).await.body["registered"], json!(false));
+}
+
+#[tokio::test]
 async fn a_weak_password_gets_422_naming_the_field_and_publishes_nothing() {
     let app = spawn_app();
     let (id, _) = app.invited_user(an_invited_user("weak@example.com"), TOKEN).await;

@@ -180,8 +180,17 @@ impl World {
 
     /// The token views follow their invite's state (`PasswordSet` needs
     /// nothing here: the contacts come from the domain's state, which
-    /// registers the user).
+    /// registers the user). A new request supersedes the contact's older,
+    /// unaccepted invites, as the projector records it.
     fn project_invites(&self, event: &Event) {
+        if let Event::InviteRequested(e) = event {
+            let mut tokens = lock(&self.invite_tokens);
+            let older = tokens.values_mut().filter(|v| v.contact_id == e.contact_id && v.invite_id != e.invite_id);
+            for view in older.filter(|v| v.state != InviteState::Accepted) {
+                view.state = InviteState::Superseded;
+            }
+            return;
+        }
         let (invite, state) = match event {
             Event::InviteSent(e) => (e.invite_id, InviteState::Sent),
             Event::InviteDeliveryFailed(e) => (e.invite_id, InviteState::Failed),
@@ -203,8 +212,8 @@ impl World {
         let tenants = lock(&self.tenants);
         let i = tenants[&tenant].invites.get(&invite).copied().unwrap_or_else(|| panic!("no invite {invite}"));
         let state = match i.status {
-            // The read model does not know about superseding: the domain decides it.
-            InviteStatus::Requested | InviteStatus::Superseded => InviteState::Requested,
+            InviteStatus::Requested => InviteState::Requested,
+            InviteStatus::Superseded => InviteState::Superseded,
             InviteStatus::Sent => InviteState::Sent,
             InviteStatus::Failed => InviteState::Failed,
             InviteStatus::Accepted => InviteState::Accepted,

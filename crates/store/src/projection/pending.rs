@@ -199,7 +199,7 @@ impl Pending {
                 mark.version = mark.version.max(to_i64(e.version)?);
             }
             Event::InviteRequested(e) => {
-                self.invites.requested(tenant_id, e, d.issued_at);
+                self.invites.requested(tenant_id, e, d.issued_at)?;
                 self.bump(key(&e.contact_id), e.version)?;
             }
             Event::InviteSent(e) => {

@@ -23,6 +23,7 @@ pub(crate) fn parse_state(s: &str) -> Result<InviteState> {
         "sent" => Ok(InviteState::Sent),
         "failed" => Ok(InviteState::Failed),
         "accepted" => Ok(InviteState::Accepted),
+        "superseded" => Ok(InviteState::Superseded),
         other => Err(Error::corrupt("contact_invites", format!("state {other:?}"))),
     }
 }
@@ -46,7 +47,13 @@ mod tests {
 
     #[test]
     fn every_state_reads_back_as_the_api_spells_it() {
-        for state in [InviteState::Requested, InviteState::Sent, InviteState::Failed, InviteState::Accepted] {
+        for state in [
+            InviteState::Requested,
+            InviteState::Sent,
+            InviteState::Failed,
+            InviteState::Accepted,
+            InviteState::Superseded,
+        ] {
             let word = serde_json::to_value(state).unwrap();
             assert_eq!(parse_state(word.as_str().unwrap()).unwrap(), state);
         }

@@ -42,7 +42,7 @@ fn requested(at: &At) -> (InviteId, DateTime<Utc>) {
                 .expect("an InviteRequested"),
             Outcome::Rejected { rejection } => panic!("rejected: {rejection:?}"),
         },
-        LogRecord::Claim(_) => panic!("a claim"),
+        other => panic!("not a decision: {other:?}"),
     }
 }
 
@@ -130,10 +130,79 @@ async fn one_batch_gives_the_same_invites_as_one_record_per_transaction() {
         .iter()
         .map(|r| (r["invite_id"].as_str().unwrap(), r["state"].as_str().unwrap()))
         .collect();
-    let mut expected = [(first.to_string(), "sent"), (second.to_string(), "accepted")];
+    let mut expected = [(first.to_string(), "superseded"), (second.to_string(), "accepted")];
     expected.sort();
     let expected: Vec<(&str, &str)> = expected.iter().map(|(i, s)| (i.as_str(), *s)).collect();
     assert_eq!(states, expected);
+}
+
+fn request_again(log: &mut Log, t: TenantId, contact: ContactId) -> At {
+    log.decide(t, "RequestInvite", json!({"contact_id": contact.to_string()}))
+}
+
+/// `(invite, state)` of every invite row, in invite id order.
+async fn states(store: &Store) -> Vec<(String, String)> {
+    let rows = invites(store).await;
+    let field = |r: &Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
+    rows.as_array().unwrap().iter().map(|r| (field(r, "invite_id"), field(r, "state"))).collect()
+}
+
+#[tokio::test]
+async fn a_newer_invite_supersedes_the_older_ones_and_their_links_say_so() {
+    let db = TestDb::new().await;
+    let mut log = Log::default();
+    let t = new_tenant();
+    let (mut records, contact, first, expires) = invited_user(&mut log, t);
+    let first_sent = sent(&mut log, t, first);
+    records.push(first_sent.clone());
+    project(&db.store, &records).await;
+    let ticket = InviteTicket { tenant_id: t, invite_id: first, contact_id: contact, expires_at: expires };
+    let token = db.store.begin_invite(&ticket).await.unwrap().expect("a token");
+
+    let again = request_again(&mut log, t, contact);
+    let (second, _) = requested(&again);
+    project(&db.store, &[again]).await;
+    let view = db.store.invite_by_token_hash(&token.hash()).await.unwrap().expect("still known");
+    assert_eq!((view.invite_id, view.state), (first, InviteState::Superseded));
+    let expected = vec![(first.to_string(), "superseded".to_owned()), (second.to_string(), "requested".to_owned())];
+    assert_eq!(states(&db.store).await, expected);
+
+    // A repeated report about the older invite does not bring it back, and
+    // the newer one moves on as usual.
+    project(&db.store, &[log.push(first_sent.1), sent(&mut log, t, second)]).await;
+    let expected = vec![(first.to_string(), "superseded".to_owned()), (second.to_string(), "sent".to_owned())];
+    assert_eq!(states(&db.store).await, expected);
+}
+
+#[tokio::test]
+async fn of_several_requests_in_one_batch_only_the_last_stays_live_and_an_accepted_invite_is_never_superseded() {
+    let mut log = Log::default();
+    let t = new_tenant();
+    let (mut records, contact, first, _) = invited_user(&mut log, t);
+    records.push(accepted(&mut log, t, first));
+    let requests: Vec<At> = (0..3).map(|_| request_again(&mut log, t, contact)).collect();
+    let ids: Vec<InviteId> = requests.iter().map(|r| requested(r).0).collect();
+    records.extend(requests.iter().cloned());
+    // A repeat of an older request later in the log changes nothing.
+    let repeat = log.push(requests[0].1.clone());
+
+    let (one_by_one, batched) = (TestDb::new().await, TestDb::new().await);
+    for record in &records {
+        project(&one_by_one.store, std::slice::from_ref(record)).await;
+    }
+    project(&one_by_one.store, std::slice::from_ref(&repeat)).await;
+    records.push(repeat);
+    project(&batched.store, &records).await;
+    assert_eq!(batched.store.dump_read_models().await.unwrap(), one_by_one.store.dump_read_models().await.unwrap());
+
+    let mut expected = vec![
+        (first.to_string(), "accepted".to_owned()),
+        (ids[0].to_string(), "superseded".to_owned()),
+        (ids[1].to_string(), "superseded".to_owned()),
+        (ids[2].to_string(), "requested".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(states(&batched.store).await, expected);
 }
 
 #[tokio::test]
