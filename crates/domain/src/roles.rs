@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{error::FieldError, input::Reader};
+use crate::{error::FieldError, event::Event, input::Reader};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -63,13 +63,17 @@ pub struct Grant {
     pub expires: Option<DateTime<Utc>>,
 }
 
-/// What a grant amounts to at a moment: expiry wins over everything.
+/// What a grant amounts to at a moment: a revocation wins over everything,
+/// then expiry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Effective {
     Active,
     Pending,
     Expired,
+    /// Only for a past moment: the grant had been revoked by then (a current
+    /// grant list leaves revoked grants out).
+    Revoked,
 }
 
 impl Grant {
@@ -80,6 +84,77 @@ impl Grant {
             (_, GrantStatus::Pending) => Effective::Pending,
         }
     }
+}
+
+/// What one role event did to a grant: the history a past moment is read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrantChange {
+    Granted { status: GrantStatus, expires: Option<DateTime<Utc>> },
+    Activated,
+    Revoked,
+}
+
+impl GrantChange {
+    /// The grant a role event changes (by reference) and how; `None` for
+    /// any other event.
+    pub fn of(event: &Event) -> Option<(&str, GrantChange)> {
+        match event {
+            Event::RoleGranted(e) => {
+                Some((&e.reference, GrantChange::Granted { status: e.status, expires: e.expires }))
+            }
+            Event::RoleActivated(e) => Some((&e.reference, GrantChange::Activated)),
+            Event::RoleRevoked(e) => Some((&e.reference, GrantChange::Revoked)),
+            _ => None,
+        }
+    }
+}
+
+/// A grant as it stood at a past moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PastGrant {
+    pub grant: Grant,
+    /// When it was last given or activated (that decision's `issued_at`).
+    pub granted_at: DateTime<Utc>,
+    /// When it was revoked, if that was its last change by then.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl PastGrant {
+    pub fn effective(&self, at: DateTime<Utc>) -> Effective {
+        if self.revoked_at.is_some() { Effective::Revoked } else { self.grant.effective(at) }
+    }
+}
+
+/// Folds one grant's changes up to a moment, in the order of the contact's
+/// versions (each with its decision's `issued_at`): `None` when it had not
+/// been granted yet. A revoked grant stays, marked, until granted again, so
+/// a past list can say it was revoked rather than leave it out.
+pub fn grant_as_of<'a>(
+    reference: &str,
+    changes: impl IntoIterator<Item = (DateTime<Utc>, &'a GrantChange)>,
+) -> Option<PastGrant> {
+    let mut past: Option<PastGrant> = None;
+    for (at, change) in changes {
+        match change {
+            GrantChange::Granted { status, expires } => {
+                let grant = Grant { reference: reference.to_owned(), status: *status, expires: *expires };
+                past = Some(PastGrant { grant, granted_at: at, revoked_at: None });
+            }
+            // The domain activates only a grant that is held.
+            GrantChange::Activated => {
+                if let Some(p) = past.as_mut().filter(|p| p.revoked_at.is_none()) {
+                    p.grant.status = GrantStatus::Active;
+                    p.granted_at = at;
+                }
+            }
+            GrantChange::Revoked => {
+                if let Some(p) = past.as_mut() {
+                    p.revoked_at = Some(at);
+                }
+            }
+        }
+    }
+    past
 }
 
 pub fn is_reference(s: &str) -> bool {

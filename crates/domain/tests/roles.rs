@@ -2,7 +2,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use ledger_domain::{
     Command, CommandId, ContactId, Context, Event, Rejection, TenantState, decide, evolve,
-    roles::{Effective, GrantStatus},
+    roles::{Effective, GrantChange, GrantStatus, grant_as_of},
 };
 use serde_json::{Value, json};
 use ulid::Ulid;
@@ -53,6 +53,11 @@ impl Given {
         );
         let Event::ContactCreated(c) = &events[0] else { panic!("{events:?}") };
         (c.contact_id, events)
+    }
+
+    /// The `issued_at` of the last command decided.
+    fn now(&self) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + self.n as i64, 0).unwrap()
     }
 
     fn status(&self, contact: ContactId, reference: &str, at: DateTime<Utc>) -> Option<Effective> {
@@ -229,4 +234,54 @@ fn a_role_definition_needs_its_grant_rule() {
         Err(Rejection::Validation { errors }) => assert_eq!(errors[0].field, "grant_rule"),
         other => panic!("{other:?}"),
     }
+}
+
+/// `(status, effective)` of a grant at `at`, folded from the events issued by then.
+fn as_of(history: &[(DateTime<Utc>, Event)], reference: &str, at: DateTime<Utc>) -> Option<(GrantStatus, Effective)> {
+    let changes: Vec<(DateTime<Utc>, GrantChange)> = history
+        .iter()
+        .filter(|(issued, _)| *issued <= at)
+        .filter_map(|(issued, e)| GrantChange::of(e).filter(|(r, _)| *r == reference).map(|(_, c)| (*issued, c)))
+        .collect();
+    let past = grant_as_of(reference, changes.iter().map(|(issued, c)| (*issued, c)))?;
+    Some((past.grant.status, past.effective(at)))
+}
+
+#[test]
+fn a_grant_as_of_a_past_moment_is_absent_pending_active_revoked_or_expired_as_it_was_then() {
+    let mut g = Given::tenant_with_roles();
+    let stamp = |g: &Given, events: Vec<Event>| events.into_iter().map(|e| (g.now(), e)).collect::<Vec<_>>();
+    let (id, events) = g.user("a@x.io", json!(["trade-account"]));
+    let mut history = stamp(&g, events);
+    let granted = g.now();
+    let role = json!({"contact_id": id.to_string(), "reference": "trade-account"});
+    let events = g.ok("ApproveRole", role.clone());
+    history.extend(stamp(&g, events));
+    let approved = g.now();
+    let events = g.ok("RevokeRole", role);
+    history.extend(stamp(&g, events));
+    let revoked = g.now();
+    let expires = revoked + chrono::Duration::seconds(100);
+    let again = json!([{"reference": "trade-account", "expires": expires.to_rfc3339(), "status": "active"}]);
+    let events = g.ok("GrantRoles", json!({"contact_id": id.to_string(), "access_roles": again}));
+    history.extend(stamp(&g, events));
+    let regranted = g.now();
+
+    let second = chrono::Duration::seconds(1);
+    assert_eq!(as_of(&history, "trade-account", granted - second), None);
+    assert_eq!(as_of(&history, "trade-account", granted), Some((GrantStatus::Pending, Effective::Pending)));
+    assert_eq!(as_of(&history, "trade-account", approved), Some((GrantStatus::Active, Effective::Active)));
+    assert_eq!(as_of(&history, "trade-account", revoked), Some((GrantStatus::Active, Effective::Revoked)));
+    assert_eq!(as_of(&history, "trade-account", regranted), Some((GrantStatus::Active, Effective::Active)));
+    assert_eq!(as_of(&history, "trade-account", expires), Some((GrantStatus::Active, Effective::Expired)));
+    assert_eq!(as_of(&history, "customer", expires), None);
+
+    // The fold keeps when: the last grant or activation, and the revocation.
+    let changes: Vec<(DateTime<Utc>, GrantChange)> = history
+        .iter()
+        .filter(|(t, _)| *t <= revoked)
+        .filter_map(|(t, e)| GrantChange::of(e).map(|c| (*t, c.1)))
+        .collect();
+    let past = grant_as_of("trade-account", changes.iter().map(|(t, c)| (*t, c))).unwrap();
+    assert_eq!((past.granted_at, past.revoked_at), (approved, Some(revoked)));
 }

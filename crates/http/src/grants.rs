@@ -3,8 +3,13 @@
 //! keeps grants as recorded (`active` or `pending`, with an optional expiry);
 //! what a grant amounts to at a given time is the domain's rule
 //! (`Grant::effective`), applied here at answer time, because expiry needs no
-//! event. Writes name the contact by id, like `PATCH /v1/contacts/{id}`;
-//! reads also accept an external id, like `GET /v1/contacts/{id}`.
+//! event. A list `as_of` a moment is folded from the grants' history up to
+//! then (`grant_as_of`), so it shows what had been granted, approved and
+//! revoked by that moment, not today's grants judged at another time.
+//! Writes name the contact by id, like `PATCH /v1/contacts/{id}`; reads
+//! also accept an external id, like `GET /v1/contacts/{id}`.
+use std::collections::BTreeMap;
+
 use axum::{
     extract::{
         Path, Query, State,
@@ -17,7 +22,7 @@ use chrono::{DateTime, Utc};
 use ledger_domain::{
     Command, ContactId, FieldError, TenantId,
     command::RoleRef,
-    roles::{Grant, is_reference},
+    roles::{Grant, GrantChange, PastGrant, grant_as_of, is_reference},
 };
 use ledger_protocol::ports::GrantView;
 use serde_json::{Map, Value, json};
@@ -47,10 +52,13 @@ pub async fn list(
             "the query string cannot be read",
         )]));
     };
-    let at = as_of(&pairs)?.unwrap_or_else(Utc::now);
+    let at = as_of(&pairs)?;
     let tenant = caller.tenant_id();
     let contact = find(&state, tenant, &id).await?.ok_or_else(contact_not_found)?;
-    grants_reply(&state, tenant, contact.id, at, &[]).await
+    match at {
+        None => grants_reply(&state, tenant, contact.id, Utc::now(), &[]).await,
+        Some(at) => past_grants_reply(&state, tenant, contact.id, at).await,
+    }
 }
 
 /// `POST /v1/contacts/{id}/roles` with `{"access_roles": [...]}`: 200 with
@@ -166,6 +174,43 @@ async fn grants_reply(
     let data: Vec<Value> = grants.iter().map(|g| grant_json(g, at)).collect();
     let reply = Reply::json(StatusCode::OK, json!({ "as_of": at, "data": data }));
     Ok(warnings::attach(reply, warned))
+}
+
+/// `{"as_of", "data": [grant...]}`: every grant the contact had been given
+/// by `at`, as it stood then. A grant revoked by then is listed with
+/// `effective: "revoked"` and its `revoked_at`, so a past list tells
+/// "revoked" apart from "never granted".
+async fn past_grants_reply(
+    state: &AppState,
+    tenant: TenantId,
+    contact: ContactId,
+    at: DateTime<Utc>,
+) -> Result<Reply, Problem> {
+    let history = state.port("grant_history", state.reads().grant_history(tenant, contact, at)).await?;
+    let mut by_reference: BTreeMap<&str, Vec<(DateTime<Utc>, &GrantChange)>> = BTreeMap::new();
+    for c in &history {
+        by_reference.entry(&c.reference).or_default().push((c.at, &c.change));
+    }
+    let data: Vec<Value> = by_reference
+        .into_iter()
+        .filter_map(|(reference, changes)| grant_as_of(reference, changes))
+        .map(|past| past_grant_json(&past, at))
+        .collect();
+    Ok(Reply::json(StatusCode::OK, json!({ "as_of": at, "data": data })))
+}
+
+fn past_grant_json(past: &PastGrant, at: DateTime<Utc>) -> Value {
+    let mut grant = json!({
+        "reference": past.grant.reference,
+        "status": past.grant.status,
+        "effective": past.effective(at),
+        "expires": past.grant.expires,
+        "granted_at": past.granted_at,
+    });
+    if let Some(revoked_at) = past.revoked_at {
+        grant["revoked_at"] = json!(revoked_at);
+    }
+    grant
 }
 
 fn grant_json(view: &GrantView, at: DateTime<Utc>) -> Value {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::{
     CommandId, Contact, ContactId, ContactKind, InviteId, TenantId,
-    roles::{GrantRule, GrantStatus},
+    roles::{GrantChange, GrantRule, GrantStatus},
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -95,6 +95,18 @@ pub struct GrantView {
     pub expires: Option<DateTime<Utc>>,
     /// When the grant was last given or changed (the command's `issued_at`).
     pub granted_at: DateTime<Utc>,
+}
+
+/// One change of a contact's grant, from the contact's history: what its
+/// role event did and when the decision was issued (`GET .../roles?as_of=`
+/// folds these with `ledger_domain::roles::grant_as_of`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantChangeView {
+    pub reference: String,
+    /// The contact's version after the change.
+    pub version: u64,
+    pub at: DateTime<Utc>,
+    pub change: GrantChange,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -188,6 +200,14 @@ pub trait ReadModel: Send + Sync + 'static {
     async fn access_roles(&self, tenant: TenantId) -> Result<Vec<RoleView>, Unavailable>;
     /// A contact's current grants (revoked ones are gone), ordered by reference.
     async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable>;
+    /// Every change of a contact's grants whose decision was issued at or
+    /// before `until`, in the order of the contact's versions.
+    async fn grant_history(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<GrantChangeView>, Unavailable>;
     /// The invite a token was issued for, by the token's SHA-256 (hex).
     async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<InviteTokenView>, Unavailable>;
     async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable>;

@@ -1,3 +1,4 @@
+use chrono::{DateTime, SecondsFormat, Utc};
 use ledger_domain::Command;
 use serde_json::{Value, json};
 
@@ -279,8 +280,70 @@ async fn as_of_before_an_expiry_shows_the_grant_active_and_after_it_expired() {
 
     let now = app.get(&format!("/v1/contacts/{id}/roles")).await;
     assert_eq!(grants(&now.body)[1], grant("trade-account", "active", "expired"));
+    // Before the grants were made there were none, whatever their expiry says.
     let long_ago = app.get(&at("2017-06-01T00:00:00%2B02:00")).await;
-    assert_eq!(grants(&long_ago.body)[1], grant("trade-account", "active", "active"));
+    assert_eq!((long_ago.status, &long_ago.body["data"]), (200, &json!([])), "{}", long_ago.text);
+}
+
+/// A time as the query string carries it (`+` escaped), to the nanosecond.
+fn query_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// A contact's grant list, now or `as_of` a time.
+async fn roles_as_of(app: &TestApp, id: &str, as_of: Option<DateTime<Utc>>) -> Value {
+    let path = match as_of {
+        Some(t) => format!("/v1/contacts/{id}/roles?as_of={}", query_time(t)),
+        None => format!("/v1/contacts/{id}/roles"),
+    };
+    let r = app.get(&path).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body
+}
+
+fn time_of(v: &Value) -> DateTime<Utc> {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a time: {v}"))
+}
+
+#[tokio::test]
+async fn as_of_shows_each_grant_as_it_stood_then_absent_pending_active_or_revoked() {
+    let app = app_with_roles().await;
+    let id = user_with(&app, "past@example.com", json!(["trade-account", "customer"])).await;
+    let list = |as_of: Option<DateTime<Utc>>| roles_as_of(&app, &id, as_of);
+    let granted_at = time_of(&list(None).await["data"][0]["granted_at"]);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let approved = app.json("POST", &format!("/v1/contacts/{id}/roles/trade-account/approve"), &json!({}), &[]).await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    let approved_at = time_of(&approved.body["data"][1]["granted_at"]);
+    assert!(approved_at > granted_at);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let auth = format!("Bearer {KEY}");
+    let r =
+        app.send("DELETE", &format!("/v1/contacts/{id}/roles/customer"), &[("authorization", auth.as_str())], "").await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let events = app.get(&format!("/v1/contacts/{id}/events")).await;
+    let revoked_at = time_of(&events.body["data"].as_array().unwrap().last().unwrap()["time"]);
+    assert!(revoked_at > approved_at);
+
+    // Before the grant: nothing, though the grant has no expiry.
+    let before = list(Some("2019-01-01T00:00:00Z".parse().unwrap())).await;
+    assert_eq!(before["data"], json!([]), "{before}");
+    // Granted, not yet approved.
+    let between = list(Some(granted_at)).await;
+    assert_eq!(between["as_of"], json!(granted_at));
+    assert_eq!(grants(&between), [grant("customer", "active", "active"), grant("trade-account", "pending", "pending")]);
+    // Approved, not yet revoked.
+    let approved = list(Some(approved_at)).await;
+    assert_eq!(grants(&approved), [grant("customer", "active", "active"), grant("trade-account", "active", "active")]);
+    assert_eq!(time_of(&approved["data"][1]["granted_at"]), approved_at);
+    // After the revocation the revoked grant is listed as revoked, with when.
+    let after = list(Some(revoked_at)).await;
+    assert_eq!(grants(&after), [grant("customer", "active", "revoked"), grant("trade-account", "active", "active")]);
+    assert_eq!(time_of(&after["data"][0]["revoked_at"]), revoked_at);
+    assert_eq!(time_of(&after["data"][0]["granted_at"]), granted_at);
+    assert!(after["data"][1].get("revoked_at").is_none(), "{after}");
+    // Without as_of: the current grants only, as before.
+    assert_eq!(grants(&list(None).await), [grant("trade-account", "active", "active")]);
 }
 
 #[tokio::test]

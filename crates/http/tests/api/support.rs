@@ -19,15 +19,15 @@ use chrono::{DateTime, Utc};
 use ledger_domain::{
     Command, CommandId, Contact, ContactId, CreateTenant, Event, InviteId, TenantId, TenantState,
     decide::{Context, decide, target},
-    roles::GrantStatus,
+    roles::{GrantChange, GrantStatus},
     state::InviteStatus,
 };
 use ledger_http::{AppState, HttpConfig, hash_api_key, router};
 use ledger_protocol::{
     CommandEnvelope,
     ports::{
-        CommandBus, CommandStatus, CommandView, ContactFilter, EventView, GrantView, Idempotency, InviteState,
-        InviteTokenView, ReadModel, RoleView, StoredResponse, TenantView, Unavailable,
+        CommandBus, CommandStatus, CommandView, ContactFilter, EventView, GrantChangeView, GrantView, Idempotency,
+        InviteState, InviteTokenView, ReadModel, RoleView, StoredResponse, TenantView, Unavailable,
     },
 };
 use serde_json::Value;
@@ -55,6 +55,8 @@ pub struct World {
     /// The role read models, projected from the decided events.
     roles: Mutex<HashMap<TenantId, BTreeMap<String, RoleView>>>,
     grants: Mutex<HashMap<(TenantId, ContactId), BTreeMap<String, GrantView>>>,
+    /// Every grant change, stamped with its command's time, in log order.
+    grant_history: Mutex<Vec<(TenantId, ContactId, GrantChangeView)>>,
     /// Invite tokens by their SHA-256 (hex), as the mailer would record them.
     invite_tokens: Mutex<HashMap<String, InviteTokenView>>,
     pub submitted: Mutex<Vec<CommandEnvelope>>,
@@ -147,6 +149,12 @@ impl World {
     /// What the projector keeps of role events: the catalogue, and each
     /// contact's current grants stamped with the command's time.
     fn project_roles(&self, tenant: TenantId, at: DateTime<Utc>, event: &Event) {
+        if let (Some((reference, change)), Some(contact), Some(version)) =
+            (GrantChange::of(event), event.contact_id(), event.contact_version())
+        {
+            let view = GrantChangeView { reference: reference.to_owned(), version, at, change };
+            lock(&self.grant_history).push((tenant, contact, view));
+        }
         let mut grants = lock(&self.grants);
         match event {
             Event::AccessRoleDefined(e) => {
@@ -363,6 +371,17 @@ impl ReadModel for FakeReads {
     async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable> {
         self.0.gate("contact_grants").await?;
         Ok(lock(&self.0.grants).get(&(tenant, contact)).map(|g| g.values().cloned().collect()).unwrap_or_default())
+    }
+    async fn grant_history(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<GrantChangeView>, Unavailable> {
+        self.0.gate("grant_history").await?;
+        let history = lock(&self.0.grant_history);
+        let mine = history.iter().filter(|(t, c, v)| *t == tenant && *c == contact && v.at <= until);
+        Ok(mine.map(|(_, _, v)| v.clone()).collect())
     }
     async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<InviteTokenView>, Unavailable> {
         self.0.gate("invite_by_token_hash").await?;

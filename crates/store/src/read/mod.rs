@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::{CommandId, Contact, ContactId, TenantId};
 use ledger_protocol::ports::{
-    CommandView, ContactFilter, EventView, GrantView, Idempotency, InviteTokenView, ReadModel, RoleView,
-    StoredResponse, TenantView, Unavailable,
+    CommandView, ContactFilter, EventView, GrantChangeView, GrantView, Idempotency, InviteTokenView, ReadModel,
+    RoleView, StoredResponse, TenantView, Unavailable,
 };
 
 use crate::{idempotency, store::Store};
@@ -105,6 +105,15 @@ impl ReadModel for Store {
 
     async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable> {
         Ok(roles::grants(self.pool(), tenant, contact).await?)
+    }
+
+    async fn grant_history(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<GrantChangeView>, Unavailable> {
+        Ok(roles::history(self.pool(), tenant, contact, until).await?)
     }
 
     async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<InviteTokenView>, Unavailable> {

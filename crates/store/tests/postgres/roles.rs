@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use ledger_domain::{
     ContactId, TenantId,
-    roles::{GrantRule, GrantStatus},
+    roles::{GrantChange, GrantRule, GrantStatus, grant_as_of},
 };
 use ledger_protocol::{
     LogRecord,
@@ -239,6 +239,52 @@ async fn check_against_state(store: &Store, b: &Busy) {
     let contact = store.contact(b.t, b.id).await.unwrap().unwrap();
     assert_eq!(contact.version, 7);
     assert_eq!(contact, b.log.state.tenants[&b.t].contacts[&b.id]);
+}
+
+#[tokio::test]
+async fn the_grant_history_holds_each_change_once_with_its_decisions_time_up_to_a_moment() {
+    let db = TestDb::new().await;
+    let mut b = busy();
+    project(&db.store, &b.records).await;
+    // Decisions repeated later in the log add nothing to the history.
+    let repeated: Vec<At> = b.records[5..].iter().map(|(_, r)| b.log.push(r.clone())).collect();
+    project(&db.store, &repeated).await;
+
+    let granted = |status, expires| GrantChange::Granted { status, expires };
+    let far = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).single().unwrap();
+    let history = db.store.grant_history(b.t, b.id, far).await.unwrap();
+    let seen: Vec<(&str, u64, GrantChange)> =
+        history.iter().map(|c| (c.reference.as_str(), c.version, c.change.clone())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("customer", 1, granted(GrantStatus::Active, None)),
+            ("trade-account", 1, granted(GrantStatus::Pending, None)),
+            ("seasonal", 1, granted(GrantStatus::Active, Some(expires()))),
+            ("customer", 2, granted(GrantStatus::Active, Some(expires()))),
+            ("trade-account", 3, GrantChange::Activated),
+            ("seasonal", 4, GrantChange::Revoked),
+            ("trade-account", 6, GrantChange::Revoked),
+            ("trade-account", 7, granted(GrantStatus::Pending, None)),
+        ]
+    );
+    // Each change at its decision's `issued_at` (records 5.. are versions 1..7).
+    for change in &history {
+        let record = &b.records[4 + usize::try_from(change.version).unwrap()];
+        assert_eq!(change.at, issued_at(record), "version {}", change.version);
+    }
+
+    // Up to the approval (v3): nothing later, and folded it is the grants as
+    // the handler held them then.
+    let approved_at = issued_at(&b.records[7]);
+    let until = db.store.grant_history(b.t, b.id, approved_at).await.unwrap();
+    assert_eq!(until.iter().map(|c| c.version).max(), Some(3));
+    let trade: Vec<_> = until.iter().filter(|c| c.reference == "trade-account").map(|c| (c.at, &c.change)).collect();
+    let past = grant_as_of("trade-account", trade).unwrap();
+    assert_eq!((past.grant.status, past.granted_at, past.revoked_at), (GrantStatus::Active, approved_at, None));
+    let before = issued_at(&b.records[5]) - chrono::Duration::seconds(1);
+    assert_eq!(db.store.grant_history(b.t, b.id, before).await.unwrap(), vec![]);
+    assert_eq!(db.store.grant_history(new_tenant(), b.id, far).await.unwrap(), vec![]);
 }
 
 #[tokio::test]
