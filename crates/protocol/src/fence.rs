@@ -42,6 +42,7 @@ impl Fence {
         match record {
             LogRecord::Claim(c) => self.admit_claim(c.epoch),
             LogRecord::Decision(d) => self.admit_decision(d.epoch),
+            LogRecord::Forward(f) => self.admit_decision(f.epoch),
         }
     }
 

@@ -8,8 +8,9 @@ pub mod fence;
 pub mod partition;
 pub mod ports;
 pub mod record;
+pub mod routing;
 
 pub use envelope::{CommandEnvelope, EnvelopeError};
 pub use fence::{Admit, Fence};
 pub use partition::{PartitionState, Step};
-pub use record::{Claim, CommandPosition, Decision, Encoded, LogRecord, Outcome, header};
+pub use record::{Claim, CommandPosition, Decision, Encoded, Forward, LogRecord, Outcome, header};

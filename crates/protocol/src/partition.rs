@@ -3,13 +3,14 @@
 //! commands, and appends what it returns; all the deciding happens here.
 use std::collections::{HashMap, HashSet};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use ledger_domain::{CommandId, Context, Rejection, TenantId, TenantState, decide, decide::target};
 
 use crate::{
     envelope::{CommandEnvelope, EnvelopeError},
     fence::{Admit, Fence},
-    record::{CommandPosition, Decision, LogRecord, Outcome},
+    record::{CommandPosition, Decision, Forward, LogRecord, Outcome},
+    routing,
 };
 
 #[derive(Debug)]
@@ -20,6 +21,11 @@ pub enum Step {
     Duplicate(CommandId),
     /// Nobody can read it: send it to the dead-letter topic and move on.
     DeadLetter { reason: String },
+    /// Another partition owns the command's tenant: pass the command on to
+    /// that commands partition unchanged (provenance in its headers), and
+    /// once it is there append this record, so the command is neither
+    /// decided against this partition's state nor passed on twice.
+    Forward(Box<Forward>),
 }
 
 #[derive(Debug)]
@@ -30,6 +36,9 @@ pub struct PartitionState {
     decided: HashSet<CommandId>,
     next_command_offset: i64,
     invite_ttl: Duration,
+    /// (this partition, partition count): commands of tenants owned by
+    /// another partition are forwarded. `None`: decide everything here.
+    routing: Option<(i32, i32)>,
     pub records_applied: u64,
 }
 
@@ -42,18 +51,55 @@ impl PartitionState {
             decided: HashSet::new(),
             next_command_offset: 0,
             invite_ttl,
+            routing: None,
             records_applied: 0,
         }
+    }
+
+    /// This state is partition `partition` of `partitions`: commands of
+    /// tenants another partition owns are forwarded (`Step::Forward`).
+    pub fn owning(mut self, partition: i32, partitions: i32) -> Self {
+        self.routing = Some((partition, partitions));
+        self
     }
 
     /// Folds a record read from the events partition; returns how the fence
     /// judged it.
     pub fn apply(&mut self, record: &LogRecord) -> Admit {
         let admit = self.fence.admit(record);
-        if let (Admit::Valid, LogRecord::Decision(d)) = (admit, record) {
-            self.fold(d);
+        match (admit, record) {
+            (Admit::Valid, LogRecord::Decision(d)) => self.fold(d),
+            (Admit::Valid, LogRecord::Forward(f)) => self.fold_forward(f),
+            _ => {}
         }
         admit
+    }
+
+    fn fold_forward(&mut self, f: &Forward) {
+        self.records_applied += 1;
+        self.next_command_offset = self.next_command_offset.max(f.source.offset + 1);
+    }
+
+    /// The partition owning `tenant`, when it is not this one.
+    fn elsewhere(&self, tenant: &TenantId) -> Option<i32> {
+        let (me, partitions) = self.routing?;
+        let owner = routing::owner(tenant, partitions);
+        (owner != me).then_some(owner)
+    }
+
+    /// `at`: the command's `issued_at` (the record's time; no clock here).
+    fn forward(&mut self, env: (TenantId, CommandId, DateTime<Utc>), source: CommandPosition, to: i32) -> Step {
+        let (tenant_id, command_id, at) = env;
+        let forward = Forward {
+            tenant_id,
+            command_id,
+            source,
+            to_partition: to,
+            epoch: self.writer_epoch.unwrap_or(0),
+            forwarded_at: at,
+        };
+        self.fold_forward(&forward);
+        Step::Forward(Box::new(forward))
     }
 
     fn fold(&mut self, d: &Decision) {
@@ -102,6 +148,9 @@ impl PartitionState {
                 if self.decided.contains(&command_id) {
                     return Step::Duplicate(command_id);
                 }
+                if let Some(to) = self.elsewhere(&tenant_id) {
+                    return self.forward((tenant_id, command_id, issued_at), source, to);
+                }
                 Decision {
                     tenant_id,
                     command_id,
@@ -115,6 +164,9 @@ impl PartitionState {
             Ok(env) => {
                 if self.decided.contains(&env.command_id) {
                     return Step::Duplicate(env.command_id);
+                }
+                if let Some(to) = self.elsewhere(&env.tenant_id) {
+                    return self.forward((env.tenant_id, env.command_id, env.issued_at), source, to);
                 }
                 let mut ctx = Context::new(env.command_id, env.issued_at);
                 ctx.invite_ttl = self.invite_ttl;

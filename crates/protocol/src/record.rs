@@ -3,7 +3,11 @@
 //! position of the command it answers:
 //! - a **claim** (`WriterClaimed`): a handler takes the partition at an epoch;
 //! - a **decision**: everything one command produced, in one record:
-//!   its events, or `CommandRejected`, or `CommandUnchanged` (accepted, no change).
+//!   its events, or `CommandRejected`, or `CommandUnchanged` (accepted, no change);
+//! - a **forward** (`CommandForwarded`): a command that arrived on a partition
+//!   that does not own its tenant was passed on to the owner's commands
+//!   partition (and is decided there). It moves the commands position of this
+//!   partition past the command and nothing else.
 use chrono::{DateTime, Utc};
 use ledger_domain::{CommandId, ContactId, Event, Rejection, TenantId};
 use serde_json::{Value, json};
@@ -24,11 +28,18 @@ pub mod header {
     pub const DLQ_PARTITION: &str = "cl-dlq-partition";
     pub const DLQ_OFFSET: &str = "cl-dlq-offset";
     pub const DLQ_ERROR: &str = "cl-dlq-error";
+    // On a command passed on to its owning partition: where it first arrived.
+    pub const FORWARDED_FROM_TOPIC: &str = "cl-forwarded-from-topic";
+    pub const FORWARDED_FROM_PARTITION: &str = "cl-forwarded-from-partition";
+    pub const FORWARDED_FROM_OFFSET: &str = "cl-forwarded-from-offset";
+    // On a forward record: the partition the command went to.
+    pub const FORWARDED_TO: &str = "cl-forwarded-to";
 }
 
 pub const REJECTED: &str = "CommandRejected";
 pub const UNCHANGED: &str = "CommandUnchanged";
 pub const CLAIMED: &str = "WriterClaimed";
+pub const FORWARDED: &str = "CommandForwarded";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandPosition {
@@ -67,10 +78,23 @@ pub struct Decision {
     pub outcome: Outcome,
 }
 
+/// A command passed on, unread by `decide`, to the partition owning its tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub tenant_id: TenantId,
+    pub command_id: CommandId,
+    /// Where the command arrived (this partition's commands topic).
+    pub source: CommandPosition,
+    pub to_partition: i32,
+    pub epoch: u64,
+    pub forwarded_at: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LogRecord {
     Claim(Claim),
     Decision(Decision),
+    Forward(Forward),
 }
 
 /// A record ready for any Kafka client: key, headers, value.
@@ -171,6 +195,33 @@ impl LogRecord {
                         (header::RECORD, "claim".into()),
                         (header::EPOCH, c.epoch.to_string()),
                         (header::WRITER, c.writer_id.clone()),
+                        (header::CONTENT_TYPE, "application/cloudevents+json".into()),
+                    ],
+                    value: serde_json::to_vec(&ce).unwrap_or_default(),
+                }
+            }
+            LogRecord::Forward(f) => {
+                let mut ce = cloud_event(
+                    format!("{}-forward", f.command_id),
+                    FORWARDED,
+                    f.forwarded_at,
+                    None,
+                    json!({ "to_partition": f.to_partition }),
+                );
+                ce.insert("tenantid".into(), json!(f.tenant_id));
+                ce.insert("commandid".into(), json!(f.command_id));
+                ce.insert("epoch".into(), json!(f.epoch));
+                Encoded {
+                    key: f.tenant_id.to_string(),
+                    headers: vec![
+                        (header::RECORD, "forward".into()),
+                        (header::TENANT, f.tenant_id.to_string()),
+                        (header::COMMAND_ID, f.command_id.to_string()),
+                        (header::COMMAND_TOPIC, f.source.topic.clone()),
+                        (header::COMMAND_PARTITION, f.source.partition.to_string()),
+                        (header::COMMAND_OFFSET, f.source.offset.to_string()),
+                        (header::EPOCH, f.epoch.to_string()),
+                        (header::FORWARDED_TO, f.to_partition.to_string()),
                         (header::CONTENT_TYPE, "application/cloudevents+json".into()),
                     ],
                     value: serde_json::to_vec(&ce).unwrap_or_default(),
@@ -281,9 +332,27 @@ impl LogRecord {
                     outcome,
                 }))
             }
+            "forward" => Ok(LogRecord::Forward(Forward {
+                tenant_id: need(header::TENANT)?.parse().map_err(|_| DecodeError("bad tenant header".into()))?,
+                command_id: need(header::COMMAND_ID)?
+                    .parse()
+                    .map_err(|_| DecodeError("bad command id header".into()))?,
+                source: CommandPosition {
+                    topic: need(header::COMMAND_TOPIC)?,
+                    partition: partition_of(num(header::COMMAND_PARTITION)?)?,
+                    offset: num(header::COMMAND_OFFSET)?,
+                },
+                to_partition: partition_of(num(header::FORWARDED_TO)?)?,
+                epoch,
+                forwarded_at: time_of(&body).unwrap_or_default(),
+            })),
             other => Err(DecodeError(format!("unknown record kind {other:?}"))),
         }
     }
+}
+
+fn partition_of(n: i64) -> Result<i32, DecodeError> {
+    i32::try_from(n).map_err(|_| DecodeError(format!("partition {n} out of range")))
 }
 
 fn time_of(ce: &Value) -> Option<DateTime<Utc>> {

@@ -156,3 +156,55 @@ fn an_unreadable_envelope_is_dead_lettered_and_a_bad_payload_is_rejected() {
     assert!(matches!(unknown.outcome, Outcome::Rejected { .. }));
     let _ = CommandId(Ulid::nil());
 }
+
+/// A state for partition `me` of 4 whose writer has claimed it.
+fn writer_of(me: i32) -> PartitionState {
+    let mut s = PartitionState::new(Duration::days(7)).owning(me, 4);
+    s.apply(&claim(1));
+    s.become_writer(1);
+    s
+}
+
+#[test]
+fn a_command_for_a_tenant_another_partition_owns_is_forwarded_not_decided() {
+    let owner = ledger_protocol::routing::owner(&tenant(), 4);
+    let elsewhere = (owner + 1) % 4;
+    let mut s = writer_of(elsewhere);
+    let step = s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(5));
+    let Step::Forward(f) = step else { panic!("expected a forward, got {step:?}") };
+    assert_eq!((f.to_partition, f.source.offset, f.epoch), (owner, 5, 1));
+    assert_eq!(s.next_command_offset(), 6, "the command is not read here again");
+    assert!(s.tenants.is_empty(), "nothing was decided against this partition's state");
+
+    // The forward record reads back, and a rebuilt state resumes after it.
+    let record = LogRecord::Forward(*f);
+    let e = record.encode();
+    let headers: Vec<(String, Vec<u8>)> =
+        e.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
+    let back = LogRecord::decode(&headers, &e.value).expect("decodes");
+    assert_eq!(back, record);
+    let mut rebuilt = PartitionState::new(Duration::days(7)).owning(elsewhere, 4);
+    rebuilt.apply(&claim(1));
+    assert_eq!(rebuilt.apply(&back), Admit::Valid);
+    assert_eq!(rebuilt.next_command_offset(), 6);
+
+    // The owner decides it; a repeat of the same command id appends nothing.
+    let mut owner_state = writer_of(owner);
+    let env = || envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"}));
+    assert!(matches!(owner_state.handle(env(), pos(0)), Step::Append(_)));
+    assert!(matches!(owner_state.handle(env(), pos(1)), Step::Duplicate(_)));
+}
+
+#[test]
+fn a_forward_by_a_superseded_writer_does_not_count() {
+    let owner = ledger_protocol::routing::owner(&tenant(), 4);
+    let mut old = writer_of((owner + 1) % 4);
+    let Step::Forward(f) = old.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0))
+    else {
+        panic!("expected a forward")
+    };
+    let mut fence = Fence::default();
+    fence.admit(&claim(1));
+    fence.admit(&claim(2));
+    assert_eq!(fence.admit(&LogRecord::Forward(*f)), Admit::Superseded);
+}

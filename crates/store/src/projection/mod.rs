@@ -35,6 +35,9 @@ pub enum Applied {
     Claim { epoch: u64, won: bool },
     /// An undecodable record: ignored, its offset passed.
     Skipped,
+    /// A command passed on to the partition owning its tenant (decided and
+    /// projected there): nothing to write.
+    Forwarded,
     /// Below the partition's stored next offset: applied before, ignored.
     AlreadyApplied,
 }
@@ -133,6 +136,7 @@ impl<'c> Projection<'c> {
                 self.pending.add(d)?;
                 Applied::Valid
             }
+            (Admit::Valid, LogRecord::Forward(_)) => Applied::Forwarded,
             (Admit::StaleClaim | Admit::Valid | Admit::Superseded, _) => {
                 tracing::debug!(topic = %self.topic, partition, offset, "ignoring a superseded writer's record");
                 Applied::Superseded
