@@ -23,6 +23,13 @@ pub fn admin_url() -> String {
     std::env::var("CL_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:54339/postgres".into())
 }
 
+/// `fetch.wait.max.ms` for the tests' consumers: Tansu holds every fetch for
+/// the whole wait (it does not answer early when data arrives), so a short
+/// one keeps the tests quick (a harness setting; the product default is 500).
+pub fn fetch_wait_ms() -> u32 {
+    std::env::var("CL_TEST_FETCH_WAIT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(10)
+}
+
 pub fn brokers() -> String {
     std::env::var("CL_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19093".into())
 }
@@ -49,6 +56,7 @@ pub fn role_command(common: &Common, role: &str) -> std::process::Command {
         .env("KAFKA_BROKERS", &common.kafka_brokers)
         .env("CL_TOPIC_PREFIX", &common.topic_prefix)
         .env("CL_PARTITIONS", common.partitions.to_string())
+        .env("CL_FETCH_WAIT_MS", common.fetch_wait_ms.to_string())
         .env("CL_INVITE_TTL_SECS", common.invite_ttl_secs.to_string())
         .env("CL_PUBLIC_BASE_URL", &common.mail.public_base_url)
         .env("CL_MAIL_OUTBOX", &common.mail.mail_outbox)
@@ -68,8 +76,38 @@ pub fn role_command(common: &Common, role: &str) -> std::process::Command {
     c
 }
 
-pub fn spawn_role(common: &Common, role: &str) -> std::process::Child {
-    role_command(common, role).spawn().expect("spawn contact-ledger")
+/// A `contact-ledger` child process that is killed (SIGKILL) and reaped when
+/// dropped, so a test that fails or panics still ends every process it started.
+pub struct RoleProcess(std::process::Child);
+
+impl std::ops::Deref for RoleProcess {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RoleProcess {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl From<std::process::Child> for RoleProcess {
+    fn from(child: std::process::Child) -> Self {
+        Self(child)
+    }
+}
+
+impl Drop for RoleProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn spawn_role(common: &Common, role: &str) -> RoleProcess {
+    RoleProcess(role_command(common, role).spawn().expect("spawn contact-ledger"))
 }
 
 pub fn free_port() -> u16 {
@@ -91,6 +129,7 @@ pub async fn fresh_common(partitions: i32) -> Common {
         partitions,
         db_pool: 30,
         invite_ttl_secs: 7 * 24 * 3600,
+        fetch_wait_ms: fetch_wait_ms(),
         // Tests that do not look at mail still run the mailer: its .eml
         // files go to a temporary folder.
         mail: MailSettings {

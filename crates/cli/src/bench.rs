@@ -48,6 +48,13 @@ pub struct BenchArgs {
     pub raw_records: usize,
     #[arg(long, default_value_t = 4)]
     pub partitions: i32,
+    /// `fetch.wait.max.ms` of every consumer (10 suits Tansu, which holds a
+    /// fetch for the whole wait; on Apache Kafka use 500).
+    #[arg(long, env = "CL_FETCH_WAIT_MS", default_value_t = 10)]
+    pub fetch_wait_ms: u32,
+    /// Seconds of the idle-CPU sample (service and broker, no client).
+    #[arg(long, default_value_t = 10)]
+    pub idle_secs: u64,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -70,12 +77,14 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
         partitions: args.partitions,
         db_pool: 40,
         invite_ttl_secs: 7 * 24 * 3600,
+        fetch_wait_ms: args.fetch_wait_ms,
         mail: MailSettings::default(),
     };
     let sample = sample_record_size();
 
     // Raw limits, same machine, same run.
-    let raw_cfg = KafkaConfig::new(&args.kafka_brokers, &format!("bench-raw-{run_id}."), args.partitions);
+    let mut raw_cfg = KafkaConfig::new(&args.kafka_brokers, &format!("bench-raw-{run_id}."), args.partitions);
+    raw_cfg.fetch_wait_ms = args.fetch_wait_ms;
     ensure_topics(&raw_cfg).await?;
     let produce = raw_produce(&raw_cfg, args.raw_records, sample).await?;
     let consume = raw_consume(&raw_cfg, args.raw_records).await?;
@@ -92,6 +101,8 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
     let bus = KafkaBus::new(running.kafka.clone(), running.handler.clone())?;
     let created = tenant::create(&bus, &running.store, "bench", Duration::from_secs(30)).await?;
     let key = created["api_key"].as_str().unwrap_or_default().to_owned();
+    let idle = crate::idle::sample(&args.kafka_brokers, Duration::from_secs(args.idle_secs)).await;
+    eprintln!("idle: {idle}");
     let base = format!("http://{}", running.addr.ok_or_else(|| anyhow::anyhow!("no http address"))?);
     let (http_rate, p50, p99, failures) = http_creates(&base, &key, args.creates, args.concurrency).await?;
     eprintln!("http: {http_rate:.0} creates/s, p50 {p50:.1} ms, p99 {p99:.1} ms, {failures} failed");
@@ -105,6 +116,8 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
     let rebuild = handler_rebuild(&kafka).await?;
     Ok(json!({
         "record_bytes": sample,
+        "fetch_wait_ms": args.fetch_wait_ms,
+        "idle": idle,
         "raw": { "produce_per_s": produce.round(), "consume_per_s": consume.round(), "pg_upsert_rows_per_s": upsert.round() },
         "http_creates": {
             "per_s": http_rate.round(), "p50_ms": p50, "p99_ms": p99, "concurrency": args.concurrency,

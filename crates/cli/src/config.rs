@@ -22,6 +22,12 @@ pub struct Common {
     /// Database connections per process.
     #[arg(long, env = "CL_DB_POOL", default_value_t = 20)]
     pub db_pool: u32,
+    /// `fetch.wait.max.ms` of every consumer. The default (librdkafka's,
+    /// 500) suits Apache Kafka, which answers a waiting fetch as soon as
+    /// data arrives; the dev/test scripts set 100 / 10 for Tansu, which holds
+    /// every fetch for the whole wait (see README, "Which broker").
+    #[arg(long, env = "CL_FETCH_WAIT_MS", default_value_t = ledger_kafka::config::DEFAULT_FETCH_WAIT_MS)]
+    pub fetch_wait_ms: u32,
     /// How long an invite link stays valid, in seconds (default 7 days).
     #[arg(long, env = "CL_INVITE_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub invite_ttl_secs: i64,
@@ -31,7 +37,9 @@ pub struct Common {
 
 impl Common {
     pub fn kafka(&self) -> KafkaConfig {
-        KafkaConfig::new(&self.kafka_brokers, &self.topic_prefix, self.partitions)
+        let mut cfg = KafkaConfig::new(&self.kafka_brokers, &self.topic_prefix, self.partitions);
+        cfg.fetch_wait_ms = self.fetch_wait_ms;
+        cfg
     }
 }
 

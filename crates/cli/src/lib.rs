@@ -4,6 +4,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod idle;
 pub mod mailer;
 pub mod projector;
 pub mod replay;

@@ -12,7 +12,16 @@ pub struct KafkaConfig {
     /// Partition count of the commands and events topics (they must match).
     pub partitions: i32,
     pub replication: i32,
+    /// `fetch.wait.max.ms` of every consumer: how long the broker may hold
+    /// a fetch that finds no data. Apache Kafka answers a held fetch as soon
+    /// as data arrives, so a long wait costs no latency there and keeps idle
+    /// consumers cheap; a broker that holds fetches for the whole wait (the
+    /// dev/test harness's) needs a short one, set by the harness.
+    pub fetch_wait_ms: u32,
 }
+
+/// librdkafka's own default.
+pub const DEFAULT_FETCH_WAIT_MS: u32 = 500;
 
 impl KafkaConfig {
     pub fn new(brokers: impl Into<String>, prefix: &str, partitions: i32) -> Self {
@@ -23,6 +32,7 @@ impl KafkaConfig {
             dead_letter_topic: format!("{prefix}dead-letter"),
             partitions,
             replication: 1,
+            fetch_wait_ms: DEFAULT_FETCH_WAIT_MS,
         }
     }
 
@@ -54,7 +64,7 @@ impl KafkaConfig {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
             .set("auto.offset.reset", "earliest")
-            .set("fetch.wait.max.ms", "10")
+            .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
             .set("fetch.min.bytes", "1");
         c
     }

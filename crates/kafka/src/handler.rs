@@ -7,11 +7,13 @@ use std::{sync::Arc, time::Instant};
 
 use chrono::Utc;
 use futures::{FutureExt, future::join_all};
-use ledger_protocol::{Admit, Claim, CommandEnvelope, CommandPosition, LogRecord, PartitionState, Step};
+use ledger_protocol::{
+    Admit, Claim, CommandEnvelope, CommandPosition, Forward, LogRecord, PartitionState, Step, header,
+};
 use rdkafka::{
-    Message, Offset, TopicPartitionList,
-    consumer::{Consumer, StreamConsumer},
-    message::OwnedMessage,
+    Message, Offset,
+    consumer::Consumer,
+    message::{Header, Headers, OwnedHeaders, OwnedMessage},
     producer::{DeliveryFuture, FutureProducer, FutureRecord},
 };
 use tokio::sync::watch;
@@ -19,9 +21,10 @@ use tracing::{debug, info, warn};
 
 use crate::{
     KafkaError,
-    codec::{decode_record, encoded_headers},
+    codec::{decode_record, encoded_headers, headers_of},
     config::KafkaConfig,
     dlq::{dead_letter, send},
+    shared::{PartitionQueue, SharedConsumer},
     status::{HandlerStatus, Phase, Rebuild},
 };
 
@@ -55,7 +58,6 @@ pub struct Handler {
     pause: Option<watch::Receiver<bool>>,
 }
 
-const IDLE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 /// How long a rebuild may wait for the next record before giving up (some
 /// brokers take seconds to serve the first fetch of old data).
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -79,14 +81,28 @@ impl Handler {
 
     /// Runs the given partitions until shutdown; a failed partition is
     /// re-claimed and rebuilt after a short pause, a superseded one stops.
+    /// All partitions share one commands consumer and one events consumer.
     pub async fn run(self: Arc<Self>, partitions: Vec<i32>, shutdown: watch::Receiver<bool>) {
         self.status.mark_started();
+        let consumers = match Consumers::new(&self.cfg) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                warn!(error = %e, "could not create the handler's consumers");
+                for p in partitions {
+                    self.status.set(p, Phase::Failed);
+                }
+                return;
+            }
+        };
         let tasks = partitions.into_iter().map(|p| {
-            let me = self.clone();
+            let (me, consumers) = (self.clone(), consumers.clone());
             let mut shutdown = shutdown.clone();
             async move {
                 loop {
-                    match me.run_partition(p, &mut shutdown).await {
+                    let end = me.run_partition(p, &consumers, &mut shutdown).await;
+                    let _ = consumers.commands.close(p);
+                    let _ = consumers.events.close(p);
+                    match end {
                         Ok(PartitionEnd::Shutdown) => return,
                         Ok(PartitionEnd::Superseded) => {
                             warn!(partition = p, "a later writer claimed the partition; this writer stops");
@@ -108,14 +124,16 @@ impl Handler {
         join_all(tasks).await;
     }
 
-    pub async fn run_partition(
+    async fn run_partition(
         &self,
         p: i32,
+        consumers: &Consumers,
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<PartitionEnd, KafkaError> {
         self.status.set(p, Phase::Rebuilding);
-        let (mut state, events) = self.claim(p).await?;
-        let commands = self.assign(&self.cfg.commands_topic, p, Offset::Offset(state.next_command_offset()))?;
+        let events = consumers.events.open(p, Offset::Beginning)?;
+        let mut state = self.claim(p, &events, &consumers.events).await?;
+        let commands = consumers.commands.open(p, Offset::Offset(state.next_command_offset()))?;
         self.status.set(p, Phase::Writing);
         info!(partition = p, epoch = state.current_epoch(), resume = state.next_command_offset(), "writing");
         loop {
@@ -124,6 +142,10 @@ impl Handler {
             }
             let batch = tokio::select! {
                 b = next_batch(&commands, self.hc.batch_max) => b?,
+                m = events.recv() => {
+                    notice_claim(&m?, &mut state);
+                    Vec::new()
+                }
                 _ = shutdown.changed() => return Ok(PartitionEnd::Shutdown),
             };
             watch_claims(&events, &mut state)?;
@@ -133,21 +155,33 @@ impl Handler {
             if batch.is_empty() {
                 continue;
             }
-            let mut decided = Vec::with_capacity(batch.len());
+            let mut steps = Vec::with_capacity(batch.len());
             for m in &batch {
                 let source = CommandPosition { topic: m.topic().to_owned(), partition: p, offset: m.offset() };
                 match state.handle(CommandEnvelope::decode(m.payload().unwrap_or_default()), source) {
-                    Step::Append(d) => decided.push(Ok(LogRecord::Decision(*d))),
+                    Step::Append(d) => steps.push((m, Ok(LogRecord::Decision(*d)))),
+                    Step::Forward(f) => steps.push((m, Ok(LogRecord::Forward(*f)))),
                     Step::Duplicate(id) => debug!(command_id = %id, "duplicate command; first outcome stands"),
-                    Step::DeadLetter { reason } => decided.push(Err((m, reason))),
+                    Step::DeadLetter { reason } => steps.push((m, Err(reason))),
                 }
             }
             self.wait_while_paused().await;
-            let mut deliveries: Vec<DeliveryFuture> = Vec::with_capacity(decided.len());
-            for item in decided {
-                deliveries.push(match item {
+            // A forwarded command must be on its owner's partition before the
+            // record that says so: a crash in between forwards it again, and
+            // the owner drops the repeat by its command id.
+            let mut forwards = Vec::new();
+            for (m, step) in &steps {
+                if let Ok(LogRecord::Forward(f)) = step {
+                    debug!(partition = p, offset = m.offset(), to = f.to_partition, "command forwarded to its owner");
+                    forwards.push(self.forward(m, f)?);
+                }
+            }
+            await_all(forwards).await?;
+            let mut deliveries: Vec<DeliveryFuture> = Vec::with_capacity(steps.len());
+            for (m, step) in steps {
+                deliveries.push(match step {
                     Ok(record) => self.append(p, &record)?,
-                    Err((m, reason)) => {
+                    Err(reason) => {
                         warn!(partition = p, offset = m.offset(), %reason, "command dead-lettered");
                         dead_letter(&self.producer, &self.cfg.dead_letter_topic, m, &reason)?
                     }
@@ -155,13 +189,7 @@ impl Handler {
             }
             // If any append failed, the state is ahead of the log: drop it and
             // rebuild from the log (the caller re-claims).
-            for d in join_all(deliveries).await {
-                match d {
-                    Ok(Ok(_)) => {}
-                    Ok(Err((e, _))) => return Err(e.into()),
-                    Err(_) => return Err(KafkaError::Topic("delivery cancelled".into())),
-                }
-            }
+            await_all(deliveries).await?;
         }
     }
 
@@ -186,26 +214,50 @@ impl Handler {
         send(&self.producer, r)
     }
 
-    fn assign(&self, topic: &str, p: i32, offset: Offset) -> Result<StreamConsumer, KafkaError> {
-        let consumer: StreamConsumer = self.cfg.consumer("handler").create()?;
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, p, offset)?;
-        consumer.assign(&tpl)?;
-        Ok(consumer)
+    /// The command as it arrived (key, value, headers), on the owner's
+    /// commands partition, with where it first arrived.
+    fn forward(&self, m: &OwnedMessage, f: &Forward) -> Result<DeliveryFuture, KafkaError> {
+        let mut headers = OwnedHeaders::new();
+        for (k, v) in headers_of(m) {
+            headers = headers.insert(Header { key: &k, value: Some(v.as_slice()) });
+        }
+        for (k, v) in [
+            (header::FORWARDED_FROM_TOPIC, m.topic().to_owned()),
+            (header::FORWARDED_FROM_PARTITION, m.partition().to_string()),
+            (header::FORWARDED_FROM_OFFSET, m.offset().to_string()),
+        ] {
+            headers = headers.insert(Header { key: k, value: Some(v.as_bytes()) });
+        }
+        let mut r = FutureRecord::to(&self.cfg.commands_topic)
+            .partition(f.to_partition)
+            .payload(m.payload().unwrap_or_default())
+            .headers(headers);
+        if let Some(key) = m.key() {
+            r = r.key(key);
+        }
+        send(&self.producer, r)
     }
 
-    /// Rebuilds the partition's state and claims it; returns the state and a
-    /// consumer positioned just after the winning claim (used to notice a
-    /// later claim).
-    async fn claim(&self, p: i32) -> Result<(PartitionState, StreamConsumer), KafkaError> {
+    /// Rebuilds the partition's state from `events` (opened at the
+    /// beginning) and claims it; `events` is then positioned just after the
+    /// winning claim (and goes on to notice a later claim).
+    async fn claim(
+        &self,
+        p: i32,
+        events: &PartitionQueue,
+        shared: &SharedConsumer,
+    ) -> Result<PartitionState, KafkaError> {
         let started = Instant::now();
-        let events = self.assign(&self.cfg.events_topic, p, Offset::Beginning)?;
-        let mut state = PartitionState::new(self.hc.invite_ttl);
-        let topic = self.cfg.events_topic.clone();
-        // A short blocking metadata call, once per claim.
-        let (_, high) = events.fetch_watermarks(&topic, p, std::time::Duration::from_secs(10))?;
+        let mut state = PartitionState::new(self.hc.invite_ttl).owning(p, self.cfg.partitions);
+        let (consumer, topic) = (shared.consumer(), self.cfg.events_topic.clone());
+        // A blocking metadata call, once per claim: off the async threads.
+        let high = tokio::task::spawn_blocking(move || {
+            consumer.fetch_watermarks(&topic, p, std::time::Duration::from_secs(10)).map(|(_, high)| high)
+        })
+        .await
+        .map_err(|e| KafkaError::Topic(format!("watermark lookup failed: {e}")))??;
         if high > 0 {
-            read_until(&events, &mut state, high - 1).await?;
+            read_until(events, &mut state, high - 1).await?;
         }
         for _ in 0..5 {
             let epoch = state.next_epoch();
@@ -215,10 +267,10 @@ impl Handler {
                 Ok(Err((e, _))) => return Err(e.into()),
                 Err(_) => return Err(KafkaError::Topic("claim delivery cancelled".into())),
             };
-            if read_until(&events, &mut state, offset).await? == Some(Admit::NewClaim(epoch)) {
+            if read_until(events, &mut state, offset).await? == Some(Admit::NewClaim(epoch)) {
                 state.become_writer(epoch);
                 self.status.record_rebuild(Rebuild { records: state.records_applied, took: started.elapsed() });
-                return Ok((state, events));
+                return Ok(state);
             }
             warn!(partition = p, epoch, "claim lost to a concurrent writer; trying a higher epoch");
         }
@@ -226,10 +278,36 @@ impl Handler {
     }
 }
 
+/// The handler's two consumers, shared by every partition it runs.
+struct Consumers {
+    commands: SharedConsumer,
+    events: SharedConsumer,
+}
+
+impl Consumers {
+    fn new(cfg: &KafkaConfig) -> Result<Self, KafkaError> {
+        Ok(Self {
+            commands: SharedConsumer::new(cfg, "handler-commands", &cfg.commands_topic)?,
+            events: SharedConsumer::new(cfg, "handler-events", &cfg.events_topic)?,
+        })
+    }
+}
+
+async fn await_all(deliveries: Vec<DeliveryFuture>) -> Result<(), KafkaError> {
+    for d in join_all(deliveries).await {
+        match d {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => return Err(e.into()),
+            Err(_) => return Err(KafkaError::Topic("delivery cancelled".into())),
+        }
+    }
+    Ok(())
+}
+
 /// Applies records up to and including `target`; returns how the fence
 /// judged the record at `target`.
 async fn read_until(
-    events: &StreamConsumer,
+    events: &PartitionQueue,
     state: &mut PartitionState,
     target: i64,
 ) -> Result<Option<Admit>, KafkaError> {
@@ -255,23 +333,28 @@ async fn read_until(
     }
 }
 
+/// A record read after our claim: only a claim (told by its header, without
+/// decoding the rest) can matter, as a successor's.
+fn notice_claim<M: Message>(m: &M, state: &mut PartitionState) {
+    let is_claim = m
+        .headers()
+        .and_then(|h| h.iter().find(|x| x.key == header::RECORD).and_then(|x| x.value))
+        .is_some_and(|v| v == b"claim");
+    if is_claim && let Ok(record @ LogRecord::Claim(_)) = decode_record(m) {
+        state.apply(&record);
+    }
+}
+
 /// Notices claims appended after ours (by a successor) without blocking.
-fn watch_claims(events: &StreamConsumer, state: &mut PartitionState) -> Result<(), KafkaError> {
+fn watch_claims(events: &PartitionQueue, state: &mut PartitionState) -> Result<(), KafkaError> {
     while let Some(m) = events.recv().now_or_never() {
-        let m = m?;
-        if let Ok(record @ LogRecord::Claim(_)) = decode_record(&m) {
-            state.apply(&record);
-        }
+        notice_claim(&m?, state);
     }
     Ok(())
 }
 
-async fn next_batch(commands: &StreamConsumer, max: usize) -> Result<Vec<OwnedMessage>, KafkaError> {
-    let mut batch = Vec::new();
-    match tokio::time::timeout(IDLE_WAIT, commands.recv()).await {
-        Ok(m) => batch.push(m?.detach()),
-        Err(_) => return Ok(batch),
-    }
+async fn next_batch(commands: &PartitionQueue, max: usize) -> Result<Vec<OwnedMessage>, KafkaError> {
+    let mut batch = vec![commands.recv().await?.detach()];
     while batch.len() < max {
         match commands.recv().now_or_never() {
             Some(m) => batch.push(m?.detach()),

@@ -8,6 +8,7 @@ pub mod config;
 pub mod dlq;
 pub mod handler;
 pub mod reader;
+pub mod shared;
 pub mod status;
 
 pub use admin::ensure_topics;
