@@ -60,12 +60,16 @@ async fn kill_nine_while_commands_flow(victim: &'static str) {
 
     // The killer: kill -9 at random points, restart shortly after.
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    // The second half of the commands waits for the third kill, so at least
+    // three kills land while commands flow, however fast or slow the machine.
+    let (kills_seen, kills_rx) = tokio::sync::watch::channel(0usize);
     let killer = {
         let (victim_child, common) = (victim_child.clone(), common.clone());
         tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(7);
             let mut kills = 0;
             loop {
+                kills_seen.send_replace(kills);
                 let wait = Duration::from_millis(rng.gen_range(300..1200));
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -87,7 +91,12 @@ async fn kill_nine_while_commands_flow(victim: &'static str) {
     let mut tasks = Vec::with_capacity(COMMANDS);
     for i in 0..COMMANDS {
         let (client, gate, url, key) = (client.clone(), gate.clone(), url.clone(), key.clone());
+        let mut kills_rx = kills_rx.clone();
         tasks.push(tokio::spawn(async move {
+            if i >= COMMANDS / 2 {
+                let three = tokio::time::timeout(Duration::from_secs(120), kills_rx.wait_for(|k| *k >= 3)).await;
+                assert!(matches!(three, Ok(Ok(_))), "three kills never happened within 120 s");
+            }
             let _permit = gate.acquire().await;
             (i, create_until_answered(&client, &url, &key, i).await)
         }));

@@ -6,7 +6,9 @@ use std::{
 };
 
 use contact_ledger::{app::Roles, config::SmtpSecurity};
-use contact_ledger_tests::{fresh_common, read_topic_records, smtp::SmtpServer, spawn_app_from, spawn_role, user};
+use contact_ledger_tests::{
+    eventually, fresh_common, read_topic_records, smtp::SmtpServer, spawn_app_from, spawn_role, user,
+};
 use ledger_domain::Event;
 use ledger_protocol::{Admit, Fence, LogRecord, Outcome};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -59,13 +61,23 @@ async fn kill_nine_of_the_mailer_mid_batch_delivers_every_invite_and_records_it_
         assert_eq!(t.await.expect("task").expect("response"), 201);
     }
 
-    // kill -9 the mailer at random points while it works through the backlog.
+    // kill -9 the mailer mid-batch: each new mailer is held until it has
+    // mailed at least one invite of its own (so the kill lands while it works
+    // through the backlog, however slow the machine), then killed a random
+    // moment later.
     let cfg = app.kafka();
     let mut rng = StdRng::seed_from_u64(11);
     let (mut kills, mut mid_batch) = (0, 0);
     let mut mailer = spawn_role(&common, "mailer");
     while kills < 12 {
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(200..900))).await;
+        let at_spawn = smtp.messages().len();
+        if at_spawn >= INVITES {
+            break;
+        }
+        let working =
+            eventually(Duration::from_secs(90), || async { (smtp.messages().len() > at_spawn).then_some(()) }).await;
+        assert!(working.is_some(), "a restarted mailer sent nothing within 90 s ({kills} kills so far)");
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..150))).await;
         let mailed = smtp.messages().len();
         if mailed >= INVITES {
             break;
@@ -73,9 +85,7 @@ async fn kill_nine_of_the_mailer_mid_batch_delivers_every_invite_and_records_it_
         let _ = mailer.kill();
         let _ = mailer.wait();
         kills += 1;
-        if mailed > 0 {
-            mid_batch += 1;
-        }
+        mid_batch += 1;
         mailer = spawn_role(&common, "mailer");
     }
     assert!(mid_batch >= 1, "no kill landed mid-batch ({kills} kills)");

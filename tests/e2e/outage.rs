@@ -6,7 +6,7 @@ use std::{
 };
 
 use contact_ledger::app::{self, Roles};
-use contact_ledger_tests::{admin_url, eventually, free_port, fresh_common, spawn_app};
+use contact_ledger_tests::{RoleProcess, admin_url, eventually, free_port, fresh_common, spawn_app};
 use ledger_store::Store;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -19,7 +19,7 @@ async fn a_dead_broker_gives_503_with_retry_after_not_a_hang() {
     std::fs::create_dir_all(&dir).expect("broker dir");
     let tansu = std::env::var("HOME").map(|h| format!("{h}/.cargo/bin/tansu")).expect("HOME");
     let url = format!("tcp://127.0.0.1:{port}");
-    let mut broker = Command::new(tansu)
+    let mut broker: RoleProcess = Command::new(tansu)
         .args([
             "broker",
             "--listener-url",
@@ -33,7 +33,8 @@ async fn a_dead_broker_gives_503_with_retry_after_not_a_hang() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start tansu");
+        .expect("start tansu")
+        .into();
     eventually(Duration::from_secs(20), || async {
         tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
     })
