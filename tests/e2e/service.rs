@@ -8,7 +8,7 @@ use std::{
 
 use contact_ledger::config::SmtpSecurity;
 use contact_ledger_tests::{
-    eventually, free_port, fresh_common, role_command,
+    RoleProcess, eventually, free_port, fresh_common, role_command,
     smtp::{SmtpServer, invite_link},
 };
 use reqwest::StatusCode;
@@ -28,20 +28,20 @@ async fn the_dev_service_prints_a_demo_key_serves_the_api_and_never_logs_a_passw
     common.mail.public_base_url = format!("http://127.0.0.1:{port}");
     let log_path = std::env::temp_dir().join(format!("contact-ledger-{port}.log"));
     let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = role_command(&common, "dev")
-        .args(["--http", &format!("127.0.0.1:{port}"), "--demo-tenant"])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("spawn contact-ledger dev");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || BufReader::new(stdout).lines().next())
-        .await
-        .expect("join")
-        .expect("a line on stdout")
-        .expect("utf-8");
-    let demo: Value = serde_json::from_str(&line).expect("the demo tenant as JSON");
+    let demo_file = std::env::temp_dir().join(format!("cl-demo-{port}.json"));
+    let dev = |log: std::fs::File| -> RoleProcess {
+        role_command(&common, "dev")
+            .args(["--http", &format!("127.0.0.1:{port}"), "--demo-tenant", "--demo-tenant-file"])
+            .arg(&demo_file)
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn contact-ledger dev")
+            .into()
+    };
+    let mut child = dev(log);
+    let demo = first_line_json(&mut child).await;
     let key = demo["api_key"].as_str().expect("api_key");
     assert!(demo["tenant_id"].as_str().is_some_and(|t| t.starts_with("tenant_")));
 
@@ -108,4 +108,23 @@ async fn the_dev_service_prints_a_demo_key_serves_the_api_and_never_logs_a_passw
     assert!(!logged.contains(INVITE_MARKER), "an invite password reached the log");
     assert!(!logged.contains(&token), "an invite token reached the log");
     let _ = std::fs::remove_file(log_path);
+
+    // Started again, `dev` prints the same demo tenant and key.
+    let mut again = dev(std::fs::File::create(std::env::temp_dir().join(format!("cl-dev-{port}-2.log"))).expect("log"));
+    let demo_again = first_line_json(&mut again).await;
+    assert_eq!(demo_again["tenant_id"], demo["tenant_id"], "a restart made another demo tenant");
+    assert_eq!(demo_again["api_key"], demo["api_key"]);
+    drop(again);
+    let _ = std::fs::remove_file(demo_file);
+}
+
+/// The first line a process prints on stdout, as JSON.
+async fn first_line_json(child: &mut RoleProcess) -> Value {
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || BufReader::new(stdout).lines().next())
+        .await
+        .expect("join")
+        .expect("a line on stdout")
+        .expect("utf-8");
+    serde_json::from_str(&line).expect("the demo tenant as JSON")
 }

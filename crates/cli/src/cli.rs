@@ -26,9 +26,13 @@ enum Cmd {
         common: Common,
         #[arg(long, env = "CL_HTTP", default_value = "127.0.0.1:8080")]
         http: SocketAddr,
-        /// Create a demo tenant once running and print its API key.
+        /// Print a demo tenant's id and API key once running: the one kept
+        /// in `--demo-tenant-file`, or a new one kept there.
         #[arg(long)]
         demo_tenant: bool,
+        /// Where `--demo-tenant` keeps the demo tenant and its key (mode 0600).
+        #[arg(long, env = "CL_DEMO_TENANT_FILE", default_value = ".data/demo-tenant.json")]
+        demo_tenant_file: std::path::PathBuf,
     },
     /// The HTTP API.
     Api {
@@ -105,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => Cli::parse_from(["contact-ledger", "dev"]).command.ok_or_else(|| anyhow::anyhow!("no command"))?,
     };
     match command {
-        Cmd::Dev { common, http, demo_tenant } => {
+        Cmd::Dev { common, http, demo_tenant, demo_tenant_file } => {
             let running = app::start(&common, Roles::ALL, http).await?;
             running.ready(Duration::from_secs(60)).await?;
             if let Some(addr) = running.addr {
@@ -113,7 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if demo_tenant {
                 let bus = KafkaBus::new(running.kafka.clone(), running.handler.clone())?;
-                let created = tenant::create(&bus, &running.store, "demo", Duration::from_secs(30)).await?;
+                let created = tenant::demo(&bus, &running.store, &demo_tenant_file, Duration::from_secs(30)).await?;
                 println!("{created}");
             }
             running.until_signal().await;

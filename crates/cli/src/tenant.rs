@@ -46,3 +46,50 @@ pub async fn create(
     }
     Ok(json!({ "tenant_id": tenant_id, "name": name, "api_key": api_key }))
 }
+
+/// The `dev` demo tenant: the one kept in `file` if the read model still
+/// knows it by that key, else a new one, kept there (mode 0600). Only the
+/// `dev` mode reads the file, so a developer restarting the service keeps
+/// the same tenant and key; it is a development convenience, never used in
+/// the production roles.
+pub async fn demo(
+    bus: &dyn CommandBus,
+    reads: &dyn ReadModel,
+    file: &std::path::Path,
+    timeout: Duration,
+) -> anyhow::Result<Value> {
+    if let Some(kept) = kept_demo(reads, file).await {
+        return Ok(kept);
+    }
+    let created = create(bus, reads, "demo", timeout).await?;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(file, &serde_json::to_vec_pretty(&created)?)?;
+    Ok(created)
+}
+
+/// The tenant in `file`, if its key still opens it (the read model is kept
+/// across restarts; after a reset the projector may take a moment to catch
+/// up, so it is given a few seconds).
+async fn kept_demo(reads: &dyn ReadModel, file: &std::path::Path) -> Option<Value> {
+    let kept: Value = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+    let (key, id) = (kept["api_key"].as_str()?, kept["tenant_id"].as_str()?);
+    let hash = ledger_http::hash_api_key(key);
+    for _ in 0..50 {
+        if let Ok(Some(view)) = reads.tenant_by_key_hash(&hash).await {
+            return (view.tenant_id.to_string() == id).then_some(kept);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
