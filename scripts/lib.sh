@@ -74,8 +74,23 @@ ensure_build_deps() {
 # (Debian's aiosmtpd, run with /usr/bin/python3) and a real browser for the
 # set-password page (Debian's Chromium and ChromeDriver).
 ensure_test_deps() {
-    ensure_apt_packages python3-aiosmtpd chromium chromium-driver
+    ensure_apt_packages python3-aiosmtpd python3-venv chromium chromium-driver
+    ensure_python_kafka
 }
+
+# A Python with confluent-kafka from PyPI (its wheel bundles a librdkafka 2.x;
+# Debian's python3-confluent-kafka is built on librdkafka 2.0.2, which cannot
+# talk to Tansu 0.6.0). The tests publish commands with it as a user's own
+# client would: with librdkafka's default partitioner. Kept per machine.
+CL_TEST_VENV="${CL_TEST_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/contact-ledger/venv}"
+ensure_python_kafka() (
+    set -euo pipefail
+    "$CL_TEST_VENV/bin/python" -c 'import confluent_kafka' 2>/dev/null && exit 0
+    cl_log "installing confluent-kafka from PyPI into $CL_TEST_VENV"
+    mkdir -p "$(dirname "$CL_TEST_VENV")"
+    /usr/bin/python3 -m venv "$CL_TEST_VENV"
+    "$CL_TEST_VENV/bin/pip" install -q 'confluent-kafka>=2.3,<3'
+)
 
 ensure_postgres_installed() (
     set -euo pipefail

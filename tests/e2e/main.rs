@@ -8,5 +8,6 @@ mod log;
 mod mailer_crash;
 mod outage;
 mod roles;
+mod routing;
 mod secrets;
 mod service;
