@@ -1,7 +1,8 @@
 //! Writes a folded batch with one statement per table (rows travel as arrays
 //! and come apart with UNNEST). Every statement tolerates being replayed:
-//! inserts skip rows that exist, updates only move a contact forward, and
-//! grant changes count only above the contact's stored version (`roles`).
+//! inserts skip rows that exist, updates only move a contact forward (its
+//! version, and `updated_at` with it), and grant changes count only above
+//! the contact's stored version (`roles`).
 use std::sync::LazyLock;
 
 use ledger_domain::{Profile, normalize_email};
@@ -77,9 +78,14 @@ static UPDATE_PROFILES: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+// `updated_at` goes with the version: only a mark above the stored version
+// (a decision not applied before, and newer than this batch's profile
+// change, which runs first) moves it.
 const MARK_CONTACTS: &str = "UPDATE contacts c SET registered = c.registered OR u.registered, \
-     version = GREATEST(c.version, u.version) \
-     FROM UNNEST($1::text[], $2::text[], $3::bool[], $4::int8[]) AS u(tenant_id, contact_id, registered, version) \
+     version = GREATEST(c.version, u.version), \
+     updated_at = CASE WHEN u.version > c.version THEN u.at ELSE c.updated_at END \
+     FROM UNNEST($1::text[], $2::text[], $3::bool[], $4::int8[], $5::timestamptz[]) \
+     AS u(tenant_id, contact_id, registered, version, at) \
      WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id";
 
 // A command id has one valid decision in a correct log (the handler never
@@ -231,18 +237,20 @@ pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Res
         profiles.bind(q).bind(version).bind(at).execute(&mut *conn).await?;
     }
     if !p.marks.is_empty() {
-        let (mut tenant, mut contact, mut registered, mut version) = (vec![], vec![], vec![], vec![]);
+        let (mut tenant, mut contact, mut registered, mut version, mut at) = (vec![], vec![], vec![], vec![], vec![]);
         for ((t, c), mark) in p.marks {
             tenant.push(t);
             contact.push(c);
             registered.push(mark.registered);
             version.push(mark.version);
+            at.push(mark.at);
         }
         sqlx::query(MARK_CONTACTS)
             .bind(tenant)
             .bind(contact)
             .bind(registered)
             .bind(version)
+            .bind(at)
             .execute(&mut *conn)
             .await?;
     }

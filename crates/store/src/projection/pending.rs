@@ -5,7 +5,8 @@
 //! the guards `flush` uses: contacts are inserted as created (never merged
 //! with later changes, so a re-delivered create cannot hide an update), then
 //! the newest profile per contact is written over any older version, then
-//! `registered` and the highest version are marked. Role grants are the one
+//! `registered` and the highest version are marked; whichever of the two
+//! raises the stored version sets `updated_at` to its decision's time. Role grants are the one
 //! exception to folding here: a grant change's effect depends on whether it
 //! was applied before, which only the stored contact version tells, so the
 //! changes are kept in log order and netted at flush time (`roles`).
@@ -85,11 +86,25 @@ pub(crate) struct RoleRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// What a batch's password, invite and role events do to a contact.
+/// What a batch's password, invite and role events do to a contact: the
+/// highest version they raise it to, and that decision's `issued_at`, which
+/// becomes the contact's `updated_at` if the version is above the stored one.
 #[derive(Default)]
 pub(crate) struct Mark {
     pub registered: bool,
     pub version: i64,
+    pub at: DateTime<Utc>,
+}
+
+impl Mark {
+    fn raise(&mut self, version: u64, at: DateTime<Utc>) -> Result<()> {
+        let version = to_i64(version)?;
+        if version > self.version {
+            self.version = version;
+            self.at = at;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -196,23 +211,23 @@ impl Pending {
             Event::PasswordSet(e) => {
                 let mark = self.marks.entry(key(&e.contact_id)).or_default();
                 mark.registered = true;
-                mark.version = mark.version.max(to_i64(e.version)?);
+                mark.raise(e.version, d.issued_at)?;
             }
             Event::InviteRequested(e) => {
                 self.invites.requested(tenant_id, e, d.issued_at)?;
-                self.bump(key(&e.contact_id), e.version)?;
+                self.bump(d, key(&e.contact_id), e.version)?;
             }
             Event::InviteSent(e) => {
                 self.invites.sent(tenant_id, e, d.issued_at);
-                self.bump(key(&e.contact_id), e.version)?;
+                self.bump(d, key(&e.contact_id), e.version)?;
             }
             Event::InviteDeliveryFailed(e) => {
                 self.invites.failed(tenant_id, e);
-                self.bump(key(&e.contact_id), e.version)?;
+                self.bump(d, key(&e.contact_id), e.version)?;
             }
             Event::InviteAccepted(e) => {
                 self.invites.accepted(tenant_id, e, d.issued_at);
-                self.bump(key(&e.contact_id), e.version)?;
+                self.bump(d, key(&e.contact_id), e.version)?;
             }
             Event::AccessRoleDefined(e) => self.roles.push(RoleRow {
                 tenant_id: tenant_id.to_owned(),
@@ -235,11 +250,10 @@ impl Pending {
         Ok(())
     }
 
-    /// A contact event that changes nothing but the contact's version.
-    fn bump(&mut self, contact: ContactKey, version: u64) -> Result<()> {
-        let mark = self.marks.entry(contact).or_default();
-        mark.version = mark.version.max(to_i64(version)?);
-        Ok(())
+    /// A contact event that changes nothing but the contact's version (and
+    /// so its `updated_at`).
+    fn bump(&mut self, d: &Decision, contact: ContactKey, version: u64) -> Result<()> {
+        self.marks.entry(contact).or_default().raise(version, d.issued_at)
     }
 
     /// A role event: queued as a grant change, and the contact's version moves.
@@ -251,7 +265,7 @@ impl Pending {
         version: u64,
         change: GrantChange,
     ) -> Result<()> {
-        self.bump(contact.clone(), version)?;
+        self.bump(d, contact.clone(), version)?;
         let (tenant_id, contact_id) = contact;
         self.grants.push(GrantOp {
             tenant_id,

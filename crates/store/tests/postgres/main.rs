@@ -10,4 +10,5 @@ mod rebuild;
 mod roles;
 mod secrets;
 mod support;
+mod updated_at;
 mod waiting;
