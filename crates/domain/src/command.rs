@@ -8,13 +8,18 @@ use serde_json::{Map, Value};
 use crate::{
     contact::{Address, ContactKind, Profile},
     error::FieldError,
+    examples,
     ids::{ContactId, InviteId},
     input::Reader,
-    roles::{GrantRequest, GrantRule, is_reference, read_grants},
+    roles::{GrantItem, GrantRequest, GrantRule, is_reference, read_grants},
     validate::check_profile,
 };
 
+/// What the parser checks of a password hash: an argon2id PHC string.
+const ARGON2ID: &str = r"^\$argon2id\$";
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::create_tenant())]
 pub struct CreateTenant {
     pub name: String,
     /// SHA-256 (hex) of the tenant's API key; the key itself never leaves the CLI.
@@ -22,11 +27,13 @@ pub struct CreateTenant {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::configure_tenant())]
 pub struct ConfigureTenant {
     pub contact_capture: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::create_user(), example = examples::create_contact())]
 pub struct CreateContact {
     /// Optional; when absent the contact id is derived from the command id.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,11 +45,13 @@ pub struct CreateContact {
     pub profile: Profile,
     /// An argon2id PHC string, made at the edge; never a plaintext password.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(ARGON2ID))]
     pub password_hash: Option<String>,
     #[serde(default)]
     pub invite: bool,
     /// Grants for a user; ignored for other kinds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<GrantItem>")]
     pub access_roles: Vec<GrantRequest>,
 }
 
@@ -56,6 +65,7 @@ pub enum MatchOn {
 /// Zephr's create-or-update: find the contact by email (or external id) and
 /// update it, or create it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::upsert_contact())]
 pub struct UpsertContact {
     pub match_on: MatchOn,
     #[serde(flatten)]
@@ -64,6 +74,7 @@ pub struct UpsertContact {
 
 /// A JSON merge patch (RFC 7386) over the contact's profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::patch_contact())]
 pub struct PatchContact {
     pub contact_id: ContactId,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,7 +84,10 @@ pub struct PatchContact {
 
 /// Adds a role to the tenant's catalogue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::define_access_role())]
 pub struct DefineAccessRole {
+    /// A slug: lowercase letters, digits, `-` and `_`, at most 64.
+    #[schemars(pattern(r"^[a-z0-9][a-z0-9_-]{0,63}$"))]
     pub reference: String,
     pub name: String,
     pub grant_rule: GrantRule,
@@ -81,13 +95,16 @@ pub struct DefineAccessRole {
 
 /// Grants catalogue roles to a user (ignored for other kinds).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::grant_roles())]
 pub struct GrantRoles {
     pub contact_id: ContactId,
+    #[schemars(with = "Vec<GrantItem>")]
     pub access_roles: Vec<GrantRequest>,
 }
 
 /// Approves a pending grant, or revokes a grant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::role_ref())]
 pub struct RoleRef {
     pub contact_id: ContactId,
     pub reference: String,
@@ -95,12 +112,14 @@ pub struct RoleRef {
 
 /// Sends a user (another) invite to set their password.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::request_invite())]
 pub struct RequestInvite {
     pub contact_id: ContactId,
 }
 
 /// The mailer's report: the invite mail was accepted by the SMTP server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::record_invite_sent())]
 pub struct RecordInviteSent {
     pub invite_id: InviteId,
     pub message_id: String,
@@ -108,6 +127,7 @@ pub struct RecordInviteSent {
 
 /// The mailer's report: delivery failed after its retries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::record_invite_delivery_failed())]
 pub struct RecordInviteDeliveryFailed {
     pub invite_id: InviteId,
     pub reason: String,
@@ -116,8 +136,10 @@ pub struct RecordInviteDeliveryFailed {
 
 /// The invited user set their password (hashed at the edge).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::accept_invite())]
 pub struct AcceptInvite {
     pub invite_id: InviteId,
+    #[schemars(pattern(ARGON2ID))]
     pub password_hash: String,
 }
 

@@ -15,7 +15,7 @@ use crate::{
     event::*,
     ids::{AddressId, CommandId, ContactId, InviteId, derive_ulid},
     input::Reader,
-    roles::{Grant, GrantRequest, GrantRule, GrantStatus},
+    roles::{Grant, GrantRequest, GrantRule, GrantStatus, RequestedStatus},
     state::{Invite, InviteStatus, TenantInfo, TenantState},
     validate::{check_profile, check_required},
 };
@@ -234,7 +234,7 @@ fn grants(
         // A grant the user already holds keeps its status (re-sending a role
         // must not undo an approval); a new one follows the role's rule.
         let status = match (req.status, current, role.grant_rule) {
-            (Some(GrantStatus::Active), _, _) | (None, None, GrantRule::Automatic) => GrantStatus::Active,
+            (Some(RequestedStatus::Active), _, _) | (None, None, GrantRule::Automatic) => GrantStatus::Active,
             (_, Some(current), _) => current,
             _ => GrantStatus::Pending,
         };

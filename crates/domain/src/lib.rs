@@ -7,6 +7,7 @@ pub mod contact;
 pub mod decide;
 pub mod error;
 pub mod event;
+mod examples;
 pub mod ids;
 pub mod input;
 pub mod roles;

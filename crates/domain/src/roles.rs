@@ -45,15 +45,35 @@ pub struct RoleDef {
     pub grant_rule: GrantRule,
 }
 
-/// A grant as asked for: a bare reference, or an object.
+/// The one status a grant request may name. `pending` is only ever what a
+/// role's rule gives, so a request cannot ask for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestedStatus {
+    /// Active at once, bypassing the role's grant rule.
+    Active,
+}
+
+/// A grant as asked for: a role reference, with an optional expiry and
+/// `status: "active"` to bypass the role's grant rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct GrantRequest {
     pub reference: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<DateTime<Utc>>,
-    /// `Some(Active)` bypasses the role's grant rule.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<GrantStatus>,
+    pub status: Option<RequestedStatus>,
+}
+
+// Describes the wire for the schemas only: `read_grants` reads the list
+// into `GrantRequest`s.
+/// One item of an `access_roles` list: a role reference, or a grant object.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub enum GrantItem {
+    /// A role reference: the role's grant rule applies.
+    Reference(String),
+    Grant(GrantRequest),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -191,7 +211,7 @@ pub fn read_grants<'a>(r: &mut Reader<'a>, key: &'a str) -> Vec<GrantRequest> {
                 });
                 let status = match gr.string("status").as_deref() {
                     None => None,
-                    Some("active") => Some(GrantStatus::Active),
+                    Some("active") => Some(RequestedStatus::Active),
                     Some(_) => {
                         gr.error("status", "invalid_value", "may only be \"active\"");
                         None

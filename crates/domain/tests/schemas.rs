@@ -1,11 +1,15 @@
 //! `schemas/` is the wire contract. These tests fail when the committed JSON
 //! Schemas differ from what the Rust types produce (regenerate with
-//! `UPDATE_SCHEMAS=1 cargo test -p ledger-domain --test schemas`), and when a
-//! golden fixture of an old event version stops being readable.
+//! `UPDATE_SCHEMAS=1 cargo test -p ledger-domain --test schemas`), when a
+//! golden fixture of an old event version stops being readable, and when a
+//! command schema and the parser (`Command::parse`) disagree: every schema's
+//! examples must parse, and payloads the parser refuses for their shape must
+//! fail the schema too.
 use std::{fs, path::PathBuf};
 
 use ledger_domain::{Event, command::*, event::*};
 use schemars::{JsonSchema, schema_for};
+use serde_json::{Value, json};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas")
@@ -73,4 +77,124 @@ fn golden_event_fixtures_of_every_version_stay_readable() {
         seen += 1;
     }
     assert!(seen >= 4, "expected golden fixtures in {}", dir.display());
+}
+
+/// The published schema of a command type, and a validator for it that
+/// checks formats too (JSON Schema 2020-12 treats them as annotations).
+fn command_schema(command_type: &str) -> (Value, jsonschema::Validator) {
+    let path = root().join("commands").join(format!("{command_type}.v1.json"));
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text).expect("schema json");
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{command_type} schema does not compile: {e}"));
+    (schema, validator)
+}
+
+#[test]
+fn every_command_schema_has_examples_and_the_parser_accepts_each() {
+    for command_type in Command::TYPES {
+        let (schema, validator) = command_schema(command_type);
+        let examples = schema["examples"].as_array().cloned().unwrap_or_default();
+        assert!(!examples.is_empty(), "{command_type}: the schema has no example");
+        for example in &examples {
+            let errors: Vec<String> = validator.iter_errors(example).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{command_type}: its own schema refuses its example {example}: {errors:?}");
+            if let Err(errors) = Command::parse(command_type, example) {
+                panic!("{command_type}: the parser refuses the example {example}: {errors:?}");
+            }
+        }
+    }
+}
+
+/// Payloads the parser refuses for their shape, which the schema must
+/// refuse too. Not in this table, because the schema cannot say them:
+/// - rules the domain decides against the state: email uniqueness, unknown
+///   role references, an invite for a non-user, expiry, superseded invites;
+/// - rules that need more than a shape: password strength (checked on the
+///   plaintext at the edge), email syntax, the ULID inside an id
+///   (`contact_<ULID>`), the fields each kind requires, `purchase_order_number`
+///   only with `type_id` 6, metadata size;
+/// - unknown fields: the payloads flatten the profile into the command, so
+///   the schemas leave `additionalProperties` open.
+///
+/// The schema is stricter in places, on purpose: it does not trim strings or
+/// default `kind`/`match_on` as the parser does for vendors.
+#[test]
+fn payloads_the_parser_refuses_for_their_shape_the_schema_refuses_too() {
+    let contact_id = "contact_01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    let user = |extra: Value| {
+        let mut base =
+            json!({"kind": "user", "email": "a@example.com", "first_name": "A", "last_name": "B", "invite": true});
+        base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        base
+    };
+    let grants = |access_roles: Value| json!({"contact_id": contact_id, "access_roles": access_roles});
+    let cases: Vec<(&str, &str, Value)> = vec![
+        ("not an object", "CreateContact", json!("user")),
+        (
+            "a pending status (only active bypasses)",
+            "GrantRoles",
+            grants(json!([{"reference": "c", "status": "pending"}])),
+        ),
+        ("an unknown status", "GrantRoles", grants(json!([{"reference": "c", "status": "approved"}]))),
+        ("a grant without a reference", "GrantRoles", grants(json!([{"expires": "2030-01-01T00:00:00Z"}]))),
+        ("a grant that is neither text nor object", "GrantRoles", grants(json!([7]))),
+        ("an expiry that is not a date-time", "GrantRoles", grants(json!([{"reference": "c", "expires": "soon"}]))),
+        ("access_roles not a list", "GrantRoles", grants(json!("customer"))),
+        ("no access_roles", "GrantRoles", json!({"contact_id": contact_id})),
+        ("kind hq", "CreateContact", user(json!({"kind": "hq"}))),
+        ("an unknown kind", "CreateContact", user(json!({"kind": "robot"}))),
+        ("no kind", "CreateContact", json!({"email": "a@example.com"})),
+        ("external_id longer than 120", "CreateContact", user(json!({"external_id": "x".repeat(121)}))),
+        ("an empty external_id", "CreateContact", user(json!({"external_id": ""}))),
+        ("type_id as text", "CreateContact", user(json!({"type_id": "6"}))),
+        ("a tag that is not text", "CreateContact", user(json!({"tags": [1]}))),
+        ("invite not a boolean", "CreateContact", user(json!({"invite": "yes"}))),
+        ("a plaintext password_hash", "CreateContact", user(json!({"password_hash": "s3cretpassw0rd"}))),
+        (
+            "an unknown match_on",
+            "UpsertContact",
+            json!({"match_on": "phone", "kind": "contact", "email": "a@example.com"}),
+        ),
+        ("contact_capture as text", "ConfigureTenant", json!({"contact_capture": "yes"})),
+        ("no api_key_hash", "CreateTenant", json!({"name": "Acme"})),
+        (
+            "a reference that is not a slug",
+            "DefineAccessRole",
+            json!({"reference": "Not A Slug", "name": "N", "grant_rule": "automatic"}),
+        ),
+        (
+            "an unknown grant_rule",
+            "DefineAccessRole",
+            json!({"reference": "vip", "name": "V", "grant_rule": "sometimes"}),
+        ),
+        ("a patch that is not an object", "PatchContact", json!({"contact_id": contact_id, "patch": "title=CTO"})),
+        (
+            "a negative expected_version",
+            "PatchContact",
+            json!({"contact_id": contact_id, "expected_version": -1, "patch": {}}),
+        ),
+        ("a contact id that is not text", "RequestInvite", json!({"contact_id": 5})),
+        ("no reference", "ApproveRole", json!({"contact_id": contact_id})),
+        (
+            "attempts as text",
+            "RecordInviteDeliveryFailed",
+            json!({"invite_id": "invite_01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "x", "attempts": "3"}),
+        ),
+        (
+            "a password_hash that is not argon2id",
+            "AcceptInvite",
+            json!({"invite_id": "invite_01ARZ3NDEKTSV4RRFFQ69G5FAV", "password_hash": "md5:abc"}),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (why, command_type, payload) in &cases {
+        assert!(Command::parse(command_type, payload).is_err(), "{command_type} ({why}): the parser accepts {payload}");
+        if command_schema(command_type).1.is_valid(payload) {
+            failures.push(format!("{command_type}: {why}"));
+        }
+    }
+    assert!(failures.is_empty(), "the schema accepts what the parser refuses: {failures:#?}");
 }
