@@ -57,6 +57,7 @@ pub fn role_command(common: &Common, role: &str) -> std::process::Command {
         .env("CL_TOPIC_PREFIX", &common.topic_prefix)
         .env("CL_PARTITIONS", common.partitions.to_string())
         .env("CL_FETCH_WAIT_MS", common.fetch_wait_ms.to_string())
+        .env("CL_MAILER_FETCH_WAIT_MS", common.mailer_fetch_wait_ms.to_string())
         .env("CL_INVITE_TTL_SECS", common.invite_ttl_secs.to_string())
         .env("CL_PUBLIC_BASE_URL", &common.mail.public_base_url)
         .env("CL_MAIL_OUTBOX", &common.mail.mail_outbox)
@@ -130,6 +131,7 @@ pub async fn fresh_common(partitions: i32) -> Common {
         db_pool: 30,
         invite_ttl_secs: 7 * 24 * 3600,
         fetch_wait_ms: fetch_wait_ms(),
+        mailer_fetch_wait_ms: fetch_wait_ms(),
         // Tests that do not look at mail still run the mailer: its .eml
         // files go to a temporary folder.
         mail: MailSettings {

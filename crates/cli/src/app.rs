@@ -74,8 +74,8 @@ pub async fn connect(common: &Common) -> anyhow::Result<Store> {
 
 pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::Result<Running> {
     let store = connect(common).await?;
-    let kafka = common.kafka();
-    ensure_topics(&kafka).await?;
+    let mut kafka = common.kafka();
+    kafka.partitions = ensure_topics(&kafka).await?;
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut status = None;
@@ -91,7 +91,9 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
     }
     if roles.mailer {
         let mailer = start_mailer(common, &store, &kafka, status.clone(), rx.clone())?;
-        tasks.push(tokio::spawn(mailer::run(mailer, kafka.clone())));
+        let mut mailer_kafka = kafka.clone();
+        mailer_kafka.fetch_wait_ms = common.mailer_fetch_wait_ms;
+        tasks.push(tokio::spawn(mailer::run(mailer, mailer_kafka)));
     }
     let mut addr = None;
     if roles.api {

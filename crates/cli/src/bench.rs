@@ -78,6 +78,7 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
         db_pool: 40,
         invite_ttl_secs: 7 * 24 * 3600,
         fetch_wait_ms: args.fetch_wait_ms,
+        mailer_fetch_wait_ms: args.fetch_wait_ms,
         mail: MailSettings::default(),
     };
     let sample = sample_record_size();
@@ -101,7 +102,8 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
     let bus = KafkaBus::new(running.kafka.clone(), running.handler.clone())?;
     let created = tenant::create(&bus, &running.store, "bench", Duration::from_secs(30)).await?;
     let key = created["api_key"].as_str().unwrap_or_default().to_owned();
-    let idle = crate::idle::sample(&args.kafka_brokers, Duration::from_secs(args.idle_secs)).await;
+    let idle =
+        crate::idle::sample(&args.kafka_brokers, &common.database_url, Duration::from_secs(args.idle_secs)).await;
     eprintln!("idle: {idle}");
     let base = format!("http://{}", running.addr.ok_or_else(|| anyhow::anyhow!("no http address"))?);
     let (http_rate, p50, p99, failures) = http_creates(&base, &key, args.creates, args.concurrency).await?;

@@ -28,6 +28,10 @@ pub struct Common {
     /// every fetch for the whole wait (see README, "Which broker").
     #[arg(long, env = "CL_FETCH_WAIT_MS", default_value_t = ledger_kafka::config::DEFAULT_FETCH_WAIT_MS)]
     pub fetch_wait_ms: u32,
+    /// `fetch.wait.max.ms` of the invite mailer's consumer. Mail is not
+    /// waited on by a request, so it may wait longer and cost the broker less.
+    #[arg(long, env = "CL_MAILER_FETCH_WAIT_MS", default_value_t = 1000)]
+    pub mailer_fetch_wait_ms: u32,
     /// How long an invite link stays valid, in seconds (default 7 days).
     #[arg(long, env = "CL_INVITE_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub invite_ttl_secs: i64,

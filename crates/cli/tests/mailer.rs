@@ -90,6 +90,7 @@ impl Setup {
             db_pool: 10,
             invite_ttl_secs: 7 * 24 * 3600,
             fetch_wait_ms: 10,
+            mailer_fetch_wait_ms: 10,
             mail: MailSettings::default(),
         };
         let roles = Roles { handler: true, projector: true, ..Roles::NONE };

@@ -26,7 +26,7 @@ impl KafkaBus {
     /// `handler`: the status of an in-process handler, when there is one
     /// (`dev` mode); a standalone API reports the handler as ready.
     pub fn new(cfg: KafkaConfig, handler: Option<Arc<HandlerStatus>>) -> Result<Self, KafkaError> {
-        Ok(Self { producer: cfg.producer().create()?, cfg, handler, timeout: Duration::from_secs(5) })
+        Ok(Self { producer: cfg.shared_producer()?, cfg, handler, timeout: Duration::from_secs(5) })
     }
 }
 

@@ -58,13 +58,15 @@ pub struct Handler {
     pause: Option<watch::Receiver<bool>>,
 }
 
+/// How often a writer looks for a successor's claim (see `run_partition`).
+const CLAIM_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a rebuild may wait for the next record before giving up (some
 /// brokers take seconds to serve the first fetch of old data).
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Handler {
     pub fn new(cfg: KafkaConfig, hc: HandlerConfig) -> Result<Self, KafkaError> {
-        let producer = cfg.producer().create()?;
+        let producer = cfg.shared_producer()?;
         Ok(Self { cfg, hc, producer, status: Arc::default(), pause: None })
     }
 
@@ -136,14 +138,33 @@ impl Handler {
         let commands = consumers.commands.open(p, Offset::Offset(state.next_command_offset()))?;
         self.status.set(p, Phase::Writing);
         info!(partition = p, epoch = state.current_epoch(), resume = state.next_command_offset(), "writing");
+        // After the claim the events partition only tells of a successor's
+        // claim, which nothing needs at once (readers fence a superseded
+        // writer's records whenever it notices): it is fetched for a short
+        // window every CLAIM_CHECK, not all the time.
+        consumers.events.pause(p)?;
+        let mut check = tokio::time::interval(CLAIM_CHECK);
+        let window = std::time::Duration::from_millis(u64::from(self.cfg.fetch_wait_ms) * 2 + 500);
+        let mut watching_until: Option<tokio::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 return Ok(PartitionEnd::Shutdown);
             }
+            let far = tokio::time::Instant::now() + CLAIM_CHECK;
             let batch = tokio::select! {
                 b = next_batch(&commands, self.hc.batch_max) => b?,
                 m = events.recv() => {
                     notice_claim(&m?, &mut state);
+                    Vec::new()
+                }
+                _ = check.tick(), if watching_until.is_none() => {
+                    consumers.events.resume(p)?;
+                    watching_until = Some(tokio::time::Instant::now() + window);
+                    Vec::new()
+                }
+                _ = tokio::time::sleep_until(watching_until.unwrap_or(far)), if watching_until.is_some() => {
+                    consumers.events.pause(p)?;
+                    watching_until = None;
                     Vec::new()
                 }
                 _ = shutdown.changed() => return Ok(PartitionEnd::Shutdown),

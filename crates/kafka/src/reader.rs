@@ -39,7 +39,7 @@ impl EventReader {
             tpl.add_partition_offset(&cfg.events_topic, p, offset)?;
         }
         consumer.assign(&tpl)?;
-        Ok(Self { consumer, producer: cfg.producer().create()?, cfg: cfg.clone() })
+        Ok(Self { consumer, producer: cfg.shared_producer()?, cfg: cfg.clone() })
     }
 
     /// Up to `max` records; waits at most `wait` for the first one.

@@ -61,6 +61,9 @@ impl SharedConsumer {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&self.topic, partition, offset)?;
         self.consumer.incremental_assign(&tpl)?;
+        // A pause outlives an unassign in librdkafka: a re-opened partition
+        // must fetch.
+        self.resume(partition)?;
         Ok(queue)
     }
 
@@ -74,6 +77,21 @@ impl SharedConsumer {
         tpl.add_partition(&self.topic, partition);
         self.consumer.incremental_unassign(&tpl)?;
         Ok(())
+    }
+
+    /// Stops fetching `partition` until `resume` (its position is kept).
+    pub fn pause(&self, partition: i32) -> Result<(), KafkaError> {
+        Ok(self.consumer.pause(&self.one(partition))?)
+    }
+
+    pub fn resume(&self, partition: i32) -> Result<(), KafkaError> {
+        Ok(self.consumer.resume(&self.one(partition))?)
+    }
+
+    fn one(&self, partition: i32) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&self.topic, partition);
+        tpl
     }
 
     /// The next offset this consumer will deliver, per open partition.

@@ -41,7 +41,8 @@ async fn each_partition_reads_on_its_own_queue_and_reopens_at_a_new_offset() {
     }
     assert_eq!(next(&q1).await, (1, 1, "p1-1".into()));
 
-    // Re-opened at offset 1: partition 0 starts over from there.
+    // Re-opened at offset 1 (after a pause): partition 0 starts over from there.
+    shared.pause(0).expect("pause");
     drop(q0);
     let q0 = shared.open(0, Offset::Offset(1)).expect("reopen 0");
     assert_eq!(next(&q0).await, (0, 1, "p0-1".into()));
