@@ -19,6 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use ledger_domain::{Address, Contact, validate::PASSWORD_RULE};
+use ledger_text::escape_html as esc;
 
 use crate::problem::Problem;
 
@@ -225,22 +226,6 @@ fn address_html(a: &Address) -> String {
         .join("<br>")
 }
 
-/// Escapes text for an element or a quoted attribute.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "\
 *{box-sizing:border-box}\
 body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;\
@@ -267,11 +252,6 @@ button:hover{background:#2459b8}button:focus{outline:3px solid #9cc3ff}\
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escaping_covers_markup_and_both_quotes() {
-        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-    }
 
     #[test]
     fn an_address_shows_its_filled_lines_only() {

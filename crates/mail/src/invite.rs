@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::InviteId;
+use ledger_text::escape_html;
 
 const SUBJECT: &str = include_str!("../templates/invite.subject.txt");
 const TEXT: &str = include_str!("../templates/invite.txt");
@@ -69,22 +70,6 @@ impl InviteMail {
             html: fill(HTML, &html_values),
         }
     }
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Names go into headers and one-line sentences: control characters

@@ -10,5 +10,5 @@ mod invite;
 mod sender;
 
 pub use config::{MailConfig, Security, SmtpConfig};
-pub use invite::{InviteMail, Rendered, escape_html, message_id};
+pub use invite::{InviteMail, Rendered, message_id};
 pub use sender::{FileSender, SendError, Sender, SmtpSender};
