@@ -303,7 +303,14 @@ impl Command {
             "RecordInviteDeliveryFailed" => {
                 let invite_id = read_invite_id(&mut r);
                 let reason = required(&mut r, "reason", Reader::string);
-                let attempts = r.int("attempts").unwrap_or(1).clamp(0, i64::from(u32::MAX)) as u32;
+                let attempts = match r.int("attempts").map(u32::try_from) {
+                    None => 1,
+                    Some(Ok(n)) => n,
+                    Some(Err(_)) => {
+                        r.error("attempts", "invalid_value", "must be a whole number from 0 to 4294967295");
+                        0
+                    }
+                };
                 invite_id.zip(reason).map(|(invite_id, reason)| {
                     Command::RecordInviteDeliveryFailed(RecordInviteDeliveryFailed { invite_id, reason, attempts })
                 })

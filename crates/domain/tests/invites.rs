@@ -153,3 +153,22 @@ fn a_newer_invite_supersedes_an_older_one() {
     );
     g.ok("AcceptInvite", json!({"invite_id": second.invite_id.to_string(), "password_hash": HASH}));
 }
+
+#[test]
+fn delivery_attempts_a_u32_cannot_hold_are_a_field_error_not_clamped() {
+    let invite = "invite_01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    for attempts in [json!(-1), json!(4_294_967_296_u64)] {
+        let errors = Command::parse(
+            "RecordInviteDeliveryFailed",
+            &json!({"invite_id": invite, "reason": "x", "attempts": attempts}),
+        )
+        .expect_err("out of range");
+        assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["attempts"], "{attempts}");
+    }
+    let max = Command::parse(
+        "RecordInviteDeliveryFailed",
+        &json!({"invite_id": invite, "reason": "x", "attempts": u32::MAX}),
+    )
+    .expect("u32::MAX fits");
+    assert!(matches!(max, Command::RecordInviteDeliveryFailed(f) if f.attempts == u32::MAX));
+}

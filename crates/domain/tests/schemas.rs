@@ -184,6 +184,11 @@ fn payloads_the_parser_refuses_for_their_shape_the_schema_refuses_too() {
             json!({"invite_id": "invite_01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "x", "attempts": "3"}),
         ),
         (
+            "negative attempts",
+            "RecordInviteDeliveryFailed",
+            json!({"invite_id": "invite_01ARZ3NDEKTSV4RRFFQ69G5FAV", "reason": "x", "attempts": -1}),
+        ),
+        (
             "a password_hash that is not argon2id",
             "AcceptInvite",
             json!({"invite_id": "invite_01ARZ3NDEKTSV4RRFFQ69G5FAV", "password_hash": "md5:abc"}),

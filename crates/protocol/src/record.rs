@@ -270,10 +270,7 @@ impl LogRecord {
             headers.iter().find(|(k, _)| k == name).and_then(|(_, v)| String::from_utf8(v.clone()).ok())
         };
         let need = |name: &str| h(name).ok_or_else(|| DecodeError(format!("missing header {name}")));
-        let num = |name: &str| -> Result<i64, DecodeError> {
-            need(name)?.parse().map_err(|_| DecodeError(format!("header {name} is not a number")))
-        };
-        let epoch = num(header::EPOCH)?.max(0) as u64;
+        let epoch: u64 = number(header::EPOCH, &need(header::EPOCH)?)?;
         let body: Value = serde_json::from_slice(value).map_err(|e| DecodeError(format!("value is not JSON: {e}")))?;
         match need(header::RECORD)?.as_str() {
             "claim" => Ok(LogRecord::Claim(Claim {
@@ -307,7 +304,7 @@ impl LogRecord {
                     let mut out = Vec::with_capacity(events.len());
                     for ce in &events {
                         let ty = text(ce, "type").unwrap_or_default();
-                        let version = ce.get("eventversion").and_then(Value::as_u64).unwrap_or(1) as u32;
+                        let version = event_version(ce, &ty)?;
                         let data = ce.get("data").cloned().unwrap_or(Value::Null);
                         let event = Event::from_parts(&ty, version, data)
                             .map_err(|e| DecodeError(format!("event {ty}: {e}")))?;
@@ -325,8 +322,8 @@ impl LogRecord {
                     issued_at,
                     source: CommandPosition {
                         topic: need(header::COMMAND_TOPIC)?,
-                        partition: num(header::COMMAND_PARTITION)? as i32,
-                        offset: num(header::COMMAND_OFFSET)?,
+                        partition: number(header::COMMAND_PARTITION, &need(header::COMMAND_PARTITION)?)?,
+                        offset: number(header::COMMAND_OFFSET, &need(header::COMMAND_OFFSET)?)?,
                     },
                     epoch,
                     outcome,
@@ -339,10 +336,10 @@ impl LogRecord {
                     .map_err(|_| DecodeError("bad command id header".into()))?,
                 source: CommandPosition {
                     topic: need(header::COMMAND_TOPIC)?,
-                    partition: partition_of(num(header::COMMAND_PARTITION)?)?,
-                    offset: num(header::COMMAND_OFFSET)?,
+                    partition: number(header::COMMAND_PARTITION, &need(header::COMMAND_PARTITION)?)?,
+                    offset: number(header::COMMAND_OFFSET, &need(header::COMMAND_OFFSET)?)?,
                 },
-                to_partition: partition_of(num(header::FORWARDED_TO)?)?,
+                to_partition: number(header::FORWARDED_TO, &need(header::FORWARDED_TO)?)?,
                 epoch,
                 forwarded_at: time_of(&body).unwrap_or_default(),
             })),
@@ -351,8 +348,24 @@ impl LogRecord {
     }
 }
 
-fn partition_of(n: i64) -> Result<i32, DecodeError> {
-    i32::try_from(n).map_err(|_| DecodeError(format!("partition {n} out of range")))
+/// A numeric header as the type its field has. It is read wide first so that a
+/// value the type cannot hold (a negative epoch, a partition past `i32`) is a
+/// decode error, never wrapped, clamped or truncated.
+fn number<T: TryFrom<i128>>(name: &str, raw: &str) -> Result<T, DecodeError> {
+    let n: i128 = raw.trim().parse().map_err(|_| DecodeError(format!("header {name} is not a number")))?;
+    T::try_from(n).map_err(|_| DecodeError(format!("header {name} is out of range: {n}")))
+}
+
+/// `eventversion` of one event: absent means version 1 (records written before
+/// it existed); present, it must be a whole number a `u32` holds.
+fn event_version(ce: &Value, ty: &str) -> Result<u32, DecodeError> {
+    match ce.get("eventversion") {
+        None => Ok(1),
+        Some(v) => v
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| DecodeError(format!("event {ty}: eventversion out of range: {v}"))),
+    }
 }
 
 fn time_of(ce: &Value) -> Option<DateTime<Utc>> {

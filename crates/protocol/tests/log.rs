@@ -208,3 +208,73 @@ fn a_forward_by_a_superseded_writer_does_not_count() {
     fence.admit(&claim(2));
     assert_eq!(fence.admit(&LogRecord::Forward(*f)), Admit::Superseded);
 }
+
+/// The headers of an encoded record as a Kafka client hands them back, with
+/// `name` set to `value`.
+fn headers_with(enc: &ledger_protocol::Encoded, name: &str, value: &str) -> Vec<(String, Vec<u8>)> {
+    enc.headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), if *k == name { value.as_bytes().to_vec() } else { v.clone().into_bytes() }))
+        .collect()
+}
+
+fn decode_error(headers: &[(String, Vec<u8>)], value: &[u8]) -> String {
+    match LogRecord::decode(headers, value) {
+        Err(e) => e.to_string(),
+        Ok(r) => panic!("expected a decode error, got {r:?}"),
+    }
+}
+
+#[test]
+fn a_numeric_header_out_of_range_is_a_decode_error_not_a_wrapped_or_clamped_value() {
+    use ledger_protocol::header;
+    let mut s = writer();
+    let d = LogRecord::Decision(decision_of(
+        s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)),
+    ));
+    let enc = d.encode();
+    assert_eq!(LogRecord::decode(&headers_with(&enc, header::EPOCH, "1"), &enc.value).expect("decodes"), d);
+    for (name, value) in [
+        (header::EPOCH, "-1"),
+        (header::EPOCH, "18446744073709551616"),
+        (header::COMMAND_PARTITION, "2147483648"),
+        (header::COMMAND_PARTITION, "-2147483649"),
+        (header::COMMAND_OFFSET, "9223372036854775808"),
+    ] {
+        let err = decode_error(&headers_with(&enc, name, value), &enc.value);
+        assert!(err.contains(name) && err.contains("out of range"), "{name}={value}: {err}");
+    }
+    assert!(decode_error(&headers_with(&enc, header::EPOCH, "one"), &enc.value).contains("not a number"));
+
+    let claimed = claim(2).encode();
+    let err = decode_error(&headers_with(&claimed, header::EPOCH, "-1"), &claimed.value);
+    assert!(err.contains("out of range"), "a negative epoch is an error, not epoch 0: {err}");
+
+    let owner = ledger_protocol::routing::owner(&tenant(), 4);
+    let mut elsewhere = writer_of((owner + 1) % 4);
+    let Step::Forward(f) =
+        elsewhere.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0))
+    else {
+        panic!("expected a forward")
+    };
+    let forwarded = LogRecord::Forward(*f).encode();
+    let err = decode_error(&headers_with(&forwarded, header::FORWARDED_TO, "4294967296"), &forwarded.value);
+    assert!(err.contains(header::FORWARDED_TO) && err.contains("out of range"), "{err}");
+}
+
+#[test]
+fn an_event_version_out_of_range_is_a_decode_error() {
+    let mut s = writer();
+    let d = LogRecord::Decision(decision_of(
+        s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)),
+    ));
+    let enc = d.encode();
+    let headers = headers_with(&enc, "none", "");
+    let mut value: serde_json::Value = serde_json::from_slice(&enc.value).expect("json");
+    assert_eq!(value["eventversion"], 1, "one event, written as a single CloudEvent");
+    for bad in [json!(4_294_967_296_u64), json!(-1), json!("1")] {
+        value["eventversion"] = bad.clone();
+        let err = decode_error(&headers, &serde_json::to_vec(&value).expect("json"));
+        assert!(err.contains("eventversion out of range"), "{bad}: {err}");
+    }
+}

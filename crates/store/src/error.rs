@@ -14,9 +14,10 @@ pub enum Error {
     Corrupt { table: &'static str, reason: String },
     #[error("could not encode JSON: {0}")]
     Json(#[from] serde_json::Error),
-    /// A number from the log that does not fit a PostgreSQL bigint.
-    #[error("{0} does not fit a bigint")]
-    OutOfRange(u64),
+    /// A number from the log that does not fit the PostgreSQL column type it
+    /// is stored in.
+    #[error("{value} does not fit a {column_type}")]
+    OutOfRange { value: String, column_type: &'static str },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -35,7 +36,12 @@ impl From<Error> for Unavailable {
 
 /// u64 counters of the domain (versions, numbers, epochs) as bigint.
 pub(crate) fn to_i64(n: u64) -> Result<i64> {
-    i64::try_from(n).map_err(|_| Error::OutOfRange(n))
+    i64::try_from(n).map_err(|_| Error::OutOfRange { value: n.to_string(), column_type: "bigint" })
+}
+
+/// Small numbers of the domain (event versions, positions in a batch) as integer.
+pub(crate) fn to_i32<N: Copy + TryInto<i32> + std::fmt::Display>(n: N) -> Result<i32> {
+    n.try_into().map_err(|_| Error::OutOfRange { value: n.to_string(), column_type: "integer" })
 }
 
 /// A bigint read back; negative values cannot have been written by us.

@@ -22,7 +22,7 @@ use super::{
     roles::{GrantChange, GrantOp},
 };
 use crate::{
-    error::{Result, to_i64},
+    error::{Result, to_i32, to_i64},
     roles::{rule_str, status_str},
     secrets::{event_json, public_data},
 };
@@ -167,9 +167,9 @@ impl Pending {
                 tenant_id: tenant_id.to_owned(),
                 contact_id: contact.to_string(),
                 version: to_i64(version)?,
-                idx: i32::try_from(idx).unwrap_or(i32::MAX),
+                idx: to_i32(idx)?,
                 event_type: event.event_type(),
-                event_version: i32::try_from(event.event_version()).unwrap_or(i32::MAX),
+                event_version: to_i32(event.event_version())?,
                 occurred_at: d.issued_at,
                 command_id: command_id.to_owned(),
                 data: public_data(event),
