@@ -196,9 +196,10 @@ impl Command {
         }
     }
 
-    pub fn payload(&self) -> Value {
-        let full = serde_json::to_value(self).unwrap_or(Value::Null);
-        full.get("payload").cloned().unwrap_or(Value::Null)
+    /// The payload as JSON; an error rather than `null` when it cannot be written.
+    pub fn payload(&self) -> Result<Value, serde_json::Error> {
+        let full = serde_json::to_value(self)?;
+        Ok(full.get("payload").cloned().unwrap_or(Value::Null))
     }
 
     /// Reads a payload of the given type, listing every field that is wrong.

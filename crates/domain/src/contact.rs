@@ -115,6 +115,8 @@ impl Profile {
     }
 }
 
+/// A Profile always serialises to an object (strings, ids and string-keyed
+/// maps only), so the empty map is never used.
 fn to_map(p: &Profile) -> Map<String, Value> {
     match serde_json::to_value(p) {
         Ok(Value::Object(m)) => m,

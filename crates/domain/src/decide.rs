@@ -579,6 +579,8 @@ fn patch(state: &TenantState, p: &PatchContact, ctx: &Context) -> Result<Vec<Eve
             }
         }
     }
+    // Cannot fail: a Profile is strings, ids, a string set and a string-keyed
+    // map (serde_json fails only on non-string map keys or custom errors).
     let mut doc = serde_json::to_value(&existing.profile).unwrap_or_else(|_| json!({}));
     merge_patch(&mut doc, &Value::Object(profile_patch));
     let empty = Map::new();

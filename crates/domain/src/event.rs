@@ -192,9 +192,10 @@ impl Event {
         }
     }
 
-    pub fn data(&self) -> serde_json::Value {
-        let full = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        full.get("data").cloned().unwrap_or(serde_json::Value::Null)
+    /// The data as JSON; an error rather than `null` when it cannot be written.
+    pub fn data(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let full = serde_json::to_value(self)?;
+        Ok(full.get("data").cloned().unwrap_or(serde_json::Value::Null))
     }
 
     /// Rebuilds an event from its type, schema version and data.

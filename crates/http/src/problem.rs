@@ -190,7 +190,15 @@ impl IntoResponse for Reply {
         let body = if self.status == StatusCode::NO_CONTENT {
             Body::empty()
         } else {
-            Body::from(serde_json::to_vec(&self.body).unwrap_or_default())
+            match serde_json::to_vec(&self.body) {
+                Ok(bytes) => Body::from(bytes),
+                // Never the status with an empty body: a bare 500 (not a
+                // problem body, whose writing could fail the same way).
+                Err(cause) => {
+                    tracing::error!(%cause, status = %self.status, "response body could not be written as JSON");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            }
         };
         let mut response = Response::new(body);
         *response.status_mut() = self.status;

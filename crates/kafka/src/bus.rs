@@ -34,7 +34,8 @@ impl KafkaBus {
 impl CommandBus for KafkaBus {
     async fn submit(&self, envelope: &CommandEnvelope) -> Result<(), Unavailable> {
         let key = envelope.tenant_id.to_string();
-        let payload = envelope.to_bytes();
+        let payload =
+            envelope.to_bytes().map_err(|e| Unavailable(format!("the command could not be written as JSON: {e}")))?;
         let headers = owned_headers(&[
             (header::CONTENT_TYPE, "application/json".to_owned()),
             (header::COMMAND_ID, envelope.command_id.to_string()),

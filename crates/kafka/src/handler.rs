@@ -226,7 +226,7 @@ impl Handler {
     }
 
     fn append(&self, p: i32, record: &LogRecord) -> Result<DeliveryFuture, KafkaError> {
-        let e = record.encode();
+        let e = record.encode()?;
         let r = FutureRecord::to(&self.cfg.events_topic)
             .partition(p)
             .key(e.key.as_bytes())

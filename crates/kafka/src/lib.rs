@@ -24,4 +24,6 @@ pub enum KafkaError {
     Client(#[from] rdkafka::error::KafkaError),
     #[error("{0}")]
     Topic(String),
+    #[error(transparent)]
+    Encode(#[from] ledger_protocol::EncodeError),
 }

@@ -33,18 +33,20 @@ pub enum EnvelopeError {
 }
 
 impl CommandEnvelope {
-    pub fn to_json(&self) -> Value {
-        json!({
+    pub fn to_json(&self) -> Result<Value, serde_json::Error> {
+        Ok(json!({
             "command_id": self.command_id,
             "tenant_id": self.tenant_id,
             "type": self.command.command_type(),
             "issued_at": self.issued_at,
-            "payload": self.command.payload(),
-        })
+            "payload": self.command.payload()?,
+        }))
     }
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.to_json()).unwrap_or_default()
+    /// The envelope as the commands topic carries it. An error, never an
+    /// empty value, when the command cannot be written as JSON.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&self.to_json()?)
     }
 
     pub fn decode(bytes: &[u8]) -> Result<CommandEnvelope, EnvelopeError> {

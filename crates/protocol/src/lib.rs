@@ -13,4 +13,4 @@ pub mod routing;
 pub use envelope::{CommandEnvelope, EnvelopeError};
 pub use fence::{Admit, Fence};
 pub use partition::{PartitionState, Step};
-pub use record::{Claim, CommandPosition, Decision, Encoded, Forward, LogRecord, Outcome, header};
+pub use record::{Claim, CommandPosition, Decision, EncodeError, Encoded, Forward, LogRecord, Outcome, header};

@@ -109,6 +109,12 @@ pub struct Encoded {
 #[error("undecodable log record: {0}")]
 pub struct DecodeError(pub String);
 
+/// A record whose value could not be written as JSON. Nothing is appended
+/// then: an empty value would be a record nobody can read.
+#[derive(Debug, thiserror::Error)]
+#[error("could not encode log record: {0}")]
+pub struct EncodeError(#[from] pub serde_json::Error);
+
 fn cloud_event(
     id: String,
     ty: &str,
@@ -138,7 +144,7 @@ impl Decision {
         }
     }
 
-    fn cloud_events(&self) -> Vec<Value> {
+    fn cloud_events(&self) -> Result<Vec<Value>, serde_json::Error> {
         let ext = |mut ce: serde_json::Map<String, Value>| {
             ce.insert("tenantid".into(), json!(self.tenant_id));
             ce.insert("commandid".into(), json!(self.command_id));
@@ -150,11 +156,11 @@ impl Decision {
         match &self.outcome {
             Outcome::Rejected { rejection } => {
                 let data = json!({ "rejection": rejection });
-                vec![Value::Object(ext(cloud_event(id(0), REJECTED, self.issued_at, None, data)))]
+                Ok(vec![Value::Object(ext(cloud_event(id(0), REJECTED, self.issued_at, None, data)))])
             }
             Outcome::Accepted { events, subject } if events.is_empty() => {
                 let ce = cloud_event(id(0), UNCHANGED, self.issued_at, subject.map(|s| s.to_string()), json!({}));
-                vec![Value::Object(ext(ce))]
+                Ok(vec![Value::Object(ext(ce))])
             }
             Outcome::Accepted { events, .. } => events
                 .iter()
@@ -165,13 +171,13 @@ impl Decision {
                         e.event_type(),
                         self.issued_at,
                         e.contact_id().map(|c| c.to_string()),
-                        e.data(),
+                        e.data()?,
                     );
                     ce.insert("eventversion".into(), json!(e.event_version()));
                     if let Some(v) = e.contact_version() {
                         ce.insert("contactversion".into(), json!(v));
                     }
-                    Value::Object(ext(ce))
+                    Ok(Value::Object(ext(ce)))
                 })
                 .collect(),
         }
@@ -179,8 +185,8 @@ impl Decision {
 }
 
 impl LogRecord {
-    pub fn encode(&self) -> Encoded {
-        match self {
+    pub fn encode(&self) -> Result<Encoded, EncodeError> {
+        Ok(match self {
             LogRecord::Claim(c) => {
                 let ce = cloud_event(
                     format!("claim-{}-{}", c.epoch, c.writer_id),
@@ -197,7 +203,7 @@ impl LogRecord {
                         (header::WRITER, c.writer_id.clone()),
                         (header::CONTENT_TYPE, "application/cloudevents+json".into()),
                     ],
-                    value: serde_json::to_vec(&ce).unwrap_or_default(),
+                    value: serde_json::to_vec(&ce)?,
                 }
             }
             LogRecord::Forward(f) => {
@@ -224,11 +230,11 @@ impl LogRecord {
                         (header::FORWARDED_TO, f.to_partition.to_string()),
                         (header::CONTENT_TYPE, "application/cloudevents+json".into()),
                     ],
-                    value: serde_json::to_vec(&ce).unwrap_or_default(),
+                    value: serde_json::to_vec(&ce)?,
                 }
             }
             LogRecord::Decision(d) => {
-                let mut events = d.cloud_events();
+                let mut events = d.cloud_events()?;
                 let (value, content_type) = if events.len() == 1 {
                     (events.remove(0), "application/cloudevents+json")
                 } else {
@@ -258,10 +264,10 @@ impl LogRecord {
                         (header::CONTACT_VERSIONS, versions.join(",")),
                         (header::CONTENT_TYPE, content_type.into()),
                     ],
-                    value: serde_json::to_vec(&value).unwrap_or_default(),
+                    value: serde_json::to_vec(&value)?,
                 }
             }
-        }
+        })
     }
 
     /// Reads a record back from its headers and value.

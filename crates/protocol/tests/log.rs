@@ -60,7 +60,7 @@ fn decisions_survive_encoding_as_cloudevents() {
     let r = decision_of(s.handle(envelope(3, "CreateContact", json!({"kind": "contact"})), pos(2)));
     for d in [d, c, r] {
         let rec = LogRecord::Decision(d);
-        let enc = rec.encode();
+        let enc = rec.encode().expect("encodes");
         let headers: Vec<(String, Vec<u8>)> =
             enc.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
         assert_eq!(LogRecord::decode(&headers, &enc.value).expect("decodes"), rec);
@@ -68,7 +68,7 @@ fn decisions_survive_encoding_as_cloudevents() {
         let first = if v.is_array() { v[0].clone() } else { v };
         assert_eq!(first["specversion"], "1.0");
     }
-    let enc = claim(3).encode();
+    let enc = claim(3).encode().expect("encodes");
     let headers: Vec<(String, Vec<u8>)> =
         enc.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
     assert!(matches!(LogRecord::decode(&headers, &enc.value), Ok(LogRecord::Claim(c)) if c.epoch == 3));
@@ -178,7 +178,7 @@ fn a_command_for_a_tenant_another_partition_owns_is_forwarded_not_decided() {
 
     // The forward record reads back, and a rebuilt state resumes after it.
     let record = LogRecord::Forward(*f);
-    let e = record.encode();
+    let e = record.encode().expect("encodes");
     let headers: Vec<(String, Vec<u8>)> =
         e.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
     let back = LogRecord::decode(&headers, &e.value).expect("decodes");
@@ -232,7 +232,7 @@ fn a_numeric_header_out_of_range_is_a_decode_error_not_a_wrapped_or_clamped_valu
     let d = LogRecord::Decision(decision_of(
         s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)),
     ));
-    let enc = d.encode();
+    let enc = d.encode().expect("encodes");
     assert_eq!(LogRecord::decode(&headers_with(&enc, header::EPOCH, "1"), &enc.value).expect("decodes"), d);
     for (name, value) in [
         (header::EPOCH, "-1"),
@@ -246,7 +246,7 @@ fn a_numeric_header_out_of_range_is_a_decode_error_not_a_wrapped_or_clamped_valu
     }
     assert!(decode_error(&headers_with(&enc, header::EPOCH, "one"), &enc.value).contains("not a number"));
 
-    let claimed = claim(2).encode();
+    let claimed = claim(2).encode().expect("encodes");
     let err = decode_error(&headers_with(&claimed, header::EPOCH, "-1"), &claimed.value);
     assert!(err.contains("out of range"), "a negative epoch is an error, not epoch 0: {err}");
 
@@ -257,7 +257,7 @@ fn a_numeric_header_out_of_range_is_a_decode_error_not_a_wrapped_or_clamped_valu
     else {
         panic!("expected a forward")
     };
-    let forwarded = LogRecord::Forward(*f).encode();
+    let forwarded = LogRecord::Forward(*f).encode().expect("encodes");
     let err = decode_error(&headers_with(&forwarded, header::FORWARDED_TO, "4294967296"), &forwarded.value);
     assert!(err.contains(header::FORWARDED_TO) && err.contains("out of range"), "{err}");
 }
@@ -268,7 +268,7 @@ fn an_event_version_out_of_range_is_a_decode_error() {
     let d = LogRecord::Decision(decision_of(
         s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)),
     ));
-    let enc = d.encode();
+    let enc = d.encode().expect("encodes");
     let headers = headers_with(&enc, "none", "");
     let mut value: serde_json::Value = serde_json::from_slice(&enc.value).expect("json");
     assert_eq!(value["eventversion"], 1, "one event, written as a single CloudEvent");

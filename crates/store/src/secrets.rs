@@ -8,12 +8,12 @@ use ledger_domain::{CommandId, Event};
 use serde_json::{Value, json};
 
 /// The event's data with every secret removed.
-pub fn public_data(event: &Event) -> Value {
-    match event {
+pub fn public_data(event: &Event) -> Result<Value, serde_json::Error> {
+    Ok(match event {
         Event::PasswordSet(e) => json!({ "contact_id": e.contact_id, "version": e.version }),
         Event::TenantCreated(e) => json!({ "name": e.name, "contact_capture": e.contact_capture, "at": e.at }),
-        _ => event.data(),
-    }
+        _ => event.data()?,
+    })
 }
 
 /// The version an event view shows: the contact's version after the event,
@@ -23,12 +23,16 @@ pub(crate) fn view_version(event: &Event) -> u64 {
 }
 
 /// One element of `command_outcomes.events`, the JSON form of an `EventView`.
-pub(crate) fn event_json(event: &Event, time: DateTime<Utc>, command_id: CommandId) -> Value {
-    json!({
+pub(crate) fn event_json(
+    event: &Event,
+    time: DateTime<Utc>,
+    command_id: CommandId,
+) -> Result<Value, serde_json::Error> {
+    Ok(json!({
         "type": event.event_type(),
         "version": view_version(event),
         "time": time,
         "command_id": command_id,
-        "data": public_data(event),
-    })
+        "data": public_data(event)?,
+    }))
 }

@@ -20,7 +20,7 @@ async fn creating_a_user_answers_201_with_location_etag_and_no_password() {
 
     let submitted = app.world.submitted();
     assert_eq!(submitted.len(), 1);
-    let wire = String::from_utf8(submitted[0].to_bytes()).unwrap();
+    let wire = String::from_utf8(submitted[0].to_bytes().expect("encodes")).unwrap();
     assert!(!wire.contains("analytical1engine"), "plaintext on the wire: {wire}");
     let Command::CreateContact(c) = &submitted[0].command else { panic!("{:?}", submitted[0].command) };
     assert!(c.password_hash.as_deref().unwrap_or_default().starts_with("$argon2id$"), "{c:?}");

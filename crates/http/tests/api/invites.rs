@@ -93,7 +93,7 @@ async fn accepting_sets_an_argon2id_hash_registers_the_user_and_activates_verifi
     assert_eq!(envelope.tenant_id, app.tenant);
     let Command::AcceptInvite(a) = &envelope.command else { panic!("{:?}", envelope.command) };
     assert!(a.password_hash.starts_with("$argon2id$"), "{a:?}");
-    let wire = String::from_utf8(envelope.to_bytes()).unwrap();
+    let wire = String::from_utf8(envelope.to_bytes().expect("encodes")).unwrap();
     assert!(!wire.contains(PASSWORD) && !wire.contains(TOKEN), "a secret on the wire: {wire}");
 
     let events = app.get(&format!("/v1/contacts/{id}/events")).await;

@@ -123,7 +123,7 @@ impl World {
                     state.apply(e);
                     self.project_roles(envelope.tenant_id, envelope.issued_at, e);
                     self.project_invites(e);
-                    let mut data = e.data();
+                    let mut data = e.data().expect("event data is JSON");
                     if let Some(map) = data.as_object_mut() {
                         map.remove("password_hash");
                     }

@@ -143,7 +143,8 @@ impl Pending {
                 for (idx, event) in events.iter().enumerate() {
                     self.add_event(d, &tenant_id, &command_id, idx, event)?;
                 }
-                let views = events.iter().map(|e| event_json(e, d.issued_at, d.command_id)).collect();
+                let views =
+                    events.iter().map(|e| event_json(e, d.issued_at, d.command_id)).collect::<Result<_, _>>()?;
                 ("accepted", None, Value::Array(views))
             }
         };
@@ -172,7 +173,7 @@ impl Pending {
                 event_version: to_i32(event.event_version())?,
                 occurred_at: d.issued_at,
                 command_id: command_id.to_owned(),
-                data: public_data(event),
+                data: public_data(event)?,
             });
         }
         let key = |id: &ledger_domain::ContactId| (tenant_id.to_owned(), id.to_string());
