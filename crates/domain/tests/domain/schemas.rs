@@ -1,6 +1,6 @@
 //! `schemas/` is the wire contract. These tests fail when the committed JSON
 //! Schemas differ from what the Rust types produce (regenerate with
-//! `UPDATE_SCHEMAS=1 cargo test -p ledger-domain --test schemas`), when a
+//! `UPDATE_SCHEMAS=1 cargo test -p ledger-domain --test domain schemas`), when a
 //! golden fixture of an old event version stops being readable, and when a
 //! command schema and the parser (`Command::parse`) disagree: every schema's
 //! examples must parse, and payloads the parser refuses for their shape must
