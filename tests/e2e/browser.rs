@@ -16,13 +16,13 @@ use serde_json::{Value, json};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invited_user_sets_their_password_in_a_real_browser() {
     let smtp = SmtpServer::start().await;
-    let mut common = fresh_common(1).await;
+    let (mut common, db) = fresh_common(1).await;
     let port = free_port();
     common.mail.smtp_host = Some("127.0.0.1".into());
     common.mail.smtp_port = Some(smtp.port);
     common.mail.smtp_security = SmtpSecurity::None;
     common.mail.public_base_url = format!("http://127.0.0.1:{port}");
-    let app = spawn_app_from(common, Roles::ALL, &format!("127.0.0.1:{port}")).await;
+    let app = spawn_app_from(common, db, Roles::ALL, &format!("127.0.0.1:{port}")).await;
     let role = json!({"reference": "newsletter", "name": "Newsletter", "grant_rule": "email_verification"});
     assert_eq!(app.post("/v1/access-roles", &role).await.status(), StatusCode::CREATED);
     let user = app

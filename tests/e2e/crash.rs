@@ -41,7 +41,7 @@ async fn create_until_answered(client: &reqwest::Client, url: &str, key: &str, i
 }
 
 async fn kill_nine_while_commands_flow(victim: &'static str) {
-    let common = fresh_common(2).await;
+    let (common, _db) = fresh_common(2).await;
     let other = if victim == "handler" { "projector" } else { "handler" };
     let mut other_child = spawn_role(&common, other);
     let victim_child = Arc::new(Mutex::new(spawn_role(&common, victim)));

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "Invite7Marker99";
 
 async fn app_with_smtp(smtp: &SmtpServer, invite_ttl_secs: i64) -> TestApp {
-    let mut common = fresh_common(1).await;
+    let (mut common, db) = fresh_common(1).await;
     let port = free_port();
     common.invite_ttl_secs = invite_ttl_secs;
     common.mail.smtp_host = Some("127.0.0.1".into());
@@ -22,7 +22,7 @@ async fn app_with_smtp(smtp: &SmtpServer, invite_ttl_secs: i64) -> TestApp {
     common.mail.smtp_security = SmtpSecurity::None;
     common.mail.mail_retry_ms = 50;
     common.mail.public_base_url = format!("http://127.0.0.1:{port}");
-    spawn_app_from(common, Roles::ALL, &format!("127.0.0.1:{port}")).await
+    spawn_app_from(common, db, Roles::ALL, &format!("127.0.0.1:{port}")).await
 }
 
 fn header<'m>(mail: &'m str, name: &str) -> Option<&'m str> {

@@ -35,12 +35,12 @@ async fn valid_events(cfg: &ledger_kafka::KafkaConfig) -> Vec<Event> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_of_the_mailer_mid_batch_delivers_every_invite_and_records_it_once() {
     let smtp = SmtpServer::start().await;
-    let mut common = fresh_common(1).await;
+    let (mut common, db) = fresh_common(1).await;
     common.mail.smtp_host = Some("127.0.0.1".into());
     common.mail.smtp_port = Some(smtp.port);
     common.mail.smtp_security = SmtpSecurity::None;
     common.mail.mail_retry_ms = 50;
-    let app = spawn_app_from(common.clone(), Roles { mailer: false, ..Roles::ALL }, "127.0.0.1:0").await;
+    let app = spawn_app_from(common.clone(), db, Roles { mailer: false, ..Roles::ALL }, "127.0.0.1:0").await;
 
     // All invites are decided before the mailer starts, so it has a backlog.
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(16));

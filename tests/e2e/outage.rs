@@ -41,7 +41,7 @@ async fn a_dead_broker_gives_503_with_retry_after_not_a_hang() {
     .await
     .expect("broker listening");
 
-    let mut common = fresh_common(1).await;
+    let (mut common, _db) = fresh_common(1).await;
     common.kafka_brokers = format!("127.0.0.1:{port}");
     let running = app::start(&common, Roles::ALL, "127.0.0.1:0".parse().expect("addr")).await.expect("start");
     running.ready(Duration::from_secs(60)).await.expect("ready");

@@ -20,7 +20,7 @@ const INVITE_MARKER: &str = "InviteLog7Password";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_service_prints_a_demo_key_serves_the_api_and_never_logs_a_password_or_an_invite_token() {
     let smtp = SmtpServer::start().await;
-    let mut common = fresh_common(2).await;
+    let (mut common, _db) = fresh_common(2).await;
     let port = free_port();
     common.mail.smtp_host = Some("127.0.0.1".into());
     common.mail.smtp_port = Some(smtp.port);

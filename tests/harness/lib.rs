@@ -19,9 +19,7 @@ use rdkafka::{Message, producer::FutureProducer};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-pub fn admin_url() -> String {
-    std::env::var("CL_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:54339/postgres".into())
-}
+pub use ledger_store::test_support::{TestDatabase, admin_url};
 
 /// `fetch.wait.max.ms` for the tests' consumers: Tansu holds every fetch for
 /// the whole wait (it does not answer early when data arrives), so a short
@@ -115,16 +113,14 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
-/// A fresh database and a fresh topic prefix.
-pub async fn fresh_common(partitions: i32) -> Common {
+/// A fresh database and a fresh topic prefix. The database lives as long as
+/// the returned guard: keep it until every process using it has ended (bind
+/// it as `_db`, never `_`, or hand it to `spawn_app_from`).
+pub async fn fresh_common(partitions: i32) -> (Common, TestDatabase) {
     let id = ulid::Ulid::new().to_string().to_lowercase();
-    let db = format!("cl_test_{id}");
-    let admin = Store::connect(&admin_url(), 2).await.expect("the test PostgreSQL must be running (scripts/test)");
-    admin.create_database(&db).await.expect("create test database");
-    let base = admin_url();
-    let (prefix, _) = base.rsplit_once('/').expect("admin url has a database");
-    Common {
-        database_url: format!("{prefix}/{db}"),
+    let db = TestDatabase::create(&format!("cl_test_{id}")).await;
+    let common = Common {
+        database_url: db.url().to_owned(),
         kafka_brokers: brokers(),
         topic_prefix: format!("t-{id}."),
         partitions,
@@ -138,7 +134,8 @@ pub async fn fresh_common(partitions: i32) -> Common {
             mail_outbox: std::env::temp_dir().join(format!("cl-outbox-{id}")),
             ..MailSettings::default()
         },
-    }
+    };
+    (common, db)
 }
 
 pub struct TestApp {
@@ -148,6 +145,8 @@ pub struct TestApp {
     pub tenant_id: String,
     pub client: reqwest::Client,
     pub common: Common,
+    /// Last: the database is dropped after the service using it.
+    pub db: TestDatabase,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -155,11 +154,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(partitions: i32, roles: Roles) -> TestApp {
-    spawn_app_from(fresh_common(partitions).await, roles, "127.0.0.1:0").await
+    let (common, db) = fresh_common(partitions).await;
+    spawn_app_from(common, db, roles, "127.0.0.1:0").await
 }
 
-/// The service with a configuration the test prepared (from `fresh_common`).
-pub async fn spawn_app_from(common: Common, roles: Roles, http: &str) -> TestApp {
+/// The service with a configuration the test prepared (from `fresh_common`),
+/// on the database `db` guards, which the app keeps.
+pub async fn spawn_app_from(common: Common, db: TestDatabase, roles: Roles, http: &str) -> TestApp {
     let running = app::start(&common, roles, http.parse().expect("addr")).await.expect("start the service");
     running.ready(Duration::from_secs(60)).await.expect("handler ready");
     let mut app = TestApp {
@@ -169,6 +170,7 @@ pub async fn spawn_app_from(common: Common, roles: Roles, http: &str) -> TestApp
         tenant_id: String::new(),
         client: reqwest::Client::new(),
         common,
+        db,
     };
     if roles.handler && roles.projector {
         let (tenant_id, key) = app.create_tenant("acme").await;

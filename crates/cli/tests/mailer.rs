@@ -23,17 +23,13 @@ use ledger_protocol::{
     CommandEnvelope,
     ports::{CommandStatus, CommandView, InviteState, ReadModel},
 };
-use ledger_store::{InviteTicket, Store, TokenState, invite_token_hash};
+use ledger_store::{InviteTicket, Store, TokenState, invite_token_hash, test_support::TestDatabase};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use ulid::Ulid;
 
 const BASE_URL: &str = "http://ledger.test";
 const WAIT: Duration = Duration::from_secs(30);
-
-fn admin_url() -> String {
-    std::env::var("CL_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:54339/postgres".into())
-}
 
 /// Records every mail; the first `failures` sends fail (transiently).
 #[derive(Default)]
@@ -69,21 +65,19 @@ struct Setup {
     running: Running,
     bus: KafkaBus,
     tenant: TenantId,
-    db: String,
     _stop: watch::Sender<bool>,
     stop_rx: watch::Receiver<bool>,
+    /// Last, so the database is dropped after everything that uses it.
+    _db: TestDatabase,
 }
 
 impl Setup {
     /// A fresh database and topics, with the handler and projector running and one tenant.
     async fn new() -> Setup {
         let id = Ulid::new().to_string().to_lowercase();
-        let db = format!("cl_mailer_test_{id}");
-        let admin = Store::connect(&admin_url(), 2).await.expect("the test PostgreSQL must be running");
-        admin.create_database(&db).await.expect("create database");
-        let (base, _) = admin_url().rsplit_once('/').map(|(b, d)| (b.to_owned(), d.to_owned())).expect("admin url");
+        let db = TestDatabase::create(&format!("cl_mailer_test_{id}")).await;
         let common = Common {
-            database_url: format!("{base}/{db}"),
+            database_url: db.url().to_owned(),
             kafka_brokers: std::env::var("CL_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19093".into()),
             topic_prefix: format!("m-{id}."),
             partitions: 1,
@@ -100,7 +94,7 @@ impl Setup {
         let created = tenant::create(&bus, &running.store, "Acme & Co", WAIT).await.expect("tenant");
         let tenant = created["tenant_id"].as_str().unwrap().parse().unwrap();
         let (stop, stop_rx) = watch::channel(false);
-        Setup { running, bus, tenant, db, _stop: stop, stop_rx }
+        Setup { running, bus, tenant, _stop: stop, stop_rx, _db: db }
     }
 
     fn store(&self) -> &Store {
@@ -148,11 +142,9 @@ impl Setup {
         self.store().wait_for_command(self.tenant, id, WAIT).await.unwrap().expect("the outcome is decided")
     }
 
+    /// Stops the roles; the database goes with `self`.
     async fn stop(self) {
         self.running.stop().await;
-        if let Ok(admin) = Store::connect(&admin_url(), 1).await {
-            let _ = admin.drop_database(&self.db).await;
-        }
     }
 }
 

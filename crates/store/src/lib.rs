@@ -15,6 +15,8 @@ mod read;
 mod roles;
 mod secrets;
 mod store;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 pub use error::{Error, Result};
 pub use mailer::{InviteTicket, InviteToken, MailerBatch, MailerPosition, TokenState, invite_token_hash};

@@ -6,33 +6,18 @@ use ledger_domain::{Command, CommandId, ContactId, TenantId};
 use ledger_protocol::{
     Claim, CommandEnvelope, CommandPosition, Decision, EnvelopeError, LogRecord, PartitionState, Step,
 };
-use ledger_store::Store;
+use ledger_store::{Store, test_support::TestDatabase};
 use serde_json::Value;
-use sqlx::{Connection, Executor, PgConnection};
 use ulid::Ulid;
 
 pub const TOPIC: &str = "contact-ledger.events";
-const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:54339/postgres";
 
-fn admin_url() -> String {
-    std::env::var("CL_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
-}
-
-/// The admin URL pointed at another database.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
-    format!("{}/{name}{query}", &base[..path_start])
-}
-
+/// A migrated fresh database and a store on it. The database is dropped when
+/// this is (fields drop in order: the pool first, then the database).
 pub struct TestDb {
     pub store: Store,
     pub url: String,
-    name: String,
+    _db: TestDatabase,
 }
 
 impl TestDb {
@@ -41,32 +26,11 @@ impl TestDb {
     }
 
     pub async fn with_pool_size(max_connections: u32) -> TestDb {
-        let admin = admin_url();
-        let name = format!("cl_store_test_{}", Ulid::new().to_string().to_lowercase());
-        let mut conn = PgConnection::connect(&admin).await.expect("the test PostgreSQL server answers");
-        conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await.expect("create the test database");
-        conn.close().await.ok();
-        let url = with_database(&admin, &name);
+        let db = TestDatabase::create(&format!("cl_store_test_{}", Ulid::new().to_string().to_lowercase())).await;
+        let url = db.url().to_owned();
         let pool = ledger_store::connect(&url, max_connections).await.expect("connect to the test database");
         ledger_store::migrate(&pool).await.expect("migrate");
-        TestDb { store: Store::new(pool), url, name }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, name) = (admin_url(), self.name.clone());
-        // Best effort, on a thread of its own: the test's runtime may be gone.
-        let dropper = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-            rt.block_on(async {
-                if let Ok(mut conn) = PgConnection::connect(&admin).await {
-                    let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
-                    let _ = conn.execute(sql.as_str()).await;
-                }
-            });
-        });
-        let _ = dropper.join();
+        TestDb { store: Store::new(pool), url, _db: db }
     }
 }
 
