@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
+use crate::code::Code;
 use crate::{
     command::{
         AcceptInvite, Command, CreateContact, MatchOn, PatchContact, RecordInviteDeliveryFailed, RecordInviteSent,
@@ -37,7 +38,7 @@ impl Context {
 pub fn decide(state: &TenantState, command: &Command, ctx: &Context) -> Result<Vec<Event>, Rejection> {
     match command {
         Command::CreateTenant(c) => match state.info {
-            Some(_) => Err(Rejection::conflict("tenant_exists", "tenant_id", "the tenant already exists")),
+            Some(_) => Err(Rejection::conflict(Code::TenantExists, "tenant_id", "the tenant already exists")),
             None => Ok(vec![Event::TenantCreated(TenantCreated {
                 name: c.name.clone(),
                 api_key_hash: c.api_key_hash.clone(),
@@ -62,7 +63,7 @@ pub fn decide(state: &TenantState, command: &Command, ctx: &Context) -> Result<V
         Command::DefineAccessRole(d) => {
             tenant(state)?;
             if state.roles.contains_key(&d.reference) {
-                return Err(Rejection::conflict("role_exists", "reference", "the tenant already has this role"));
+                return Err(Rejection::conflict(Code::RoleExists, "reference", "the tenant already has this role"));
             }
             Ok(vec![Event::AccessRoleDefined(AccessRoleDefined {
                 reference: d.reference.clone(),
@@ -152,7 +153,7 @@ fn invite_requested(contact_id: ContactId, version: u64, ctx: &Context) -> Event
 
 fn invite(state: &TenantState, id: InviteId) -> Result<(InviteId, Invite), Rejection> {
     tenant(state)?;
-    let invite = state.invites.get(&id).ok_or_else(|| Rejection::not_found("invite_not_found", "no such invite"))?;
+    let invite = state.invites.get(&id).ok_or_else(|| Rejection::not_found(Code::InviteNotFound, "no such invite"))?;
     Ok((id, *invite))
 }
 
@@ -166,19 +167,16 @@ fn version_of(state: &TenantState, contact: ContactId) -> u64 {
 fn accept_invite(state: &TenantState, a: &AcceptInvite, ctx: &Context) -> Result<Vec<Event>, Rejection> {
     let (id, invite) = invite(state, a.invite_id)?;
     if invite.status == InviteStatus::Accepted {
-        return Err(Rejection::Gone {
-            code: "invite_used".into(),
-            message: "this invite has already been used".into(),
-        });
+        return Err(Rejection::Gone { code: Code::InviteUsed, message: "this invite has already been used".into() });
     }
     if invite.status == InviteStatus::Superseded {
         return Err(Rejection::Gone {
-            code: "invite_superseded".into(),
+            code: Code::InviteSuperseded,
             message: "a newer invite replaced this one: use the link in the latest email".into(),
         });
     }
     if ctx.issued_at >= invite.expires_at {
-        return Err(Rejection::Gone { code: "invite_expired".into(), message: "this invite has expired".into() });
+        return Err(Rejection::Gone { code: Code::InviteExpired, message: "this invite has expired".into() });
     }
     let contact_id = invite.contact_id;
     let version = version_of(state, contact_id) + 1;
@@ -202,7 +200,7 @@ fn accept_invite(state: &TenantState, a: &AcceptInvite, ctx: &Context) -> Result
 
 fn contact(state: &TenantState, id: ContactId) -> Result<&Contact, Rejection> {
     tenant(state)?;
-    state.contacts.get(&id).ok_or_else(|| Rejection::not_found("contact_not_found", "no such contact"))
+    state.contacts.get(&id).ok_or_else(|| Rejection::not_found(Code::ContactNotFound, "no such contact"))
 }
 
 fn grant<'s>(state: &'s TenantState, contact: ContactId, reference: &str) -> Result<&'s Grant, Rejection> {
@@ -210,7 +208,7 @@ fn grant<'s>(state: &'s TenantState, contact: ContactId, reference: &str) -> Res
         .grants
         .get(&contact)
         .and_then(|g| g.get(reference))
-        .ok_or_else(|| Rejection::not_found("grant_not_found", "the contact has no such role"))
+        .ok_or_else(|| Rejection::not_found(Code::GrantNotFound, "the contact has no such role"))
 }
 
 /// `RoleGranted` events for the requested grants: every reference must be
@@ -277,7 +275,7 @@ fn unknown_roles(state: &TenantState, requests: &[GrantRequest]) -> Vec<FieldErr
 }
 
 fn tenant(state: &TenantState) -> Result<&TenantInfo, Rejection> {
-    state.info.as_ref().ok_or_else(|| Rejection::not_found("tenant_not_found", "no such tenant"))
+    state.info.as_ref().ok_or_else(|| Rejection::not_found(Code::TenantNotFound, "no such tenant"))
 }
 
 /// A branch ignores password, first name and last name (Evance).
@@ -323,7 +321,7 @@ fn create(state: &TenantState, c: &CreateContact, ctx: &Context) -> Result<Vec<E
     check_unique(state, kind, &profile, None)?;
     let id = c.contact_id.unwrap_or(ContactId(ctx.command_id.0));
     if state.contacts.contains_key(&id) {
-        return Err(Rejection::conflict("contact_id_taken", "contact_id", "a contact with this id exists"));
+        return Err(Rejection::conflict(Code::ContactIdTaken, "contact_id", "a contact with this id exists"));
     }
     profile.address = materialize(profile.address.take(), None, &profile, ctx);
     let version = 1;
@@ -364,18 +362,18 @@ fn check_unique(state: &TenantState, kind: ContactKind, p: &Profile, this: Optio
     if let Some(x) = &p.external_id
         && state.by_external_id(x).filter(other).is_some()
     {
-        return Err(Rejection::conflict("external_id_taken", "external_id", "another contact has this external_id"));
+        return Err(Rejection::conflict(Code::ExternalIdTaken, "external_id", "another contact has this external_id"));
     }
     if let Some(email) = &p.email {
         if kind.email_is_unique() && state.with_email(kind, email).any(|c| other(&c)) {
             return Err(Rejection::conflict(
-                "email_taken",
+                Code::EmailTaken,
                 "email",
                 format!("another {} has this email", kind.as_str()),
             ));
         }
         if kind == ContactKind::Recipient && state.with_email(ContactKind::User, email).next().is_some() {
-            return Err(Rejection::conflict("email_belongs_to_user", "email", "a user has this email"));
+            return Err(Rejection::conflict(Code::EmailBelongsToUser, "email", "a user has this email"));
         }
     }
     Ok(())
@@ -410,7 +408,7 @@ fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<E
     let info = tenant(state)?;
     if !info.contact_capture {
         return Err(Rejection::Forbidden {
-            code: "contact_capture_disabled".into(),
+            code: Code::ContactCaptureDisabled,
             message: "contact capture is not enabled for this tenant".into(),
         });
     }
@@ -491,7 +489,7 @@ fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<E
 }
 
 fn registered(email: &str) -> Rejection {
-    Rejection::conflict("registered_user", "email", format!("User {email} already exists"))
+    Rejection::conflict(Code::RegisteredUser, "email", format!("User {email} already exists"))
 }
 
 /// Upsert overwrites the fields it is given and keeps the rest; metadata keys
@@ -556,7 +554,7 @@ fn patch(state: &TenantState, p: &PatchContact, ctx: &Context) -> Result<Vec<Eve
     let existing = state
         .contacts
         .get(&p.contact_id)
-        .ok_or_else(|| Rejection::not_found("contact_not_found", "no such contact"))?;
+        .ok_or_else(|| Rejection::not_found(Code::ContactNotFound, "no such contact"))?;
     if let Some(expected) = p.expected_version
         && expected != existing.version
     {

@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::code::Code;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FieldError {
     pub field: String,
@@ -24,36 +26,36 @@ pub enum Rejection {
     Validation { errors: Vec<FieldError> },
     /// A uniqueness rule or a registered user stands in the way.
     #[error("{message}")]
-    Conflict { code: String, field: Option<String>, message: String },
+    Conflict { code: Code, field: Option<String>, message: String },
     #[error("{message}")]
-    NotFound { code: String, message: String },
+    NotFound { code: Code, message: String },
     #[error("contact is at version {actual}, not {expected}")]
     VersionMismatch { expected: u64, actual: u64 },
     #[error("{message}")]
-    Forbidden { code: String, message: String },
+    Forbidden { code: Code, message: String },
     /// It existed but can no longer be used (an accepted or expired invite).
     #[error("{message}")]
-    Gone { code: String, message: String },
+    Gone { code: Code, message: String },
 }
 
 impl Rejection {
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> Code {
         match self {
-            Rejection::Validation { .. } => "validation_failed",
-            Rejection::VersionMismatch { .. } => "version_mismatch",
+            Rejection::Validation { .. } => Code::ValidationFailed,
+            Rejection::VersionMismatch { .. } => Code::VersionMismatch,
             Rejection::Conflict { code, .. }
             | Rejection::NotFound { code, .. }
             | Rejection::Forbidden { code, .. }
-            | Rejection::Gone { code, .. } => code,
+            | Rejection::Gone { code, .. } => *code,
         }
     }
 
-    pub fn conflict(code: &str, field: &str, message: impl Into<String>) -> Self {
-        Rejection::Conflict { code: code.into(), field: Some(field.into()), message: message.into() }
+    pub fn conflict(code: Code, field: &str, message: impl Into<String>) -> Self {
+        Rejection::Conflict { code, field: Some(field.into()), message: message.into() }
     }
 
-    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
-        Rejection::NotFound { code: code.into(), message: message.into() }
+    pub fn not_found(code: Code, message: impl Into<String>) -> Self {
+        Rejection::NotFound { code, message: message.into() }
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> Self {

@@ -2,6 +2,7 @@
 //! command and answers with events or a rejection; `evolve` folds an event
 //! into the state. No IO, no async, no clocks, no randomness: the adapters
 //! around this crate do all of that.
+pub mod code;
 pub mod command;
 pub mod contact;
 pub mod decide;
@@ -14,6 +15,7 @@ pub mod roles;
 pub mod state;
 pub mod validate;
 
+pub use code::Code;
 pub use command::{Command, ConfigureTenant, CreateContact, CreateTenant, MatchOn, PatchContact, UpsertContact};
 pub use contact::{Address, Contact, ContactKind, Profile, normalize_email};
 pub use decide::{Context, decide};

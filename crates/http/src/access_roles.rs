@@ -6,6 +6,7 @@ use axum::{
     http::{StatusCode, header},
     response::Response,
 };
+use ledger_domain::Code;
 use ledger_domain::{Command, TenantId};
 use ledger_protocol::ports::RoleView;
 use serde_json::{Value, json};
@@ -53,7 +54,7 @@ pub async fn get(
     caller: Caller,
     reference: Result<Path<String>, PathRejection>,
 ) -> Result<Reply, Problem> {
-    let not_found = || Problem::new("role_not_found", "the tenant has no such access role");
+    let not_found = || Problem::new(Code::RoleNotFound, "the tenant has no such access role");
     let Ok(Path(reference)) = reference else { return Err(not_found()) };
     let role = find(&state, caller.tenant_id(), &reference).await?.ok_or_else(not_found)?;
     Ok(Reply::json(StatusCode::OK, to_json(&role)?))

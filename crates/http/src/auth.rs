@@ -5,6 +5,7 @@ use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts},
 };
+use ledger_domain::Code;
 use ledger_domain::TenantId;
 use ledger_protocol::ports::TenantView;
 use sha2::{Digest, Sha256};
@@ -52,7 +53,7 @@ fn bearer_key(parts: &Parts) -> Option<&str> {
 }
 
 fn unauthorized(detail: &str) -> Problem {
-    Problem::new("unauthorized", detail).header(header::WWW_AUTHENTICATE, "Bearer")
+    Problem::new(Code::Unauthorized, detail).header(header::WWW_AUTHENTICATE, "Bearer")
 }
 
 #[cfg(test)]

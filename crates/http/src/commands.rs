@@ -7,6 +7,7 @@ use axum::{
     response::Response,
 };
 use chrono::{DateTime, Utc};
+use ledger_domain::Code;
 use ledger_domain::{Command, CommandId, FieldError, TenantId};
 use ledger_protocol::{
     CommandEnvelope, EnvelopeError,
@@ -55,7 +56,7 @@ pub async fn status(
     caller: Caller,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Reply, Problem> {
-    let not_found = || Problem::new("command_not_found", "no such command");
+    let not_found = || Problem::new(Code::CommandNotFound, "no such command");
     let id: CommandId = id.ok().and_then(|Path(id)| id.parse().ok()).ok_or_else(not_found)?;
     let tenant = caller.tenant_id();
     let body = match state.port("command", state.reads().command(tenant, id)).await? {
@@ -106,7 +107,7 @@ fn read_envelope(body: Map<String, Value>, tenant: TenantId, slot: Slot) -> Resu
     if let Some(t) = text("tenant_id", &mut errors) {
         match t.parse::<TenantId>() {
             Ok(t) if t == tenant => {}
-            Ok(_) => return Err(Problem::new("tenant_mismatch", "tenant_id is not the tenant of this API key")),
+            Ok(_) => return Err(Problem::new(Code::TenantMismatch, "tenant_id is not the tenant of this API key")),
             Err(_) => errors.push(FieldError::new("tenant_id", "invalid_id", "must be a tenant id (tenant_<ULID>)")),
         }
     }
@@ -123,7 +124,7 @@ fn read_envelope(body: Map<String, Value>, tenant: TenantId, slot: Slot) -> Resu
     let command_type = text("type", &mut errors);
     match command_type.as_deref() {
         Some(t) if NOT_THROUGH_API.contains(&t) => {
-            return Err(Problem::new("command_not_allowed", format!("{t} cannot be sent through the API")));
+            return Err(Problem::new(Code::CommandNotAllowed, format!("{t} cannot be sent through the API")));
         }
         Some(t) if !Command::TYPES.contains(&t) => {
             let message = format!("must be one of {}", Command::TYPES.join(", "));

@@ -8,6 +8,7 @@ use axum::{
     },
     http::{StatusCode, header, request::Parts},
 };
+use ledger_domain::Code;
 use ledger_domain::{Contact, ContactId, FieldError, TenantId};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -93,7 +94,7 @@ pub fn contact_reply(status: StatusCode, contact: &Contact, outcome: Option<&str
 }
 
 pub fn contact_not_found() -> Problem {
-    Problem::new("contact_not_found", "no such contact")
+    Problem::new(Code::ContactNotFound, "no such contact")
 }
 
 /// The `{id}` of a write route: a contact id (`contact_<ULID>` or a bare

@@ -5,6 +5,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::Response,
 };
+use ledger_domain::Code;
 use ledger_domain::{Command, ContactId};
 use serde_json::{Map, Value, json};
 
@@ -97,6 +98,6 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
         .filter(|v| *v >= 0)
         .map(Some)
         .ok_or_else(|| {
-            Problem::new("precondition_failed", "If-Match must be one version as sent in the ETag, e.g. \"3\"")
+            Problem::new(Code::PreconditionFailed, "If-Match must be one version as sent in the ETag, e.g. \"3\"")
         })
 }

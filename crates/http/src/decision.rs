@@ -3,6 +3,7 @@
 //! decided (as the projector recorded it) and turns a rejection into the
 //! matching problem.
 use axum::http::{StatusCode, header};
+use ledger_domain::Code;
 use ledger_domain::{Command, CommandId, FieldError, Rejection, TenantId};
 use ledger_protocol::{
     CommandEnvelope,
@@ -40,7 +41,7 @@ pub async fn decide(state: &AppState, tenant: TenantId, slot: Slot, command: Com
 }
 
 fn pending(id: CommandId) -> Problem {
-    Problem::new("decision_pending", "the command was published but not decided in time; poll its status")
+    Problem::new(Code::DecisionPending, "the command was published but not decided in time; poll its status")
         .extension("command_id", id.to_string())
         .extension("status_url", format!("/v1/commands/{id}"))
         .header(header::RETRY_AFTER, "1")
@@ -61,16 +62,18 @@ pub fn rejection_problem(rejection: &Rejection) -> Problem {
     match rejection {
         Rejection::Validation { errors } => Problem::validation(errors.clone()),
         Rejection::Conflict { code, field, message } => {
-            let problem = Problem::with_status(code, StatusCode::CONFLICT, message.clone());
+            let problem = Problem::with_status(*code, StatusCode::CONFLICT, message.clone());
             match field {
-                Some(field) => problem.with_errors(vec![FieldError::new(field.clone(), code, message.clone())]),
+                Some(field) => {
+                    problem.with_errors(vec![FieldError::new(field.clone(), code.as_str(), message.clone())])
+                }
                 None => problem,
             }
         }
-        Rejection::NotFound { code, message } => Problem::with_status(code, StatusCode::NOT_FOUND, message.clone()),
-        Rejection::Forbidden { code, message } => Problem::with_status(code, StatusCode::FORBIDDEN, message.clone()),
-        Rejection::Gone { code, message } => Problem::with_status(code, StatusCode::GONE, message.clone()),
-        Rejection::VersionMismatch { expected, actual } => Problem::new("version_mismatch", rejection.to_string())
+        Rejection::NotFound { code, message } => Problem::with_status(*code, StatusCode::NOT_FOUND, message.clone()),
+        Rejection::Forbidden { code, message } => Problem::with_status(*code, StatusCode::FORBIDDEN, message.clone()),
+        Rejection::Gone { code, message } => Problem::with_status(*code, StatusCode::GONE, message.clone()),
+        Rejection::VersionMismatch { expected, actual } => Problem::new(Code::VersionMismatch, rejection.to_string())
             .extension("expected_version", *expected)
             .extension("current_version", *actual),
     }
@@ -84,17 +87,17 @@ mod tests {
     fn each_rejection_kind_maps_to_its_status_and_keeps_its_code() {
         let cases = [
             (Rejection::invalid(vec![FieldError::new("email", "invalid_email", "bad")]), 422, "validation_failed"),
-            (Rejection::conflict("email_taken", "email", "taken"), 409, "email_taken"),
-            (Rejection::not_found("contact_not_found", "no"), 404, "contact_not_found"),
+            (Rejection::conflict(Code::EmailTaken, "email", "taken"), 409, "email_taken"),
+            (Rejection::not_found(Code::ContactNotFound, "no"), 404, "contact_not_found"),
             (Rejection::VersionMismatch { expected: 1, actual: 2 }, 412, "version_mismatch"),
             (
-                Rejection::Forbidden { code: "contact_capture_disabled".into(), message: "off".into() },
+                Rejection::Forbidden { code: Code::ContactCaptureDisabled, message: "off".into() },
                 403,
                 "contact_capture_disabled",
             ),
-            (Rejection::Conflict { code: "brand_new".into(), field: None, message: "x".into() }, 409, "brand_new"),
-            (Rejection::Gone { code: "invite_used".into(), message: "used".into() }, 410, "invite_used"),
-            (Rejection::Gone { code: "invite_expired".into(), message: "late".into() }, 410, "invite_expired"),
+            (Rejection::Conflict { code: Code::RoleExists, field: None, message: "x".into() }, 409, "role_exists"),
+            (Rejection::Gone { code: Code::InviteUsed, message: "used".into() }, 410, "invite_used"),
+            (Rejection::Gone { code: Code::InviteExpired, message: "late".into() }, 410, "invite_expired"),
         ];
         for (rejection, status, code) in cases {
             let p = rejection_problem(&rejection).to_json();

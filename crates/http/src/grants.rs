@@ -8,6 +8,7 @@
 //! revoked by that moment, not today's grants judged at another time.
 //! Writes name the contact by id, like `PATCH /v1/contacts/{id}`; reads
 //! also accept an external id, like `GET /v1/contacts/{id}`.
+use ledger_domain::Code;
 use std::collections::BTreeMap;
 
 use axum::{
@@ -126,7 +127,7 @@ pub async fn revoke(
 }
 
 fn grant_not_found() -> Problem {
-    Problem::new("grant_not_found", "the contact has no such role")
+    Problem::new(Code::GrantNotFound, "the contact has no such role")
 }
 
 /// The contact comes from the path, never from the body.

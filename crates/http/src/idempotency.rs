@@ -4,6 +4,7 @@
 //! de-duplicates by command id, so that is safe). The same key with other
 //! bytes is refused. Only 2xx and 4xx answers are stored: a 5xx or a 503 is
 //! not an answer about the request, so a retry must get another chance.
+use ledger_domain::Code;
 use std::future::Future;
 
 use axum::{
@@ -66,7 +67,7 @@ where
         Ok(Idempotency::Done(stored)) => return replay(stored).into_response(),
         Ok(Idempotency::Mismatch) => {
             let detail = "this Idempotency-Key was already used for a different request";
-            return Problem::new("idempotency_key_reused", detail).into_response();
+            return Problem::new(Code::IdempotencyKeyReused, detail).into_response();
         }
         Err(problem) => return problem.into_response(),
     };
@@ -88,7 +89,7 @@ fn key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
             Ok(Some(k.to_owned()))
         }
         _ => Err(Problem::new(
-            "invalid_header",
+            Code::InvalidHeader,
             format!("Idempotency-Key must be 1 to {KEY_MAX} visible ASCII characters"),
         )),
     }

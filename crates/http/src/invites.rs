@@ -18,6 +18,7 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
+use ledger_domain::Code;
 use ledger_domain::{
     Command, Contact, Event, FieldError,
     command::{AcceptInvite, RequestInvite},
@@ -198,10 +199,10 @@ async fn open_invite(state: &AppState, token: &str) -> Result<(InviteTokenView, 
     let found = state.reads().invite_by_token_hash(&token_hash);
     let view = state.port("invite_by_token_hash", found).await?.ok_or_else(invite_not_found)?;
     match view.state {
-        InviteState::Accepted => return Err(Problem::new("invite_used", "this invite has already been used")),
+        InviteState::Accepted => return Err(Problem::new(Code::InviteUsed, "this invite has already been used")),
         InviteState::Superseded => {
             return Err(Problem::new(
-                "invite_superseded",
+                Code::InviteSuperseded,
                 "a newer invite replaced this one: use the link in the latest email",
             ));
         }
@@ -209,7 +210,7 @@ async fn open_invite(state: &AppState, token: &str) -> Result<(InviteTokenView, 
     }
     let slot = Slot::fresh(None);
     if view.expires_at <= slot.issued_at {
-        return Err(Problem::new("invite_expired", "this invite has expired"));
+        return Err(Problem::new(Code::InviteExpired, "this invite has expired"));
     }
     Ok((view, slot))
 }
@@ -248,7 +249,7 @@ async fn invitee(state: &AppState, view: &InviteTokenView) -> Result<(String, Co
 }
 
 fn invite_not_found() -> Problem {
-    Problem::new("invite_not_found", "this invite link is not valid")
+    Problem::new(Code::InviteNotFound, "this invite link is not valid")
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! line that turns any bare error response (axum's own 405, an extractor's
 //! plain-text 400) into problem+json, so that a client never has to parse two
 //! error formats. The invite pages answer HTML on purpose and pass through.
+use ledger_domain::Code;
 use std::{borrow::Cow, time::Instant};
 
 use axum::{
@@ -43,7 +44,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 pub async fn not_found() -> Problem {
-    Problem::new("not_found", "there is no such route")
+    Problem::new(Code::NotFound, "there is no such route")
 }
 
 pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
@@ -58,13 +59,13 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         return response;
     }
     let problem = match status {
-        StatusCode::UNAUTHORIZED => Problem::new("unauthorized", "authentication is required"),
-        StatusCode::NOT_FOUND => Problem::new("not_found", "there is no such resource"),
-        StatusCode::METHOD_NOT_ALLOWED => Problem::new("method_not_allowed", "the route does not take this method"),
-        StatusCode::PAYLOAD_TOO_LARGE => Problem::new("payload_too_large", "the request body is too large"),
+        StatusCode::UNAUTHORIZED => Problem::new(Code::Unauthorized, "authentication is required"),
+        StatusCode::NOT_FOUND => Problem::new(Code::NotFound, "there is no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => Problem::new(Code::MethodNotAllowed, "the route does not take this method"),
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(Code::PayloadTooLarge, "the request body is too large"),
         StatusCode::SERVICE_UNAVAILABLE => Problem::unavailable(format_args!("a bare {status} response")),
         s if s.is_server_error() => Problem::internal(format_args!("a bare {status} response")),
-        _ => Problem::new("bad_request", "the request cannot be read"),
+        _ => Problem::new(Code::BadRequest, "the request cannot be read"),
     };
     let (parts, _) = response.into_parts();
     let mut converted = problem.into_response();

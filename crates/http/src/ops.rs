@@ -6,6 +6,7 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
+use ledger_domain::Code;
 use serde_json::json;
 
 use crate::{
@@ -33,7 +34,7 @@ pub async fn readyz(State(state): State<AppState>) -> Reply {
         .into_iter()
         .filter_map(|(name, ok)| (!ok).then_some(name))
         .collect();
-    Problem::new("not_ready", format!("not ready: {}", failed.join(", ")))
+    Problem::new(Code::NotReady, format!("not ready: {}", failed.join(", ")))
         .extension("checks", checks)
         .extension("failed", json!(failed))
         .header(header::RETRY_AFTER, "1")

@@ -1,6 +1,7 @@
 //! RFC 9457 problem details, and `Reply`, the JSON answer every handler
 //! builds. A reply is plain data (status, headers, JSON body) so that an
 //! idempotent write can store it and replay it byte for byte later.
+use ledger_domain::Code;
 use std::fmt::Display;
 
 use axum::{
@@ -37,24 +38,15 @@ struct Details {
 impl Problem {
     /// A problem whose code is in the table (an unlisted code is a bug and
     /// answers 500 rather than inventing a status).
-    pub fn new(code: &str, detail: impl Into<String>) -> Self {
-        match codes::lookup(code) {
-            Some((status, title)) => Self::build(code, status, title, detail.into()),
-            None => {
-                tracing::error!(code, "problem code missing from the code table");
-                Self::opaque("internal_error")
-            }
-        }
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        let (status, title) = codes::meta(code);
+        Self::build(code, status, title, detail.into())
     }
 
-    /// A problem for a code that may not be in the table (a domain code):
-    /// the status is given, the title comes from the table when listed.
-    pub fn with_status(code: &str, status: StatusCode, detail: impl Into<String>) -> Self {
-        let title = match codes::lookup(code) {
-            Some((_, title)) => title,
-            None => status.canonical_reason().unwrap_or("Error"),
-        };
-        Self::build(code, status, title, detail.into())
+    /// A problem with the status of a domain rejection's kind (the title
+    /// comes from the table).
+    pub fn with_status(code: Code, status: StatusCode, detail: impl Into<String>) -> Self {
+        Self::build(code, status, codes::meta(code).1, detail.into())
     }
 
     /// One 422 listing every failing field.
@@ -63,7 +55,7 @@ impl Problem {
             1 => "1 field is invalid".to_owned(),
             n => format!("{n} fields are invalid"),
         };
-        let mut p = Self::new("validation_failed", detail);
+        let mut p = Self::new(Code::ValidationFailed, detail);
         p.0.errors = Some(errors);
         p
     }
@@ -72,18 +64,17 @@ impl Problem {
     /// nothing about it, and the client is told when to retry.
     pub fn unavailable(cause: impl Display) -> Self {
         tracing::warn!(%cause, "dependency unavailable");
-        Self::opaque("service_unavailable").header(header::RETRY_AFTER, "1")
+        Self::opaque(Code::ServiceUnavailable).header(header::RETRY_AFTER, "1")
     }
 
     /// A bug or an impossible state: logged, answered opaquely.
     pub fn internal(cause: impl Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::opaque("internal_error")
+        Self::opaque(Code::InternalError)
     }
 
-    fn opaque(code: &str) -> Self {
-        let (status, title) =
-            codes::lookup(code).unwrap_or((StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"));
+    fn opaque(code: Code) -> Self {
+        let (status, title) = codes::meta(code);
         let detail = if status == StatusCode::SERVICE_UNAVAILABLE {
             "the service cannot answer right now; retry shortly"
         } else {
@@ -92,9 +83,9 @@ impl Problem {
         Self::build(code, status, title, detail.to_owned())
     }
 
-    fn build(code: &str, status: StatusCode, title: &str, detail: String) -> Self {
+    fn build(code: Code, status: StatusCode, title: &str, detail: String) -> Self {
         Self(Box::new(Details {
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             status,
             title: title.to_owned(),
             detail,

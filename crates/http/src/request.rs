@@ -6,6 +6,7 @@ use axum::{
     extract::{FromRequest, Request, rejection::BytesRejection},
     http::{HeaderMap, Method, StatusCode, header},
 };
+use ledger_domain::Code;
 use ledger_domain::FieldError;
 use serde_json::{Map, Value};
 
@@ -37,9 +38,9 @@ impl FromRequest<AppState> for WriteRequest {
 /// axum's own body rejections (413 from the body limit above all) as problems.
 pub fn body_problem(rejection: &BytesRejection, limit: usize) -> Problem {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::new("payload_too_large", format!("the body must be at most {limit} bytes"))
+        Problem::new(Code::PayloadTooLarge, format!("the body must be at most {limit} bytes"))
     } else {
-        Problem::new("unreadable_body", "the request body could not be read")
+        Problem::new(Code::UnreadableBody, "the request body could not be read")
     }
 }
 
@@ -53,12 +54,12 @@ impl WriteRequest {
             .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
         if !essence.as_deref().is_some_and(|e| accepted.contains(&e)) {
             let detail = format!("send the body as {}", accepted.join(" or "));
-            return Err(Problem::new("unsupported_content_type", detail));
+            return Err(Problem::new(Code::UnsupportedContentType, detail));
         }
         match serde_json::from_slice::<Value>(&self.body) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(Problem::validation(vec![FieldError::new("body", "invalid_type", "must be a JSON object")])),
-            Err(e) => Err(Problem::new("malformed_json", format!("the body is not valid JSON: {e}"))),
+            Err(e) => Err(Problem::new(Code::MalformedJson, format!("the body is not valid JSON: {e}"))),
         }
     }
 }

@@ -65,7 +65,7 @@ fn types(events: &[Event]) -> Vec<&'static str> {
 
 fn gone(r: Result<Vec<Event>, Rejection>) -> String {
     match r {
-        Err(Rejection::Gone { code, .. }) => code,
+        Err(Rejection::Gone { code, .. }) => code.as_str().to_owned(),
         other => panic!("expected gone, got {other:?}"),
     }
 }
@@ -109,7 +109,7 @@ fn an_invite_is_single_use_and_expires() {
         "invite_expired"
     );
     match g.at(0, "AcceptInvite", json!({"invite_id": InviteId(Ulid::nil()).to_string(), "password_hash": HASH})) {
-        Err(Rejection::NotFound { code, .. }) => assert_eq!(code, "invite_not_found"),
+        Err(Rejection::NotFound { code, .. }) => assert_eq!(code.as_str(), "invite_not_found"),
         other => panic!("{other:?}"),
     }
 }

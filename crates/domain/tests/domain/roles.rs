@@ -135,7 +135,7 @@ fn a_manual_grant_waits_for_approval_and_can_be_revoked() {
     g.ok("RevokeRole", json!({"contact_id": id.to_string(), "reference": "trade-account"}));
     assert_eq!(g.status(id, "trade-account", now), None);
     match g.when("RevokeRole", json!({"contact_id": id.to_string(), "reference": "trade-account"})) {
-        Err(Rejection::NotFound { code, .. }) => assert_eq!(code, "grant_not_found"),
+        Err(Rejection::NotFound { code, .. }) => assert_eq!(code.as_str(), "grant_not_found"),
         other => panic!("{other:?}"),
     }
 }
@@ -164,7 +164,7 @@ fn a_later_grant_changes_an_existing_one_and_an_equal_grant_appends_nothing() {
 fn role_definitions_are_unique_slugs_with_a_known_rule() {
     let mut g = Given::tenant_with_roles();
     match g.when("DefineAccessRole", json!({"reference": "customer", "name": "Again", "grant_rule": "automatic"})) {
-        Err(Rejection::Conflict { code, .. }) => assert_eq!(code, "role_exists"),
+        Err(Rejection::Conflict { code, .. }) => assert_eq!(code.as_str(), "role_exists"),
         other => panic!("{other:?}"),
     }
     match g.when("DefineAccessRole", json!({"reference": "Not A Slug", "name": "X", "grant_rule": "sometimes"})) {
