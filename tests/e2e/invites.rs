@@ -4,7 +4,7 @@ use std::{process::Command, time::Duration};
 
 use contact_ledger::{app::Roles, config::SmtpSecurity};
 use contact_ledger_tests::{
-    TestApp, eventually, free_port, fresh_common, raw_topic,
+    TestApp, ends, eventually, free_port, fresh_common, raw_topic,
     smtp::{SmtpServer, invite_link},
     spawn_app_from,
 };
@@ -119,13 +119,21 @@ async fn an_invited_user_gets_a_mail_sets_a_password_on_the_page_and_their_verif
     .await;
     assert!(sent.is_some(), "InviteSent never reached the contact's history");
 
-    // A replay of the whole log sends no mail.
+    // A replay of the whole log sends no mail: once the mailer has read to
+    // the end of the log (its stored positions reach the topic's ends), the
+    // SMTP server still has the one mail.
     contact_ledger::replay::replay(app.store(), &app.kafka(), false).await.expect("replay");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cfg = app.kafka();
+    let end = ends(&cfg).await;
+    let caught_up = eventually(Duration::from_secs(20), || async {
+        let at = app.store().mailer_positions(&cfg.events_topic).await.ok()?;
+        end.iter().all(|(p, end)| at.get(p).map_or(0, |a| a.next_offset) >= *end).then_some(())
+    })
+    .await;
+    assert!(caught_up.is_some(), "the mailer never read to the end of the log {end:?}");
     assert_eq!(smtp.messages().len(), 1, "a replay must not send mail");
 
     // Neither the token nor the password is in the log or the database.
-    let cfg = app.kafka();
     for topic in [&cfg.commands_topic, &cfg.events_topic] {
         for record in raw_topic(&app.common.kafka_brokers, topic, cfg.partitions).await {
             let text = String::from_utf8_lossy(&record);
@@ -150,9 +158,13 @@ async fn an_expired_invite_link_says_so_with_410() {
     .await;
     let mail = smtp.wait_for(1, Duration::from_secs(30)).await.remove(0);
     let link = invite_link(&mail).expect("link");
-    tokio::time::sleep(Duration::from_secs(5)).await; // past the 4 s the invite lives
-    let page = app.client.get(&link).send().await.expect("page");
-    assert_eq!(page.status(), StatusCode::GONE);
+    // The invite lives 4 s: its page answers 410 once that has passed.
+    let page = eventually(Duration::from_secs(15), || async {
+        let page = app.client.get(&link).send().await.ok()?;
+        (page.status() == StatusCode::GONE).then_some(page)
+    })
+    .await
+    .expect("the invite page answers 410 Gone once the invite has expired");
     assert!(page.text().await.expect("html").contains("expired"));
     let token = link.rsplit('/').next().expect("token");
     let r = app

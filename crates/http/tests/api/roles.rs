@@ -1,4 +1,4 @@
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use ledger_domain::Command;
 use serde_json::{Value, json};
 
@@ -305,18 +305,29 @@ fn time_of(v: &Value) -> DateTime<Utc> {
     v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a time: {v}"))
 }
 
+/// Returns once the wall clock (at the microseconds commands are stamped
+/// with) has passed `t`, so the next command is stamped later; panics if it
+/// has not within a second.
+async fn clock_past(t: DateTime<Utc>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while Utc::now().trunc_subsecs(6) <= t {
+        assert!(std::time::Instant::now() < deadline, "the clock did not pass {t}");
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
 #[tokio::test]
 async fn as_of_shows_each_grant_as_it_stood_then_absent_pending_active_or_revoked() {
     let app = app_with_roles().await;
     let id = user_with(&app, "past@example.com", json!(["trade-account", "customer"])).await;
     let list = |as_of: Option<DateTime<Utc>>| roles_as_of(&app, &id, as_of);
     let granted_at = time_of(&list(None).await["data"][0]["granted_at"]);
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock_past(granted_at).await;
     let approved = app.json("POST", &format!("/v1/contacts/{id}/roles/trade-account/approve"), &json!({}), &[]).await;
     assert_eq!(approved.status, 200, "{}", approved.text);
     let approved_at = time_of(&approved.body["data"][1]["granted_at"]);
     assert!(approved_at > granted_at);
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock_past(approved_at).await;
     let auth = format!("Bearer {KEY}");
     let r =
         app.send("DELETE", &format!("/v1/contacts/{id}/roles/customer"), &[("authorization", auth.as_str())], "").await;
