@@ -153,10 +153,9 @@ impl Event {
         }
     }
 
-    /// Schema version of the event's data; bump it and add an upcaster in
-    /// `from_parts` when a shape changes.
+    /// Schema version of the event's data (see `upcast`).
     pub fn event_version(&self) -> u32 {
-        1
+        crate::upcast::current_version(self.event_type()).unwrap_or(1)
     }
 
     pub fn contact_id(&self) -> Option<ContactId> {
@@ -198,10 +197,11 @@ impl Event {
         Ok(full.get("data").cloned().unwrap_or(serde_json::Value::Null))
     }
 
-    /// Rebuilds an event from its type, schema version and data.
+    /// Rebuilds an event from its type, the schema version it was written
+    /// with and its data: older versions are upcast first (`upcast`).
     pub fn from_parts(event_type: &str, version: u32, data: serde_json::Value) -> Result<Event, serde_json::Error> {
-        // Version 1 is the only one so far; later versions upcast here.
-        let _ = version;
+        use serde::de::Error as _;
+        let data = crate::upcast::upcast(event_type, version, data).map_err(serde_json::Error::custom)?;
         serde_json::from_value(serde_json::json!({ "type": event_type, "data": data }))
     }
 }

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod input;
 pub mod roles;
 pub mod state;
+pub mod upcast;
 pub mod validate;
 
 pub use code::Code;

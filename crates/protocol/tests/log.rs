@@ -278,3 +278,39 @@ fn an_event_version_out_of_range_is_a_decode_error() {
         assert!(err.contains("eventversion out of range"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn every_golden_event_fixture_reads_through_the_log_decoder() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/fixtures/events");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        let ce = json!({
+            "specversion": "1.0", "id": "x-0", "source": "contact-ledger", "type": fixture["type"],
+            "time": "2026-11-24T05:00:00Z", "datacontenttype": "application/json", "data": fixture["data"],
+            "eventversion": fixture["eventversion"], "commandtype": "Golden",
+        });
+        let headers: Vec<(String, Vec<u8>)> = [
+            ("cl-record", "decision".to_owned()),
+            ("cl-tenant", tenant().to_string()),
+            ("cl-command-id", Ulid::from_parts(1, 9).to_string()),
+            ("cl-command-topic", "commands".to_owned()),
+            ("cl-command-partition", "0".to_owned()),
+            ("cl-command-offset", "0".to_owned()),
+            ("cl-epoch", "1".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.into_bytes()))
+        .collect();
+        let record = LogRecord::decode(&headers, &serde_json::to_vec(&ce).expect("bytes"))
+            .unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
+        let LogRecord::Decision(Decision { outcome: Outcome::Accepted { events, .. }, .. }) = record else {
+            panic!("{} is not an accepted decision", path.display())
+        };
+        assert_eq!(events.len(), 1);
+        assert_eq!(Some(events[0].event_type()), fixture["type"].as_str());
+        seen += 1;
+    }
+    assert!(seen >= ledger_domain::upcast::EVENT_TYPES.len(), "a fixture per event type at least");
+}

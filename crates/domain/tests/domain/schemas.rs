@@ -1,7 +1,8 @@
 //! `schemas/` is the wire contract. These tests fail when the committed JSON
 //! Schemas differ from what the Rust types produce (regenerate with
 //! `UPDATE_SCHEMAS=1 cargo test -p ledger-domain --test domain schemas`), when a
-//! golden fixture of an old event version stops being readable, and when a
+//! golden fixture (`fixtures/events`, every event type and version; `fixtures/commands`,
+//! every command) stops matching its schema or reading through the real decoder, and when a
 //! command schema and the parser (`Command::parse`) disagree: every schema's
 //! examples must parse, and payloads the parser refuses for their shape must
 //! fail the schema too.
@@ -61,22 +62,77 @@ fn committed_schemas_match_the_rust_types() {
     assert!(failures.is_empty(), "schemas out of date (run with UPDATE_SCHEMAS=1): {failures:?}");
 }
 
+/// A validator for a published schema (`dir`/`name`.v`version`.json), formats checked.
+fn validator(dir: &str, name: &str, version: u64) -> jsonschema::Validator {
+    let path = root().join(dir).join(format!("{name}.v{version}.json"));
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text).expect("schema json");
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{} does not compile: {e}", path.display()))
+}
+
+/// Every golden fixture in `fixtures/<dir>`, as (file name, JSON).
+fn fixtures(dir: &str) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = fs::read_dir(root().join("fixtures").join(dir))
+        .expect("fixtures dir")
+        .map(|entry| {
+            let path = entry.expect("entry").path();
+            let text = fs::read_to_string(&path).expect("fixture");
+            (path.file_name().expect("name").to_string_lossy().into_owned(), serde_json::from_str(&text).expect("json"))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 #[test]
-fn golden_event_fixtures_of_every_version_stay_readable() {
-    let dir = root().join("fixtures");
-    let mut seen = 0;
-    for entry in fs::read_dir(&dir).expect("fixtures dir") {
-        let path = entry.expect("entry").path();
-        let text = fs::read_to_string(&path).expect("fixture");
-        let v: serde_json::Value = serde_json::from_str(&text).expect("fixture json");
-        let ty = v["type"].as_str().expect("type");
-        let version = v["eventversion"].as_u64().expect("eventversion") as u32;
-        let event = Event::from_parts(ty, version, v["data"].clone())
-            .unwrap_or_else(|e| panic!("{} no longer reads: {e}", path.display()));
-        assert_eq!(event.event_type(), ty);
-        seen += 1;
+fn every_event_type_has_a_golden_fixture_per_version_that_its_schema_and_the_decoder_accept() {
+    let found = fixtures("events");
+    for ty in ledger_domain::upcast::EVENT_TYPES {
+        let current = ledger_domain::upcast::current_version(ty).expect("a current version");
+        for version in 1..=current {
+            let name = format!("{ty}.v{version}.json");
+            assert!(found.iter().any(|(n, _)| *n == name), "no golden fixture {name}");
+        }
     }
-    assert!(seen >= 4, "expected golden fixtures in {}", dir.display());
+    for (name, v) in &found {
+        let ty = v["type"].as_str().expect("type");
+        let version = v["eventversion"].as_u64().expect("eventversion");
+        assert_eq!(*name, format!("{ty}.v{version}.json"), "fixture named after its type and version");
+        let errors: Vec<String> =
+            validator("events", ty, version).iter_errors(&v["data"]).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{name} does not match its schema: {errors:?}");
+        let event = Event::from_parts(ty, u32::try_from(version).expect("version"), v["data"].clone())
+            .unwrap_or_else(|e| panic!("{name} no longer reads: {e}"));
+        assert_eq!(event.event_type(), ty);
+        if u32::try_from(version).ok() == ledger_domain::upcast::current_version(ty) {
+            assert_eq!(event.data().expect("data"), v["data"], "{name} does not round-trip");
+        }
+    }
+}
+
+#[test]
+fn every_command_type_has_a_golden_fixture_that_its_schema_and_the_parser_accept() {
+    let found = fixtures("commands");
+    for ty in ledger_domain::Command::TYPES {
+        assert!(found.iter().any(|(n, _)| *n == format!("{ty}.v1.json")), "no golden fixture for {ty}");
+    }
+    for (name, v) in &found {
+        let ty = v["type"].as_str().expect("type");
+        let errors: Vec<String> =
+            validator("commands", ty, 1).iter_errors(&v["payload"]).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{name} does not match its schema: {errors:?}");
+        ledger_domain::Command::parse(ty, &v["payload"]).unwrap_or_else(|e| panic!("{name} is refused: {e:?}"));
+    }
+}
+
+#[test]
+fn an_event_newer_than_this_build_is_refused_not_misread() {
+    let (_, v) = fixtures("events").into_iter().find(|(n, _)| n == "RoleRevoked.v1.json").expect("fixture");
+    let err = Event::from_parts("RoleRevoked", 2, v["data"].clone()).expect_err("v2 is unknown here");
+    assert!(err.to_string().contains("newer than this build"), "{err}");
 }
 
 /// The published schema of a command type, and a validator for it that
