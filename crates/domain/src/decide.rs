@@ -19,6 +19,7 @@ use crate::{
     roles::{Grant, GrantRequest, GrantRule, GrantStatus, RequestedStatus},
     state::{Invite, InviteStatus, TenantInfo, TenantState},
     validate::{check_profile, check_required},
+    warning::{Warning, warnings_of},
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -34,8 +35,28 @@ impl Context {
     }
 }
 
+/// What a decision did: its events (none: accepted, nothing changed), the
+/// contact it was about, whether it created that contact, and what it did
+/// less than asked. Readers take these from the decision record; nobody
+/// works them out again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decided {
+    pub events: Vec<Event>,
+    pub subject: Option<ContactId>,
+    pub created: bool,
+    pub warnings: Vec<Warning>,
+}
+
+/// Decides `command` against `state`: what it did, or why not.
+pub fn decide(state: &TenantState, command: &Command, ctx: &Context) -> Result<Decided, Rejection> {
+    let events = events_of(state, command, ctx)?;
+    let subject = subject_of(state, command, ctx);
+    let created = events.iter().any(|e| matches!(e, Event::ContactCreated(c) if Some(c.contact_id) == subject));
+    Ok(Decided { events, subject, created, warnings: warnings_of(state, command) })
+}
+
 /// An empty list means "accepted, nothing changed".
-pub fn decide(state: &TenantState, command: &Command, ctx: &Context) -> Result<Vec<Event>, Rejection> {
+fn events_of(state: &TenantState, command: &Command, ctx: &Context) -> Result<Vec<Event>, Rejection> {
     match command {
         Command::CreateTenant(c) => match state.info {
             Some(_) => Err(Rejection::conflict(Code::TenantExists, "tenant_id", "the tenant already exists")),
@@ -380,7 +401,7 @@ fn check_unique(state: &TenantState, kind: ContactKind, p: &Profile, this: Optio
 }
 
 /// The contact a command is about, as the state stands before deciding it.
-pub fn target(state: &TenantState, command: &Command, ctx: &Context) -> Option<ContactId> {
+fn subject_of(state: &TenantState, command: &Command, ctx: &Context) -> Option<ContactId> {
     match command {
         Command::CreateContact(c) => Some(c.contact_id.unwrap_or(ContactId(ctx.command_id.0))),
         Command::UpsertContact(u) => Some(

@@ -15,12 +15,14 @@ pub mod roles;
 pub mod state;
 pub mod upcast;
 pub mod validate;
+pub mod warning;
 
 pub use code::Code;
 pub use command::{Command, ConfigureTenant, CreateContact, CreateTenant, MatchOn, PatchContact, UpsertContact};
 pub use contact::{Address, Contact, ContactKind, Profile, normalize_email};
-pub use decide::{Context, decide};
+pub use decide::{Context, Decided, decide};
 pub use error::{FieldError, Rejection};
 pub use event::Event;
 pub use ids::{AddressId, CommandId, ContactId, InviteId, TenantId};
 pub use state::{TenantInfo, TenantState, evolve};
+pub use warning::Warning;

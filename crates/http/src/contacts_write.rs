@@ -6,7 +6,7 @@ use axum::{
     response::Response,
 };
 use ledger_domain::Code;
-use ledger_domain::{Command, ContactId};
+use ledger_domain::Command;
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -25,12 +25,14 @@ pub async fn create(State(state): State<AppState>, caller: Caller, req: WriteReq
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
         let command = contact_command(state, ContactWrite::Create, req.json_object(&[JSON])?).await?;
-        let warned = warnings::for_contact_write(&command);
         let view = decision::decide(state, tenant, slot, command).await?;
-        let contact = read_back(state, tenant, view.contact_id.unwrap_or(ContactId(slot.command_id.0))).await?;
+        let id = view
+            .contact_id
+            .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+        let contact = read_back(state, tenant, id).await?;
         let location = format!("/v1/contacts/{}", contact.id);
         let reply = contact_reply(StatusCode::CREATED, &contact, None)?.header(header::LOCATION, location);
-        Ok(warnings::attach(reply, &warned))
+        Ok(warnings::attach(reply, &view.warnings))
     })
     .await
 }
@@ -40,19 +42,18 @@ pub async fn upsert(State(state): State<AppState>, caller: Caller, req: WriteReq
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
         let command = contact_command(state, ContactWrite::Upsert, req.json_object(&[JSON])?).await?;
-        let warned = warnings::for_contact_write(&command);
         let view = decision::decide(state, tenant, slot, command).await?;
         let id = view
             .contact_id
             .ok_or_else(|| Problem::internal(format_args!("upsert {} has no contact", slot.command_id)))?;
         let contact = read_back(state, tenant, id).await?;
-        let reply = if view.events.iter().any(|e| e.event_type == "ContactCreated") {
+        let reply = if view.created {
             let location = format!("/v1/contacts/{}", contact.id);
             contact_reply(StatusCode::CREATED, &contact, Some("created"))?.header(header::LOCATION, location)
         } else {
             contact_reply(StatusCode::OK, &contact, Some("updated"))?
         };
-        Ok(warnings::attach(reply, &warned))
+        Ok(warnings::attach(reply, &view.warnings))
     })
     .await
 }

@@ -49,10 +49,8 @@ fn pending(id: CommandId) -> Problem {
 
 /// The problem for a rejected command's stored rejection.
 pub fn rejected(view: &CommandView) -> Problem {
-    let stored = view.rejection.clone().map(serde_json::from_value::<Rejection>);
-    match stored {
-        Some(Ok(rejection)) => rejection_problem(&rejection),
-        Some(Err(e)) => Problem::internal(format_args!("command {}: unreadable rejection: {e}", view.command_id)),
+    match &view.rejection {
+        Some(rejection) => rejection_problem(rejection),
         None => Problem::internal(format_args!("command {} rejected without a rejection", view.command_id)),
     }
 }

@@ -30,12 +30,12 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     auth::Caller,
-    contacts_read::{ContactPath, contact_not_found, find, read_back},
+    contacts_read::{ContactPath, contact_not_found, find},
     decision, idempotency,
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
-    warnings::{self, IGNORED_FOR_KIND, Warning},
+    warnings,
 };
 
 /// `GET /v1/contacts/{id}/roles[?as_of=<RFC 3339>]`.
@@ -74,16 +74,8 @@ pub async fn grant(
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
         let command = grant_command(contact_id, req.json_object(&[JSON])?)?;
-        let asked = match &command {
-            Command::GrantRoles(g) => g.access_roles.len(),
-            _ => 0,
-        };
-        decision::decide(state, tenant, slot, command).await?;
-        // Read after the decision, which already answered 404 for an unknown
-        // contact; the kind never changes, so this is the kind it decided on.
-        let contact = read_back(state, tenant, contact_id).await?;
-        let warned = if warnings::grants_ignored(contact.kind, asked) { vec![IGNORED_FOR_KIND] } else { vec![] };
-        grants_reply(state, tenant, contact_id, Utc::now(), &warned).await
+        let view = decision::decide(state, tenant, slot, command).await?;
+        grants_reply(state, tenant, contact_id, Utc::now(), &view.warnings).await
     })
     .await
 }
@@ -169,7 +161,7 @@ async fn grants_reply(
     tenant: TenantId,
     contact: ContactId,
     at: DateTime<Utc>,
-    warned: &[Warning],
+    warned: &[ledger_domain::Warning],
 ) -> Result<Reply, Problem> {
     let grants = state.port("contact_grants", state.reads().contact_grants(tenant, contact)).await?;
     let data: Vec<Value> = grants.iter().map(|g| grant_json(g, at)).collect();

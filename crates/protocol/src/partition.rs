@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use ledger_domain::{CommandId, Context, Rejection, TenantId, TenantState, decide, decide::target};
+use ledger_domain::{CommandId, Context, Rejection, TenantId, TenantState, decide};
 
 use crate::{
     envelope::{CommandEnvelope, EnvelopeError},
@@ -173,7 +173,7 @@ impl PartitionState {
                 let empty = TenantState::default();
                 let state = self.tenants.get(&env.tenant_id).unwrap_or(&empty);
                 let outcome = match decide(state, &env.command, &ctx) {
-                    Ok(events) => Outcome::Accepted { subject: target(state, &env.command, &ctx), events },
+                    Ok(decided) => Outcome::from(decided),
                     Err(rejection) => Outcome::Rejected { rejection },
                 };
                 Decision {

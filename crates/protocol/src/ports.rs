@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::{
-    CommandId, Contact, ContactId, ContactKind, InviteId, TenantId,
+    CommandId, Contact, ContactId, ContactKind, InviteId, Rejection, TenantId, Warning,
     roles::{GrantChange, GrantRule, GrantStatus},
 };
 use serde::Serialize;
@@ -73,8 +73,12 @@ pub struct CommandView {
     pub contact_id: Option<ContactId>,
     /// The events (type, version, data; secrets removed) when accepted.
     pub events: Vec<EventView>,
-    /// The serialized `Rejection` when rejected.
-    pub rejection: Option<Value>,
+    /// Whether the decision created `contact_id` (its record says so).
+    pub created: bool,
+    /// What the decision did less than asked.
+    pub warnings: Vec<Warning>,
+    /// The rejection, when rejected.
+    pub rejection: Option<Rejection>,
 }
 
 /// A role of the tenant's catalogue.

@@ -9,7 +9,7 @@
 //!   partition (and is decided there). It moves the commands position of this
 //!   partition past the command and nothing else.
 use chrono::{DateTime, Utc};
-use ledger_domain::{CommandId, ContactId, Event, Rejection, TenantId};
+use ledger_domain::{CommandId, ContactId, Decided, Event, Rejection, TenantId, Warning};
 use serde_json::{Value, json};
 
 pub mod header {
@@ -22,6 +22,10 @@ pub mod header {
     pub const EPOCH: &str = "cl-epoch";
     pub const WRITER: &str = "cl-writer";
     pub const CONTACT_VERSIONS: &str = "cl-contact-versions";
+    // What an accepted decision did (`ledger_domain::Decided`).
+    pub const SUBJECT: &str = "cl-subject";
+    pub const CREATED: &str = "cl-created";
+    pub const WARNINGS: &str = "cl-warnings";
     pub const CONTENT_TYPE: &str = "content-type";
     // Dead-letter provenance.
     pub const DLQ_TOPIC: &str = "cl-dlq-topic";
@@ -57,14 +61,25 @@ pub struct Claim {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Accepted; no events means nothing changed. `subject` names the contact.
+    /// Accepted, with what `decide` said it did (`Decided`): no events means
+    /// nothing changed; `subject` names the contact, `created` says it was
+    /// made by this decision, `warnings` what was asked for and not done.
+    /// Recorded in the decision's headers, so readers never work them out.
     Accepted {
         events: Vec<Event>,
         subject: Option<ContactId>,
+        created: bool,
+        warnings: Vec<Warning>,
     },
     Rejected {
         rejection: Rejection,
     },
+}
+
+impl From<Decided> for Outcome {
+    fn from(d: Decided) -> Self {
+        Outcome::Accepted { events: d.events, subject: d.subject, created: d.created, warnings: d.warnings }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,13 +152,6 @@ fn cloud_event(
 }
 
 impl Decision {
-    pub fn subject(&self) -> Option<ContactId> {
-        match &self.outcome {
-            Outcome::Accepted { subject, events } => subject.or_else(|| events.iter().find_map(Event::contact_id)),
-            Outcome::Rejected { .. } => None,
-        }
-    }
-
     fn cloud_events(&self) -> Result<Vec<Value>, serde_json::Error> {
         let ext = |mut ce: serde_json::Map<String, Value>| {
             ce.insert("tenantid".into(), json!(self.tenant_id));
@@ -158,7 +166,7 @@ impl Decision {
                 let data = json!({ "rejection": rejection });
                 Ok(vec![Value::Object(ext(cloud_event(id(0), REJECTED, self.issued_at, None, data)))])
             }
-            Outcome::Accepted { events, subject } if events.is_empty() => {
+            Outcome::Accepted { events, subject, .. } if events.is_empty() => {
                 let ce = cloud_event(id(0), UNCHANGED, self.issued_at, subject.map(|s| s.to_string()), json!({}));
                 Ok(vec![Value::Object(ext(ce))])
             }
@@ -240,6 +248,16 @@ impl LogRecord {
                 } else {
                     (Value::Array(events), "application/cloudevents-batch+json")
                 };
+                let mut what: Vec<(&'static str, String)> = Vec::new();
+                if let Outcome::Accepted { subject, created, warnings, .. } = &d.outcome {
+                    if let Some(subject) = subject {
+                        what.push((header::SUBJECT, subject.to_string()));
+                    }
+                    what.push((header::CREATED, created.to_string()));
+                    if !warnings.is_empty() {
+                        what.push((header::WARNINGS, serde_json::to_string(warnings)?));
+                    }
+                }
                 let versions: Vec<String> = match &d.outcome {
                     Outcome::Accepted { events, .. } => {
                         let mut v: Vec<String> = events
@@ -263,7 +281,10 @@ impl LogRecord {
                         (header::EPOCH, d.epoch.to_string()),
                         (header::CONTACT_VERSIONS, versions.join(",")),
                         (header::CONTENT_TYPE, content_type.into()),
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(what)
+                    .collect(),
                     value: serde_json::to_vec(&value)?,
                 }
             }
@@ -305,7 +326,7 @@ impl LogRecord {
                     Outcome::Rejected { rejection }
                 } else if ty == UNCHANGED {
                     let subject = text(first, "subject").and_then(|s| s.parse().ok());
-                    Outcome::Accepted { events: vec![], subject }
+                    accepted(&h, vec![], subject)?
                 } else {
                     let mut out = Vec::with_capacity(events.len());
                     for ce in &events {
@@ -317,7 +338,7 @@ impl LogRecord {
                         out.push(event);
                     }
                     let subject = out.iter().find_map(Event::contact_id);
-                    Outcome::Accepted { events: out, subject }
+                    accepted(&h, out, subject)?
                 };
                 Ok(LogRecord::Decision(Decision {
                     tenant_id: need(header::TENANT)?.parse().map_err(|_| DecodeError("bad tenant header".into()))?,
@@ -372,6 +393,38 @@ fn event_version(ce: &Value, ty: &str) -> Result<u32, DecodeError> {
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| DecodeError(format!("event {ty}: eventversion out of range: {v}"))),
     }
+}
+
+/// An accepted outcome as its headers record it. Records written before the
+/// headers existed (no `cl-created`) get what their events say: the first
+/// contact they name, created when one of them is its `ContactCreated`, no
+/// warnings. `legacy_subject` is that first contact.
+fn accepted(
+    h: &dyn Fn(&str) -> Option<String>,
+    events: Vec<Event>,
+    legacy_subject: Option<ContactId>,
+) -> Result<Outcome, DecodeError> {
+    let Some(created) = h(header::CREATED) else {
+        let created =
+            events.iter().any(|e| matches!(e, Event::ContactCreated(c) if Some(c.contact_id) == legacy_subject));
+        return Ok(Outcome::Accepted { events, subject: legacy_subject, created, warnings: vec![] });
+    };
+    let created = match created.as_str() {
+        "true" => true,
+        "false" => false,
+        other => return Err(DecodeError(format!("header {} is {other:?}", header::CREATED))),
+    };
+    let subject = match h(header::SUBJECT) {
+        Some(s) => Some(s.parse().map_err(|_| DecodeError(format!("bad {} header", header::SUBJECT)))?),
+        None => None,
+    };
+    let warnings = match h(header::WARNINGS) {
+        Some(w) => {
+            serde_json::from_str(&w).map_err(|e| DecodeError(format!("bad {} header: {e}", header::WARNINGS)))?
+        }
+        None => vec![],
+    };
+    Ok(Outcome::Accepted { events, subject, created, warnings })
 }
 
 fn time_of(ce: &Value) -> Option<DateTime<Utc>> {

@@ -314,3 +314,21 @@ fn every_golden_event_fixture_reads_through_the_log_decoder() {
     }
     assert!(seen >= ledger_domain::upcast::EVENT_TYPES.len(), "a fixture per event type at least");
 }
+
+#[test]
+fn a_decision_record_says_what_it_did_and_records_from_before_the_headers_still_read() {
+    let mut s = writer();
+    s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0));
+    let d = decision_of(s.handle(envelope(2, "UpsertContact", json!({"email": "u@x.io"})), pos(1)));
+    let Outcome::Accepted { subject, created, .. } = &d.outcome else { panic!("accepted") };
+    assert!(*created);
+    let subject = subject.expect("a subject");
+    let e = LogRecord::Decision(d.clone()).encode().expect("encodes");
+    let all: Vec<(String, Vec<u8>)> =
+        e.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
+    assert_eq!(LogRecord::decode(&all, &e.value).expect("decodes"), LogRecord::Decision(d.clone()));
+    let legacy: Vec<(String, Vec<u8>)> =
+        all.into_iter().filter(|(k, _)| k != "cl-created" && k != "cl-subject" && k != "cl-warnings").collect();
+    let LogRecord::Decision(old) = LogRecord::decode(&legacy, &e.value).expect("decodes") else { panic!("decision") };
+    assert!(matches!(old.outcome, Outcome::Accepted { subject: Some(s), created: true, .. } if s == subject));
+}

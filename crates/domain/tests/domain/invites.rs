@@ -31,7 +31,7 @@ impl Given {
             CommandId(Ulid::from_parts(1_700_000_000_000 + self.n as u64, self.n as u128)),
             Utc.timestamp_opt(1_700_000_000 + self.n, 0).unwrap() + Duration::days(days),
         );
-        let result = decide(&self.state, &command, &ctx);
+        let result = decide(&self.state, &command, &ctx).map(|d| d.events);
         for e in result.iter().flatten() {
             self.state = evolve(std::mem::take(&mut self.state), e);
         }

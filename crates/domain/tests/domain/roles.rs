@@ -35,7 +35,7 @@ impl Given {
             CommandId(Ulid::from_parts(1_700_000_000_000 + self.n, u128::from(self.n))),
             Utc.timestamp_opt(1_700_000_000 + self.n as i64, 0).unwrap(),
         );
-        let result = decide(&self.state, &command, &ctx);
+        let result = decide(&self.state, &command, &ctx).map(|d| d.events);
         for e in result.iter().flatten() {
             self.state = evolve(std::mem::take(&mut self.state), e);
         }

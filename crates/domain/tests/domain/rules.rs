@@ -31,7 +31,7 @@ impl Given {
     fn when(&mut self, ty: &str, payload: Value) -> Result<Vec<Event>, Rejection> {
         let command = Command::parse(ty, &payload).map_err(Rejection::invalid)?;
         let ctx = self.ctx();
-        let result = decide(&self.state, &command, &ctx);
+        let result = decide(&self.state, &command, &ctx).map(|d| d.events);
         if let Ok(events) = &result {
             for e in events {
                 self.state = evolve(std::mem::take(&mut self.state), e);
@@ -343,4 +343,51 @@ fn deciding_the_same_command_twice_gives_the_same_events() {
     let command = Command::parse("CreateContact", &json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "b@x.io", "invite": true, "address": {"line1": "x"}})).unwrap();
     let ctx = g.ctx();
     assert_eq!(decide(&g.state, &command, &ctx), decide(&g.state, &command, &ctx));
+}
+
+/// `decide` says what it did: the contact, whether it made it, and warnings.
+fn decided(g: &mut Given, ty: &str, payload: Value) -> ledger_domain::Decided {
+    let command = Command::parse(ty, &payload).unwrap_or_else(|e| panic!("{ty}: {e:?}"));
+    let ctx = g.ctx();
+    let d = decide(&g.state, &command, &ctx).unwrap_or_else(|r| panic!("{ty} rejected: {r:?}"));
+    for e in &d.events {
+        g.state = evolve(std::mem::take(&mut g.state), e);
+    }
+    d
+}
+
+#[test]
+fn a_decision_names_its_contact_and_says_whether_it_created_it() {
+    let mut g = given_a_tenant();
+    let created = decided(&mut g, "UpsertContact", json!({"email": "u@x.io"}));
+    assert!(created.created);
+    let id = created.subject.expect("a subject");
+    let updated = decided(&mut g, "UpsertContact", json!({"email": "u@x.io", "title": "Dr"}));
+    assert_eq!((updated.subject, updated.created), (Some(id), false));
+    let unchanged = decided(&mut g, "PatchContact", json!({"contact_id": id.to_string(), "patch": {"title": "Dr"}}));
+    assert_eq!((unchanged.events.len(), unchanged.subject, unchanged.created), (0, Some(id), false));
+    let tenant = decided(&mut g, "ConfigureTenant", json!({"contact_capture": false}));
+    assert_eq!((tenant.subject, tenant.created), (None, false));
+}
+
+#[test]
+fn roles_asked_for_a_contact_that_is_not_a_user_are_ignored_with_a_warning() {
+    let mut g = given_a_tenant();
+    g.accept("DefineAccessRole", json!({"reference": "customer", "name": "Customer", "grant_rule": "automatic"}));
+    let guest = decided(
+        &mut g,
+        "CreateContact",
+        json!({"kind": "guest", "first_name": "G", "last_name": "H", "email": "g@x.io", "access_roles": ["customer"]}),
+    );
+    assert_eq!(guest.warnings.iter().map(|w| w.code.as_str()).collect::<Vec<_>>(), ["ignored_for_kind"]);
+    assert!(guest.events.iter().all(|e| !matches!(e, Event::RoleGranted(_))));
+    let id = guest.subject.expect("subject").to_string();
+    let again = decided(&mut g, "GrantRoles", json!({"contact_id": id, "access_roles": ["customer"]}));
+    assert_eq!((again.events.len(), again.warnings.len()), (0, 1));
+    let user = decided(
+        &mut g,
+        "CreateContact",
+        json!({"kind": "user", "first_name": "U", "last_name": "V", "email": "v@x.io", "password_hash": hash(), "access_roles": ["customer"]}),
+    );
+    assert!(user.warnings.is_empty());
 }

@@ -18,7 +18,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use ledger_domain::{
     Command, CommandId, Contact, ContactId, CreateTenant, Event, InviteId, TenantId, TenantState,
-    decide::{Context, decide, target},
+    decide::{Context, decide},
     roles::{GrantChange, GrantStatus},
     state::InviteStatus,
 };
@@ -87,8 +87,8 @@ impl World {
         let id = TenantId(Ulid::new());
         let command = Command::CreateTenant(CreateTenant { name: name.into(), api_key_hash: hash_api_key(key) });
         let mut state = TenantState::default();
-        let events = decide(&state, &command, &Context::new(CommandId(Ulid::new()), Utc::now())).unwrap();
-        events.iter().for_each(|e| state.apply(e));
+        let decided = decide(&state, &command, &Context::new(CommandId(Ulid::new()), Utc::now())).unwrap();
+        decided.events.iter().for_each(|e| state.apply(e));
         lock(&self.tenants).insert(id, state);
         lock(&self.keys).insert(hash_api_key(key), id);
         id
@@ -106,20 +106,21 @@ impl World {
         let mut tenants = lock(&self.tenants);
         let Some(state) = tenants.get_mut(&envelope.tenant_id) else { return };
         let ctx = Context::new(envelope.command_id, envelope.issued_at);
-        let subject = target(state, &envelope.command, &ctx);
-        let view = |status, events, rejection| CommandView {
+        let view = |status, events, rejection, decided: Option<&ledger_domain::Decided>| CommandView {
             command_id: envelope.command_id,
             tenant_id: envelope.tenant_id,
             command_type: envelope.command.command_type().into(),
             status,
-            contact_id: subject,
+            contact_id: decided.and_then(|d| d.subject),
             events,
+            created: decided.is_some_and(|d| d.created),
+            warnings: decided.map(|d| d.warnings.clone()).unwrap_or_default(),
             rejection,
         };
         let view = match decide(state, &envelope.command, &ctx) {
-            Ok(events) => {
+            Ok(decided) => {
                 let mut views = Vec::new();
-                for e in &events {
+                for e in &decided.events {
                     state.apply(e);
                     self.project_roles(envelope.tenant_id, envelope.issued_at, e);
                     self.project_invites(e);
@@ -139,9 +140,9 @@ impl World {
                     }
                     views.push(ev);
                 }
-                view(CommandStatus::Accepted, views, None)
+                view(CommandStatus::Accepted, views, None, Some(&decided))
             }
-            Err(rejection) => view(CommandStatus::Rejected, vec![], Some(serde_json::to_value(rejection).unwrap())),
+            Err(rejection) => view(CommandStatus::Rejected, vec![], Some(rejection), None),
         };
         lock(&self.decisions).insert(envelope.command_id, view);
     }

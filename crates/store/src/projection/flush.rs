@@ -91,8 +91,9 @@ const MARK_CONTACTS: &str = "UPDATE contacts c SET registered = c.registered OR 
 // A command id has one valid decision in a correct log (the handler never
 // decides a command twice), so the first one recorded stands.
 const INSERT_OUTCOMES: &str = "INSERT INTO command_outcomes \
-     (command_id, tenant_id, command_type, status, contact_id, rejection, issued_at, events) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::jsonb[]) \
+     (command_id, tenant_id, command_type, status, contact_id, rejection, issued_at, events, created, warnings) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::jsonb[], \
+     $9::bool[], $10::jsonb[]) \
      ON CONFLICT (command_id) DO NOTHING";
 
 const INSERT_EVENTS: &str = "INSERT INTO contact_events \
@@ -163,7 +164,10 @@ pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Res
     roles::insert_roles(&mut *conn, p.roles).await?;
     if !p.outcomes.is_empty() {
         let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut created, mut warnings) = (vec![], vec![]);
         for o in p.outcomes {
+            created.push(o.created);
+            warnings.push(o.warnings);
             cols.0.push(o.command_id);
             cols.1.push(o.tenant_id);
             cols.2.push(o.command_type);
@@ -182,6 +186,8 @@ pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Res
             .bind(cols.5)
             .bind(cols.6)
             .bind(cols.7)
+            .bind(created)
+            .bind(warnings)
             .execute(&mut *conn)
             .await?;
     }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use ledger_domain::{Event, Profile};
 use ledger_protocol::{Decision, Outcome};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{
     invites::InviteChanges,
@@ -38,6 +38,8 @@ pub(crate) struct OutcomeRow {
     pub rejection: Option<Value>,
     pub issued_at: DateTime<Utc>,
     pub events: Value,
+    pub created: bool,
+    pub warnings: Value,
 }
 
 pub(crate) struct EventRow {
@@ -135,17 +137,17 @@ impl Pending {
     pub fn add(&mut self, d: &Decision) -> Result<()> {
         let tenant_id = d.tenant_id.to_string();
         let command_id = d.command_id.to_string();
-        let (status, rejection, events) = match &d.outcome {
+        let (status, rejection, events, subject, created, warnings) = match &d.outcome {
             Outcome::Rejected { rejection } => {
-                ("rejected", Some(serde_json::to_value(rejection)?), Value::Array(vec![]))
+                ("rejected", Some(serde_json::to_value(rejection)?), Value::Array(vec![]), None, false, json!([]))
             }
-            Outcome::Accepted { events, .. } => {
+            Outcome::Accepted { events, subject, created, warnings } => {
                 for (idx, event) in events.iter().enumerate() {
                     self.add_event(d, &tenant_id, &command_id, idx, event)?;
                 }
                 let views =
                     events.iter().map(|e| event_json(e, d.issued_at, d.command_id)).collect::<Result<_, _>>()?;
-                ("accepted", None, Value::Array(views))
+                ("accepted", None, Value::Array(views), *subject, *created, serde_json::to_value(warnings)?)
             }
         };
         self.outcomes.push(OutcomeRow {
@@ -153,10 +155,12 @@ impl Pending {
             tenant_id,
             command_type: d.command_type.clone(),
             status,
-            contact_id: d.subject().map(|c| c.to_string()),
+            contact_id: subject.map(|c| c.to_string()),
             rejection,
             issued_at: d.issued_at,
             events,
+            created,
+            warnings,
         });
         self.notify.push(command_id);
         Ok(())

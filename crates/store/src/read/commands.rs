@@ -61,13 +61,19 @@ fn view_from_row(row: &PgRow) -> Result<CommandView> {
                 data: e.data,
             })
             .collect(),
-        rejection: row.try_get("rejection")?,
+        created: row.try_get("created")?,
+        warnings: serde_json::from_value(row.try_get("warnings")?).map_err(corrupt)?,
+        rejection: row
+            .try_get::<Option<Value>, _>("rejection")?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(corrupt)?,
     })
 }
 
 pub(crate) async fn by_id(pool: &PgPool, tenant: TenantId, id: CommandId) -> Result<Option<CommandView>> {
     let row = sqlx::query(
-        "SELECT command_id, tenant_id, command_type, status, contact_id, rejection, events \
+        "SELECT command_id, tenant_id, command_type, status, contact_id, rejection, events, created, warnings \
          FROM command_outcomes WHERE command_id = $1 AND tenant_id = $2",
     )
     .bind(id.to_string())

@@ -114,7 +114,7 @@ async fn a_superseded_writers_decision_after_a_newer_claim_is_ignored() {
     projection.commit().await.unwrap();
 
     assert_eq!(db.store.command(t, stale.command_id).await.unwrap(), None);
-    assert_eq!(db.store.contact(t, stale.subject().unwrap()).await.unwrap(), None);
+    assert_eq!(db.store.contact(t, contact_id(&(0, LogRecord::Decision(stale.clone())))).await.unwrap(), None);
     assert!(db.store.contact(t, contact_id(&valid)).await.unwrap().is_some());
 
     // The fence survives the commit: the old writer stays fenced off later on,

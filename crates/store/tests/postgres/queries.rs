@@ -21,7 +21,7 @@ async fn a_rejected_command_is_visible_with_its_reason_and_creates_no_contact() 
     assert_eq!(view.command_type, "CreateContact");
     assert_eq!(view.contact_id, None);
     assert!(view.events.is_empty());
-    let rejection = view.rejection.expect("a reason");
+    let rejection = serde_json::to_value(view.rejection.expect("a reason")).expect("json");
     assert_eq!(rejection["kind"], "validation");
     assert_eq!(rejection["errors"][0]["field"], "last_name");
 

@@ -6,7 +6,7 @@ use ledger_domain::{
     roles::{GrantChange, GrantRule, GrantStatus, grant_as_of},
 };
 use ledger_protocol::{
-    LogRecord,
+    Decision, LogRecord, Outcome,
     ports::{GrantView, ReadModel},
 };
 use ledger_store::{Applied, Store};
@@ -246,7 +246,7 @@ async fn check_against_state(store: &Store, b: &Busy) {
     let contact = store.contact(b.t, b.id).await.unwrap().unwrap();
     assert_eq!(contact.version, 7);
     // Version 7 is the last record's decision.
-    let last = b.records.iter().rev().find(|(_, r)| matches!(r, LogRecord::Decision(d) if d.subject() == Some(b.id)));
+    let last = b.records.iter().rev().find(|(_, r)| matches!(r, LogRecord::Decision(Decision { outcome: Outcome::Accepted { subject, .. }, .. }) if *subject == Some(b.id)));
     assert_eq!(contact, held_contact(&b.log, b.t, b.id, issued_at(last.unwrap())));
 }
 

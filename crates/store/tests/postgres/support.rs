@@ -122,7 +122,10 @@ pub fn command_id(at: &At) -> CommandId {
 /// The contact a decision created or changed.
 pub fn contact_id(at: &At) -> ContactId {
     match &at.1 {
-        LogRecord::Decision(d) => d.subject().expect("the decision names a contact"),
+        LogRecord::Decision(d) => match &d.outcome {
+            ledger_protocol::Outcome::Accepted { subject: Some(id), .. } => *id,
+            other => panic!("the decision names no contact: {other:?}"),
+        },
         other => panic!("only a decision names a contact: {other:?}"),
     }
 }
