@@ -60,6 +60,8 @@ pub struct Handler {
 
 /// How often a writer looks for a successor's claim (see `run_partition`).
 const CLAIM_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long one look may fetch before it gives up until the next.
+const WATCH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long a rebuild may wait for the next record before giving up (some
 /// brokers take seconds to serve the first fetch of old data).
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -134,18 +136,20 @@ impl Handler {
     ) -> Result<PartitionEnd, KafkaError> {
         self.status.set(p, Phase::Rebuilding);
         let events = consumers.events.open(p, Offset::Beginning)?;
-        let mut state = self.claim(p, &events, &consumers.events).await?;
+        let (mut state, claimed_at) = self.claim(p, &events, &consumers.events).await?;
         let commands = consumers.commands.open(p, Offset::Offset(state.next_command_offset()))?;
         self.status.set(p, Phase::Writing);
         info!(partition = p, epoch = state.current_epoch(), resume = state.next_command_offset(), "writing");
         // After the claim the events partition only tells of a successor's
         // claim, which nothing needs at once (readers fence a superseded
-        // writer's records whenever it notices): it is fetched for a short
-        // window every CLAIM_CHECK, not all the time.
+        // writer's records whenever it notices). So it is not fetched all the
+        // time: every CLAIM_CHECK the writer asks for its end, and only when
+        // records were appended past what it read does it fetch up to there.
         consumers.events.pause(p)?;
         let mut check = tokio::time::interval(CLAIM_CHECK);
-        let window = std::time::Duration::from_millis(u64::from(self.cfg.fetch_wait_ms) * 2 + 500);
-        let mut watching_until: Option<tokio::time::Instant> = None;
+        let mut seen = claimed_at;
+        // While fetching: read up to this offset, give up (till the next check) at that time.
+        let mut watching: Option<(i64, tokio::time::Instant)> = None;
         loop {
             if *shutdown.borrow() {
                 return Ok(PartitionEnd::Shutdown);
@@ -154,22 +158,33 @@ impl Handler {
             let batch = tokio::select! {
                 b = next_batch(&commands, self.hc.batch_max) => b?,
                 m = events.recv() => {
-                    notice_claim(&m?, &mut state);
+                    let m = m?;
+                    seen = seen.max(m.offset());
+                    notice_claim(&m, &mut state);
                     Vec::new()
                 }
-                _ = check.tick(), if watching_until.is_none() => {
-                    consumers.events.resume(p)?;
-                    watching_until = Some(tokio::time::Instant::now() + window);
+                _ = check.tick(), if watching.is_none() => {
+                    let consumer = consumers.events.consumer();
+                    if let Some(high) = high_watermark(consumer, &self.cfg.events_topic, p).await
+                        && high > seen + 1
+                    {
+                        consumers.events.resume(p)?;
+                        watching = Some((high - 1, tokio::time::Instant::now() + WATCH_LIMIT));
+                    }
                     Vec::new()
                 }
-                _ = tokio::time::sleep_until(watching_until.unwrap_or(far)), if watching_until.is_some() => {
+                _ = tokio::time::sleep_until(watching.map_or(far, |w| w.1)), if watching.is_some() => {
                     consumers.events.pause(p)?;
-                    watching_until = None;
+                    watching = None;
                     Vec::new()
                 }
                 _ = shutdown.changed() => return Ok(PartitionEnd::Shutdown),
             };
-            watch_claims(&events, &mut state)?;
+            seen = seen.max(watch_claims(&events, &mut state)?);
+            if watching.is_some_and(|(upto, _)| seen >= upto) {
+                consumers.events.pause(p)?;
+                watching = None;
+            }
             if state.superseded() {
                 return Ok(PartitionEnd::Superseded);
             }
@@ -260,14 +275,14 @@ impl Handler {
     }
 
     /// Rebuilds the partition's state from `events` (opened at the
-    /// beginning) and claims it; `events` is then positioned just after the
-    /// winning claim (and goes on to notice a later claim).
+    /// beginning) and claims it; returns the state and the offset of the
+    /// winning claim, just after which `events` is positioned.
     async fn claim(
         &self,
         p: i32,
         events: &PartitionQueue,
         shared: &SharedConsumer,
-    ) -> Result<PartitionState, KafkaError> {
+    ) -> Result<(PartitionState, i64), KafkaError> {
         let started = Instant::now();
         let mut state = PartitionState::new(self.hc.invite_ttl).owning(p, self.cfg.partitions);
         let (consumer, topic) = (shared.consumer(), self.cfg.events_topic.clone());
@@ -291,7 +306,7 @@ impl Handler {
             if read_until(events, &mut state, offset).await? == Some(Admit::NewClaim(epoch)) {
                 state.become_writer(epoch);
                 self.status.record_rebuild(Rebuild { records: state.records_applied, took: started.elapsed() });
-                return Ok(state);
+                return Ok((state, offset));
             }
             warn!(partition = p, epoch, "claim lost to a concurrent writer; trying a higher epoch");
         }
@@ -366,12 +381,34 @@ fn notice_claim<M: Message>(m: &M, state: &mut PartitionState) {
     }
 }
 
-/// Notices claims appended after ours (by a successor) without blocking.
-fn watch_claims(events: &PartitionQueue, state: &mut PartitionState) -> Result<(), KafkaError> {
+/// Notices claims appended after ours (by a successor) without blocking;
+/// returns the highest offset read (-1: none).
+fn watch_claims(events: &PartitionQueue, state: &mut PartitionState) -> Result<i64, KafkaError> {
+    let mut seen = -1;
     while let Some(m) = events.recv().now_or_never() {
-        notice_claim(&m?, state);
+        let m = m?;
+        seen = seen.max(m.offset());
+        notice_claim(&m, state);
     }
-    Ok(())
+    Ok(seen)
+}
+
+/// The next offset to be written to the partition, or None when the broker
+/// does not say in time (the caller asks again later).
+async fn high_watermark(consumer: Arc<rdkafka::consumer::StreamConsumer>, topic: &str, p: i32) -> Option<i64> {
+    let topic = topic.to_owned();
+    let asked = tokio::task::spawn_blocking(move || {
+        consumer.fetch_watermarks(&topic, p, std::time::Duration::from_secs(5)).map(|(_, high)| high)
+    })
+    .await;
+    match asked {
+        Ok(Ok(high)) => Some(high),
+        Ok(Err(e)) => {
+            debug!(partition = p, error = %e, "could not ask for the events partition's end");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 async fn next_batch(commands: &PartitionQueue, max: usize) -> Result<Vec<OwnedMessage>, KafkaError> {
