@@ -94,21 +94,7 @@ impl SharedConsumer {
         tpl
     }
 
-    /// The next offset this consumer will deliver, per open partition.
-    pub fn positions(&self) -> Result<Vec<(i32, i64)>, KafkaError> {
-        Ok(self
-            .consumer
-            .position()?
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) => Some((e.partition(), o)),
-                _ => None,
-            })
-            .collect())
-    }
-
-    /// Blocking: the partition's high watermark (run it off the async threads).
+    /// The consumer itself, for blocking calls (run them off the async threads).
     pub fn consumer(&self) -> Arc<StreamConsumer> {
         self.consumer.clone()
     }
