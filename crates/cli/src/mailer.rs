@@ -26,7 +26,7 @@ use ledger_kafka::{EventReader, KafkaConfig};
 use ledger_mail::{InviteMail, MailConfig, Sender, message_id};
 use ledger_protocol::{
     Admit, CommandEnvelope, Decision, Fence, LogRecord, Outcome,
-    ports::{CommandBus, ReadModel},
+    ports::{CommandBus, InviteState, ReadModel},
 };
 use ledger_store::{InviteTicket, MailerPosition, Store, TokenState};
 use tokio::sync::watch;
@@ -57,6 +57,9 @@ pub enum Delivery {
     Failed,
     /// Past `expires_at` before it could be mailed.
     Expired,
+    /// A newer invite of the contact was requested before this one could be
+    /// mailed: its link would only answer 410, so it is not sent.
+    Superseded,
 }
 
 #[derive(Clone, Debug)]
@@ -156,6 +159,10 @@ impl Mailer {
             self.until_stopped(self.store.wait_for_command(tenant, d.command_id, PROJECTION_WAIT)).await??;
         if projected.is_none() {
             anyhow::bail!("invite {invite_id}: its decision was not projected within {PROJECTION_WAIT:?}");
+        }
+        if self.store.invite_state(invite_id).await? == Some(InviteState::Superseded) {
+            info!(invite = %invite_id, "a newer invite replaced this one before it was mailed; not sending it");
+            return Ok(Delivery::Superseded);
         }
         let contact = self.store.contact(tenant, invite.contact_id).await?;
         let Some((to, contact_name)) = contact.as_ref().and_then(recipient) else {

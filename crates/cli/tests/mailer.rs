@@ -271,3 +271,25 @@ async fn a_retry_that_succeeds_records_only_the_send() {
     assert!(s.store().command(s.tenant, failed).await.unwrap().is_none());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_invite_replaced_before_it_was_mailed_is_not_sent_only_the_newer_one() {
+    let s = Setup::new().await;
+    let (contact, first, _) = s.invited_user("bob@example.com").await;
+    let again = s.decide(CommandId(Ulid::new()), "RequestInvite", json!({"contact_id": contact.to_string()})).await;
+    assert_eq!(again.status, CommandStatus::Accepted, "{again:?}");
+    let newer: InviteId =
+        again.events.iter().find(|e| e.event_type == "InviteRequested").expect("an invite").data["invite_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+    let sender = Arc::new(Recording::default());
+    let mailer = s.mailer(sender.clone(), 3);
+    let reader = s.reader(&mailer).await;
+    drive_to_the_end(&mailer, &reader).await;
+    let mailed: Vec<InviteId> = sender.mails().iter().map(|m| m.invite_id).collect();
+    assert_eq!(mailed, vec![newer], "only the newer invite is mailed, not {first}");
+    assert_eq!(s.store().invite_token_state(first).await.unwrap(), None, "no token was made for the replaced invite");
+    s.stop().await;
+}

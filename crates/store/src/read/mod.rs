@@ -2,7 +2,7 @@
 //! below; this file only adapts their errors to `Unavailable`.
 mod commands;
 mod contacts;
-mod invites;
+pub(crate) mod invites;
 mod roles;
 mod tenants;
 
