@@ -3,7 +3,10 @@
 //! up to its own claim, then decides commands from the matching commands
 //! partition, appending one record per decided command. Correctness rests on
 //! per-partition order only: no Kafka transactions.
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use futures::{FutureExt, future::join_all};
@@ -164,8 +167,14 @@ impl Handler {
                     Vec::new()
                 }
                 _ = check.tick(), if watching.is_none() => {
-                    let consumer = consumers.events.consumer();
-                    if let Some(high) = high_watermark(consumer, &self.cfg.events_topic, p).await
+                    // A broker that does not answer now is asked again at the next check.
+                    // Briefly: the writer decides nothing while it waits here.
+                    let (consumer, topic) = (consumers.events.consumer(), &self.cfg.events_topic);
+                    let asked = high_watermark(consumer, topic, p, Duration::from_secs(2)).await;
+                    if let Err(e) = &asked {
+                        debug!(partition = p, error = %e, "could not ask for the events partition's end");
+                    }
+                    if let Ok(high) = asked
                         && high > seen + 1
                     {
                         consumers.events.resume(p)?;
@@ -285,13 +294,7 @@ impl Handler {
     ) -> Result<(PartitionState, i64), KafkaError> {
         let started = Instant::now();
         let mut state = PartitionState::new(self.hc.invite_ttl).owning(p, self.cfg.partitions);
-        let (consumer, topic) = (shared.consumer(), self.cfg.events_topic.clone());
-        // A blocking metadata call, once per claim: off the async threads.
-        let high = tokio::task::spawn_blocking(move || {
-            consumer.fetch_watermarks(&topic, p, std::time::Duration::from_secs(10)).map(|(_, high)| high)
-        })
-        .await
-        .map_err(|e| KafkaError::Topic(format!("watermark lookup failed: {e}")))??;
+        let high = high_watermark(shared.consumer(), &self.cfg.events_topic, p, Duration::from_secs(10)).await?;
         if high > 0 {
             read_until(events, &mut state, high - 1).await?;
         }
@@ -393,22 +396,19 @@ fn watch_claims(events: &PartitionQueue, state: &mut PartitionState) -> Result<i
     Ok(seen)
 }
 
-/// The next offset to be written to the partition, or None when the broker
-/// does not say in time (the caller asks again later).
-async fn high_watermark(consumer: Arc<rdkafka::consumer::StreamConsumer>, topic: &str, p: i32) -> Option<i64> {
+/// The next offset to be written to the partition: a blocking metadata
+/// call, run off the async threads.
+async fn high_watermark(
+    consumer: Arc<rdkafka::consumer::StreamConsumer>,
+    topic: &str,
+    p: i32,
+    timeout: Duration,
+) -> Result<i64, KafkaError> {
     let topic = topic.to_owned();
-    let asked = tokio::task::spawn_blocking(move || {
-        consumer.fetch_watermarks(&topic, p, std::time::Duration::from_secs(5)).map(|(_, high)| high)
-    })
-    .await;
-    match asked {
-        Ok(Ok(high)) => Some(high),
-        Ok(Err(e)) => {
-            debug!(partition = p, error = %e, "could not ask for the events partition's end");
-            None
-        }
-        Err(_) => None,
-    }
+    tokio::task::spawn_blocking(move || consumer.fetch_watermarks(&topic, p, timeout).map(|(_, high)| high))
+        .await
+        .map_err(|e| KafkaError::Topic(format!("watermark lookup failed: {e}")))?
+        .map_err(KafkaError::from)
 }
 
 async fn next_batch(commands: &PartitionQueue, max: usize) -> Result<Vec<OwnedMessage>, KafkaError> {

@@ -227,17 +227,13 @@ impl LogRecord {
                 ce.insert("epoch".into(), json!(f.epoch));
                 Encoded {
                     key: f.tenant_id.to_string(),
-                    headers: vec![
-                        (header::RECORD, "forward".into()),
-                        (header::TENANT, f.tenant_id.to_string()),
-                        (header::COMMAND_ID, f.command_id.to_string()),
-                        (header::COMMAND_TOPIC, f.source.topic.clone()),
-                        (header::COMMAND_PARTITION, f.source.partition.to_string()),
-                        (header::COMMAND_OFFSET, f.source.offset.to_string()),
-                        (header::EPOCH, f.epoch.to_string()),
-                        (header::FORWARDED_TO, f.to_partition.to_string()),
-                        (header::CONTENT_TYPE, "application/cloudevents+json".into()),
-                    ],
+                    headers: command_headers("forward", f.tenant_id, f.command_id, &f.source, f.epoch)
+                        .into_iter()
+                        .chain([
+                            (header::FORWARDED_TO, f.to_partition.to_string()),
+                            (header::CONTENT_TYPE, "application/cloudevents+json".into()),
+                        ])
+                        .collect(),
                     value: serde_json::to_vec(&ce)?,
                 }
             }
@@ -271,20 +267,14 @@ impl LogRecord {
                 };
                 Encoded {
                     key: d.tenant_id.to_string(),
-                    headers: vec![
-                        (header::RECORD, "decision".into()),
-                        (header::TENANT, d.tenant_id.to_string()),
-                        (header::COMMAND_ID, d.command_id.to_string()),
-                        (header::COMMAND_TOPIC, d.source.topic.clone()),
-                        (header::COMMAND_PARTITION, d.source.partition.to_string()),
-                        (header::COMMAND_OFFSET, d.source.offset.to_string()),
-                        (header::EPOCH, d.epoch.to_string()),
-                        (header::CONTACT_VERSIONS, versions.join(",")),
-                        (header::CONTENT_TYPE, content_type.into()),
-                    ]
-                    .into_iter()
-                    .chain(what)
-                    .collect(),
+                    headers: command_headers("decision", d.tenant_id, d.command_id, &d.source, d.epoch)
+                        .into_iter()
+                        .chain([
+                            (header::CONTACT_VERSIONS, versions.join(",")),
+                            (header::CONTENT_TYPE, content_type.into()),
+                        ])
+                        .chain(what)
+                        .collect(),
                     value: serde_json::to_vec(&value)?,
                 }
             }
@@ -340,39 +330,65 @@ impl LogRecord {
                     let subject = out.iter().find_map(Event::contact_id);
                     accepted(&h, out, subject)?
                 };
+                let (tenant_id, command_id, source) = command_of(&need)?;
                 Ok(LogRecord::Decision(Decision {
-                    tenant_id: need(header::TENANT)?.parse().map_err(|_| DecodeError("bad tenant header".into()))?,
-                    command_id: need(header::COMMAND_ID)?
-                        .parse()
-                        .map_err(|_| DecodeError("bad command id header".into()))?,
+                    tenant_id,
+                    command_id,
                     command_type,
                     issued_at,
-                    source: CommandPosition {
-                        topic: need(header::COMMAND_TOPIC)?,
-                        partition: number(header::COMMAND_PARTITION, &need(header::COMMAND_PARTITION)?)?,
-                        offset: number(header::COMMAND_OFFSET, &need(header::COMMAND_OFFSET)?)?,
-                    },
+                    source,
                     epoch,
                     outcome,
                 }))
             }
-            "forward" => Ok(LogRecord::Forward(Forward {
-                tenant_id: need(header::TENANT)?.parse().map_err(|_| DecodeError("bad tenant header".into()))?,
-                command_id: need(header::COMMAND_ID)?
-                    .parse()
-                    .map_err(|_| DecodeError("bad command id header".into()))?,
-                source: CommandPosition {
-                    topic: need(header::COMMAND_TOPIC)?,
-                    partition: number(header::COMMAND_PARTITION, &need(header::COMMAND_PARTITION)?)?,
-                    offset: number(header::COMMAND_OFFSET, &need(header::COMMAND_OFFSET)?)?,
-                },
-                to_partition: number(header::FORWARDED_TO, &need(header::FORWARDED_TO)?)?,
-                epoch,
-                forwarded_at: time_of(&body).unwrap_or_default(),
-            })),
+            "forward" => {
+                let (tenant_id, command_id, source) = command_of(&need)?;
+                Ok(LogRecord::Forward(Forward {
+                    tenant_id,
+                    command_id,
+                    source,
+                    to_partition: number(header::FORWARDED_TO, &need(header::FORWARDED_TO)?)?,
+                    epoch,
+                    forwarded_at: time_of(&body).unwrap_or_default(),
+                }))
+            }
             other => Err(DecodeError(format!("unknown record kind {other:?}"))),
         }
     }
+}
+
+/// The headers every decision and forward carry: the record kind, which
+/// command of which tenant, where it was read, and the writer's epoch.
+fn command_headers(
+    kind: &str,
+    tenant: TenantId,
+    command: CommandId,
+    source: &CommandPosition,
+    epoch: u64,
+) -> Vec<(&'static str, String)> {
+    vec![
+        (header::RECORD, kind.to_owned()),
+        (header::TENANT, tenant.to_string()),
+        (header::COMMAND_ID, command.to_string()),
+        (header::COMMAND_TOPIC, source.topic.clone()),
+        (header::COMMAND_PARTITION, source.partition.to_string()),
+        (header::COMMAND_OFFSET, source.offset.to_string()),
+        (header::EPOCH, epoch.to_string()),
+    ]
+}
+
+/// What `command_headers` wrote, read back.
+fn command_of(
+    need: &dyn Fn(&str) -> Result<String, DecodeError>,
+) -> Result<(TenantId, CommandId, CommandPosition), DecodeError> {
+    let tenant = need(header::TENANT)?.parse().map_err(|_| DecodeError("bad tenant header".into()))?;
+    let command = need(header::COMMAND_ID)?.parse().map_err(|_| DecodeError("bad command id header".into()))?;
+    let source = CommandPosition {
+        topic: need(header::COMMAND_TOPIC)?,
+        partition: number(header::COMMAND_PARTITION, &need(header::COMMAND_PARTITION)?)?,
+        offset: number(header::COMMAND_OFFSET, &need(header::COMMAND_OFFSET)?)?,
+    };
+    Ok((tenant, command, source))
 }
 
 /// A numeric header as the type its field has. It is read wide first so that a
