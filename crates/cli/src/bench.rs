@@ -257,6 +257,7 @@ async fn bulk_pipeline(bus: &KafkaBus, store: &ledger_store::Store, tenant: Tena
                         type_id: None,
                         profile,
                         password_hash: None,
+                        password: None,
                         invite: false,
                         access_roles: Vec::new(),
                     }),

@@ -16,7 +16,7 @@ use contact_ledger::{
     mailer::{Mailer, Retry, outcome_command_id},
     tenant,
 };
-use ledger_domain::{Command, CommandId, ContactId, InviteId, TenantId};
+use ledger_domain::{CommandId, ContactId, InviteId, TenantId};
 use ledger_kafka::{EventReader, KafkaBus};
 use ledger_mail::{InviteMail, MailConfig, SendError, Sender, message_id};
 use ledger_protocol::{
@@ -119,7 +119,7 @@ impl Setup {
     }
 
     async fn decide(&self, command_id: CommandId, ty: &str, payload: Value) -> CommandView {
-        let command = Command::parse(ty, &payload).expect("a valid command");
+        let command = ledger_domain::wire::parse(ty, &payload).expect("a valid command");
         let envelope = CommandEnvelope { command_id, tenant_id: self.tenant, issued_at: Utc::now(), command };
         ledger_protocol::ports::CommandBus::submit(&self.bus, &envelope).await.expect("submit");
         self.store().wait_for_command(self.tenant, command_id, WAIT).await.expect("read").expect("decided in time")

@@ -124,6 +124,8 @@ fn to_map(p: &Profile) -> Map<String, Value> {
     }
 }
 
+/// The profile's fields as it serialises them: what the wire reads, what a
+/// change lists, and what the store's columns are checked against.
 pub const PROFILE_FIELDS: &[&str] = &[
     "external_id",
     "email",
@@ -141,6 +143,10 @@ pub const PROFILE_FIELDS: &[&str] = &[
     "tags",
     "metadata",
 ];
+
+/// An address's fields as it serialises them, but for its `id`.
+pub const ADDRESS_FIELDS: &[&str] =
+    &["line1", "line2", "line3", "city", "region", "zip", "country_code", "first_name", "last_name", "company"];
 
 /// A contact as the domain knows it: the state a decision is taken against,
 /// and the shape the read model serves.
@@ -162,4 +168,61 @@ pub struct Contact {
 /// for display.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(v: Value) -> Vec<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+
+    /// The field lists are what serde writes, in no particular order: a
+    /// field added to `Profile` or `Address` without them fails here.
+    #[test]
+    fn the_field_lists_are_the_serialised_fields() {
+        let s = || Some("x".to_owned());
+        let address = Address {
+            id: None,
+            line1: s(),
+            line2: s(),
+            line3: s(),
+            city: s(),
+            region: s(),
+            zip: s(),
+            country_code: s(),
+            first_name: s(),
+            last_name: s(),
+            company: s(),
+        };
+        let mut a = keys(serde_json::to_value(&address).unwrap());
+        a.retain(|k| k != "id");
+        let mut want: Vec<String> = ADDRESS_FIELDS.iter().map(|f| f.to_string()).collect();
+        a.sort();
+        want.sort();
+        assert_eq!(a, want);
+        let profile = Profile {
+            external_id: s(),
+            email: s(),
+            first_name: s(),
+            last_name: s(),
+            name: s(),
+            company: s(),
+            title: s(),
+            department: s(),
+            phone: s(),
+            mobile: s(),
+            avatar_url: s(),
+            purchase_order_number: s(),
+            address: Some(address),
+            tags: BTreeSet::from(["t".to_owned()]),
+            metadata: Map::new(),
+        };
+        let mut p = keys(serde_json::to_value(&profile).unwrap());
+        let mut want: Vec<String> = PROFILE_FIELDS.iter().map(|f| f.to_string()).collect();
+        p.sort();
+        want.sort();
+        assert_eq!(p, want);
+    }
 }

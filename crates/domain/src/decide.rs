@@ -3,22 +3,24 @@
 //! deciding the same command against the same state always gives the same
 //! answer.
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::code::Code;
 use crate::{
     command::{
         AcceptInvite, Command, CreateContact, MatchOn, PatchContact, RecordInviteDeliveryFailed, RecordInviteSent,
-        UpsertContact, read_profile,
+        UpsertContact,
     },
     contact::{Address, Contact, ContactKind, Profile},
     error::{FieldError, Rejection},
     event::*,
     ids::{AddressId, CommandId, ContactId, InviteId, derive_ulid},
-    input::Reader,
     roles::{Grant, GrantRequest, GrantRule, GrantStatus, RequestedStatus},
+    rules::{
+        check_unique, create_rules, effective, invitable, keep_for_kind, patch_rules, profile_rules, registered,
+        unknown_roles, upsert_update_rules,
+    },
     state::{Invite, InviteStatus, TenantInfo, TenantState},
-    validate::{check_profile, check_required},
     warning::{Warning, warnings_of},
 };
 
@@ -116,13 +118,7 @@ fn events_of(state: &TenantState, command: &Command, ctx: &Context) -> Result<Ve
         }
         Command::RequestInvite(r) => {
             let contact = contact(state, r.contact_id)?;
-            if contact.kind != ContactKind::User {
-                return Err(Rejection::invalid(vec![FieldError::new(
-                    "contact_id",
-                    "only_for_users",
-                    "only users can be invited",
-                )]));
-            }
+            invitable(contact)?;
             Ok(vec![invite_requested(contact.id, contact.version + 1, ctx)])
         }
         Command::RecordInviteSent(r) => {
@@ -280,53 +276,8 @@ fn unchanged_grant(e: &Event, held: Option<&std::collections::BTreeMap<String, G
     }
 }
 
-fn unknown_roles(state: &TenantState, requests: &[GrantRequest]) -> Vec<FieldError> {
-    requests
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !state.roles.contains_key(&r.reference))
-        .map(|(i, r)| {
-            FieldError::new(
-                format!("access_roles[{i}]"),
-                "unknown_role",
-                format!("no access role {:?}: roles cannot be created while granting", r.reference),
-            )
-        })
-        .collect()
-}
-
 fn tenant(state: &TenantState) -> Result<&TenantInfo, Rejection> {
     state.info.as_ref().ok_or_else(|| Rejection::not_found(Code::TenantNotFound, "no such tenant"))
-}
-
-/// A branch ignores password, first name and last name (Evance).
-fn effective(c: &CreateContact) -> (Profile, Option<String>) {
-    let mut profile = c.profile.clone();
-    if c.kind == ContactKind::Branch {
-        profile.first_name = None;
-        profile.last_name = None;
-        return (profile, None);
-    }
-    (profile, c.password_hash.clone())
-}
-
-/// The state-free rules of a create: formats, required fields per kind,
-/// password and invite.
-pub fn create_rules(c: &CreateContact) -> Vec<FieldError> {
-    let kind = c.kind;
-    let (profile, password_hash) = effective(c);
-    let mut errors = check_profile(&profile, c.type_id);
-    errors.extend(check_required(kind, &profile));
-    if kind == ContactKind::User && password_hash.is_none() && !c.invite {
-        errors.push(FieldError::new("password", "required", "a user needs a password or \"invite\": true"));
-    }
-    if kind != ContactKind::User && password_hash.is_some() {
-        errors.push(FieldError::new("password", "not_allowed", "only users have a password"));
-    }
-    if c.invite && kind != ContactKind::User {
-        errors.push(FieldError::new("invite", "only_for_users", "only users can be invited"));
-    }
-    errors
 }
 
 fn create(state: &TenantState, c: &CreateContact, ctx: &Context) -> Result<Vec<Event>, Rejection> {
@@ -376,28 +327,6 @@ fn materialize(address: Option<Address>, previous: Option<&Address>, p: &Profile
     a.last_name = a.last_name.or_else(|| p.last_name.clone());
     a.company = a.company.or_else(|| p.company.clone());
     Some(a)
-}
-
-fn check_unique(state: &TenantState, kind: ContactKind, p: &Profile, this: Option<ContactId>) -> Result<(), Rejection> {
-    let other = |c: &&Contact| Some(c.id) != this;
-    if let Some(x) = &p.external_id
-        && state.by_external_id(x).filter(other).is_some()
-    {
-        return Err(Rejection::conflict(Code::ExternalIdTaken, "external_id", "another contact has this external_id"));
-    }
-    if let Some(email) = &p.email {
-        if kind.email_is_unique() && state.with_email(kind, email).any(|c| other(&c)) {
-            return Err(Rejection::conflict(
-                Code::EmailTaken,
-                "email",
-                format!("another {} has this email", kind.as_str()),
-            ));
-        }
-        if kind == ContactKind::Recipient && state.with_email(ContactKind::User, email).next().is_some() {
-            return Err(Rejection::conflict(Code::EmailBelongsToUser, "email", "a user has this email"));
-        }
-    }
-    Ok(())
 }
 
 /// The contact a command is about, as the state stands before deciding it.
@@ -462,39 +391,8 @@ fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<E
         }
     };
     let Some(existing) = found else { return create(state, c, ctx) };
-    if existing.kind != c.kind {
-        return Err(Rejection::invalid(vec![FieldError::new(
-            "kind",
-            "kind_mismatch",
-            format!("the matching contact is a {}", existing.kind.as_str()),
-        )]));
-    }
-    if existing.kind == ContactKind::User && existing.registered {
-        return Err(registered(existing.profile.email.as_deref().unwrap_or("")));
-    }
-    let mut errors = Vec::new();
-    if c.password_hash.is_some() {
-        errors.push(FieldError::new(
-            "password",
-            "not_on_update",
-            "a password can only be given when the upsert creates",
-        ));
-    }
-    if c.invite {
-        errors.push(FieldError::new(
-            "invite",
-            "not_on_update",
-            "an invite can only be requested when the upsert creates",
-        ));
-    }
-    if c.type_id.is_some() && c.type_id != existing.type_id {
-        errors.push(FieldError::new("type_id", "immutable_field", "is fixed at creation"));
-    }
-    if !errors.is_empty() {
-        return Err(Rejection::invalid(errors));
-    }
-    let merged = merge_upsert(&existing.profile, &c.profile);
-    let mut merged = merged;
+    upsert_update_rules(existing, c)?;
+    let mut merged = merge_upsert(&existing.profile, &c.profile)?;
     merged.address = match c.profile.address.clone() {
         Some(a) => materialize(Some(a), None, &merged, ctx),
         None => existing.profile.address.clone(),
@@ -509,33 +407,35 @@ fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<E
     Ok(events)
 }
 
-fn registered(email: &str) -> Rejection {
-    Rejection::conflict(Code::RegisteredUser, "email", format!("User {email} already exists"))
-}
-
-/// Upsert overwrites the fields it is given and keeps the rest; metadata keys
-/// are merged one level deep.
-fn merge_upsert(old: &Profile, new: &Profile) -> Profile {
-    let pick = |n: &Option<String>, o: &Option<String>| n.clone().or_else(|| o.clone());
-    let mut metadata = old.metadata.clone();
-    metadata.extend(new.metadata.clone());
-    Profile {
-        external_id: pick(&new.external_id, &old.external_id),
-        email: pick(&new.email, &old.email),
-        first_name: pick(&new.first_name, &old.first_name),
-        last_name: pick(&new.last_name, &old.last_name),
-        name: pick(&new.name, &old.name),
-        company: pick(&new.company, &old.company),
-        title: pick(&new.title, &old.title),
-        department: pick(&new.department, &old.department),
-        phone: pick(&new.phone, &old.phone),
-        mobile: pick(&new.mobile, &old.mobile),
-        avatar_url: pick(&new.avatar_url, &old.avatar_url),
-        purchase_order_number: pick(&new.purchase_order_number, &old.purchase_order_number),
-        address: old.address.clone(),
-        tags: if new.tags.is_empty() { old.tags.clone() } else { new.tags.clone() },
-        metadata,
+/// Upsert overwrites the fields it is given and keeps the rest (the address
+/// is the caller's); tags are replaced only by a non-empty list, and
+/// metadata keys are merged one level deep. Field by field over the
+/// profile's serialised form, so no field list is written out here.
+fn merge_upsert(old: &Profile, new: &Profile) -> Result<Profile, Rejection> {
+    let broken = |e: serde_json::Error| {
+        Rejection::invalid(vec![FieldError::new("payload", "invalid", format!("does not fit the profile: {e}"))])
+    };
+    let (Value::Object(mut merged), Value::Object(given)) =
+        (serde_json::to_value(old).map_err(broken)?, serde_json::to_value(new).map_err(broken)?)
+    else {
+        return Ok(old.clone());
+    };
+    for (field, value) in given {
+        match (field.as_str(), value) {
+            ("address", _) => {}
+            ("tags", Value::Array(tags)) if tags.is_empty() => {}
+            ("metadata", Value::Object(keys)) => match merged.get_mut("metadata") {
+                Some(Value::Object(kept)) => kept.extend(keys),
+                _ => {
+                    merged.insert(field, Value::Object(keys));
+                }
+            },
+            (_, value) => {
+                merged.insert(field, value);
+            }
+        }
     }
+    serde_json::from_value(Value::Object(merged)).map_err(broken)
 }
 
 fn update(
@@ -544,12 +444,8 @@ fn update(
     mut profile: Profile,
     ctx: &Context,
 ) -> Result<Vec<Event>, Rejection> {
-    if existing.kind == ContactKind::Branch {
-        profile.first_name = None;
-        profile.last_name = None;
-    }
-    let mut errors = check_profile(&profile, existing.type_id);
-    errors.extend(check_required(existing.kind, &profile));
+    keep_for_kind(existing.kind, &mut profile);
+    let errors = profile_rules(existing.kind, existing.type_id, &profile);
     if !errors.is_empty() {
         return Err(Rejection::invalid(errors));
     }
@@ -567,9 +463,6 @@ fn update(
     })])
 }
 
-const READ_ONLY: &[&str] =
-    &["id", "number", "version", "registered", "created_at", "updated_at", "password", "password_hash", "invite"];
-
 fn patch(state: &TenantState, p: &PatchContact, ctx: &Context) -> Result<Vec<Event>, Rejection> {
     tenant(state)?;
     let existing = state
@@ -581,61 +474,15 @@ fn patch(state: &TenantState, p: &PatchContact, ctx: &Context) -> Result<Vec<Eve
     {
         return Err(Rejection::VersionMismatch { expected, actual: existing.version });
     }
-    let mut errors = Vec::new();
-    let mut profile_patch = Map::new();
-    for (key, value) in &p.patch {
-        match key.as_str() {
-            "kind" if *value != json!(existing.kind) => {
-                errors.push(FieldError::new("kind", "immutable_field", "is fixed at creation"))
-            }
-            "type_id" if *value != json!(existing.type_id) => {
-                errors.push(FieldError::new("type_id", "immutable_field", "is fixed at creation"))
-            }
-            "kind" | "type_id" => {}
-            k if READ_ONLY.contains(&k) => errors.push(FieldError::new(k, "read_only", "cannot be changed here")),
-            _ => {
-                profile_patch.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    // Cannot fail: a Profile is strings, ids, a string set and a string-keyed
-    // map (serde_json fails only on non-string map keys or custom errors).
-    let mut doc = serde_json::to_value(&existing.profile).unwrap_or_else(|_| json!({}));
-    merge_patch(&mut doc, &Value::Object(profile_patch));
-    let empty = Map::new();
-    let obj = doc.as_object().unwrap_or(&empty);
-    let mut reader = Reader::new(obj);
-    let mut profile = read_profile(&mut reader);
-    errors.extend(reader.finish());
+    let errors = patch_rules(existing, &p.patch);
     if !errors.is_empty() {
         return Err(Rejection::invalid(errors));
     }
-    profile.address = match (profile.address.take(), &existing.profile.address) {
-        (Some(mut a), Some(prev)) => {
-            a.id = prev.id;
-            Some(a)
-        }
-        (a, _) => materialize(a, None, &profile, ctx),
-    };
+    let mut profile = p.patch.apply(&existing.profile).map_err(|e| {
+        Rejection::invalid(vec![FieldError::new("patch", "invalid", format!("does not fit the profile: {e}"))])
+    })?;
+    if existing.profile.address.is_none() {
+        profile.address = materialize(profile.address.take(), None, &profile, ctx);
+    }
     update(state, existing, profile, ctx)
-}
-
-/// RFC 7386 JSON merge patch.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    if let Value::Object(t) = target {
-        for (k, v) in patch {
-            if v.is_null() {
-                t.remove(k);
-            } else {
-                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-    }
 }

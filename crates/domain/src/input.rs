@@ -50,6 +50,12 @@ impl<'a> Reader<'a> {
         self.obj.get(key).filter(|v| !v.is_null())
     }
 
+    /// The value, JSON null included (a merge patch's "clear this").
+    pub fn raw_or_null(&mut self, key: &'a str) -> Option<&'a Value> {
+        self.seen.push(key);
+        self.obj.get(key)
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.obj.contains_key(key)
     }
@@ -119,6 +125,12 @@ impl<'a> Reader<'a> {
 
     pub fn absorb(&mut self, errors: Vec<FieldError>) {
         self.errors.extend(errors);
+    }
+
+    /// Errors to list where the `at`-th error stands (in reading order).
+    pub fn absorb_at(&mut self, at: usize, errors: Vec<FieldError>) {
+        let at = at.min(self.errors.len());
+        self.errors.splice(at..at, errors);
     }
 
     /// Every error so far, plus one per key nobody asked for.

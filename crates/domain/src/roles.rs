@@ -5,9 +5,8 @@
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::{error::FieldError, event::Event, input::Reader};
+use crate::event::Event;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -65,7 +64,7 @@ pub struct GrantRequest {
     pub status: Option<RequestedStatus>,
 }
 
-// Describes the wire for the schemas only: `read_grants` reads the list
+// Describes the wire for the schemas only: the wire (`wire::read_grants`) reads the list
 // into `GrantRequest`s.
 /// One item of an `access_roles` list: a role reference, or a grant object.
 #[derive(JsonSchema)]
@@ -175,57 +174,4 @@ pub fn grant_as_of<'a>(
         }
     }
     past
-}
-
-pub fn is_reference(s: &str) -> bool {
-    let mut chars = s.chars();
-    s.len() <= 64
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
-/// Reads an `access_roles` list: each item a reference string or
-/// `{reference, expires, status}` (`expires` in RFC 3339 / ATOM).
-pub fn read_grants<'a>(r: &mut Reader<'a>, key: &'a str) -> Vec<GrantRequest> {
-    let Some(items) = r.array(key) else { return Vec::new() };
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let field = format!("{key}[{i}]");
-        match item {
-            Value::String(reference) => {
-                out.push(GrantRequest { reference: reference.trim().to_owned(), expires: None, status: None })
-            }
-            Value::Object(obj) => {
-                let mut gr = r.child(&format!("{key}[{i}]"), obj);
-                let before = gr.error_count();
-                let reference = gr.string("reference");
-                if reference.is_none() && gr.error_count() == before {
-                    gr.error("reference", "required", "is required");
-                }
-                let expires = gr.string("expires").and_then(|s| match DateTime::parse_from_rfc3339(&s) {
-                    Ok(t) => Some(t.with_timezone(&Utc)),
-                    Err(_) => {
-                        gr.error("expires", "invalid_time", "must be an RFC 3339 / ATOM date-time");
-                        None
-                    }
-                });
-                let status = match gr.string("status").as_deref() {
-                    None => None,
-                    Some("active") => Some(RequestedStatus::Active),
-                    Some(_) => {
-                        gr.error("status", "invalid_value", "may only be \"active\"");
-                        None
-                    }
-                };
-                let errors = gr.finish();
-                let ok = errors.is_empty();
-                r.absorb(errors);
-                if let (Some(reference), true) = (reference, ok) {
-                    out.push(GrantRequest { reference, expires, status });
-                }
-            }
-            _ => r.absorb(vec![FieldError::new(field, "invalid_type", "must be a role reference or an object")]),
-        }
-    }
-    out
 }

@@ -26,7 +26,8 @@ pub async fn define(State(state): State<AppState>, caller: Caller, req: WriteReq
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
         let body = req.json_object(&[JSON])?;
-        let command = Command::parse("DefineAccessRole", &Value::Object(body)).map_err(Problem::validation)?;
+        let command =
+            ledger_domain::wire::parse("DefineAccessRole", &Value::Object(body)).map_err(Problem::validation)?;
         let Command::DefineAccessRole(role) = &command else {
             return Err(Problem::internal("DefineAccessRole parsed into another command"));
         };

@@ -148,7 +148,7 @@ fn read_envelope(body: Map<String, Value>, tenant: TenantId, slot: Slot) -> Resu
     };
     if let (Some(t), Some(p)) = (command_type.as_deref(), &payload)
         && Command::TYPES.contains(&t)
-        && let Err(payload_errors) = Command::parse(t, p)
+        && let Err(payload_errors) = ledger_domain::wire::parse(t, p)
     {
         errors.extend(payload_errors.into_iter().map(in_payload));
     }

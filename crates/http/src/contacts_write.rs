@@ -5,8 +5,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::Response,
 };
-use ledger_domain::Code;
-use ledger_domain::Command;
+use ledger_domain::{Code, wire};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -76,7 +75,7 @@ pub async fn patch(
             payload.insert("expected_version".into(), json!(version));
         }
         payload.insert("patch".into(), Value::Object(patch));
-        let command = Command::parse("PatchContact", &Value::Object(payload)).map_err(Problem::validation)?;
+        let command = wire::parse("PatchContact", &Value::Object(payload)).map_err(Problem::validation)?;
         let view = decision::decide(state, tenant, slot, command).await?;
         let contact = read_back(state, tenant, view.contact_id.unwrap_or(contact_id)).await?;
         contact_reply(StatusCode::OK, &contact, None)

@@ -23,7 +23,8 @@ use chrono::{DateTime, Utc};
 use ledger_domain::{
     Command, ContactId, FieldError, TenantId,
     command::RoleRef,
-    roles::{Grant, GrantChange, PastGrant, grant_as_of, is_reference},
+    roles::{Grant, GrantChange, PastGrant, grant_as_of},
+    rules::is_reference,
 };
 use ledger_protocol::ports::GrantView;
 use serde_json::{Map, Value, json};
@@ -129,7 +130,7 @@ fn grant_command(contact_id: ContactId, mut body: Map<String, Value>) -> Result<
         errors.push(FieldError::new("contact_id", "unknown_field", "is not a known field: the path names the contact"));
     }
     body.insert("contact_id".into(), json!(contact_id.to_string()));
-    match Command::parse("GrantRoles", &Value::Object(body)) {
+    match ledger_domain::wire::parse("GrantRoles", &Value::Object(body)) {
         Ok(command) if errors.is_empty() => Ok(command),
         Ok(_) => Err(Problem::validation(errors)),
         Err(more) => {

@@ -18,7 +18,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use ledger_domain::{Address, Contact, validate::PASSWORD_RULE};
+use ledger_domain::{Address, Contact, rules::PASSWORD_RULE};
 use ledger_text::escape_html as esc;
 
 use crate::problem::Problem;

@@ -20,9 +20,9 @@ use axum::{
 };
 use ledger_domain::Code;
 use ledger_domain::{
-    Command, Contact, Event, FieldError,
+    Command, Contact, Event, FieldError, Password,
     command::{AcceptInvite, RequestInvite},
-    validate::{PASSWORD_RULE, check_password},
+    rules::{PASSWORD_RULE, check_password},
 };
 use ledger_protocol::ports::{InviteState, InviteTokenView};
 use serde::Deserialize;
@@ -89,7 +89,7 @@ pub async fn accept(State(state): State<AppState>, req: WriteRequest) -> Respons
 async fn accept_json(state: &AppState, req: &WriteRequest) -> Result<Reply, Problem> {
     let (token, password) = read_accept(req.json_object(&[JSON])?)?;
     let (view, slot) = open_invite(state, &token).await?;
-    let contact = set_password(state, &view, slot, password).await?;
+    let contact = set_password(state, &view, slot, Password::new(password)).await?;
     Ok(Reply::json(StatusCode::OK, json!({ "contact": to_json(&contact)?, "registered": contact.registered })))
 }
 
@@ -187,7 +187,7 @@ async fn submit_form(
     if !errors.is_empty() {
         return Ok(invite_page::form(&who, &errors, StatusCode::UNPROCESSABLE_ENTITY));
     }
-    let contact = set_password(state, &view, slot, form.password).await?;
+    let contact = set_password(state, &view, slot, Password::new(form.password)).await?;
     Ok(invite_page::done(&Invitee { tenant_name: &tenant_name, contact: &contact }))
 }
 
@@ -221,9 +221,9 @@ async fn set_password(
     state: &AppState,
     view: &InviteTokenView,
     slot: Slot,
-    password: String,
+    password: Password,
 ) -> Result<Contact, Problem> {
-    check_password("password", &password).map_err(|e| Problem::validation(vec![e]))?;
+    check_password("password", password.expose()).map_err(|e| Problem::validation(vec![e]))?;
     let password_hash = {
         let _turn = state.hashing_turn().await;
         hash_password(password).await.map_err(Problem::internal)?

@@ -5,6 +5,7 @@ use argon2::{
     Argon2, PasswordHasher,
     password_hash::{self, SaltString},
 };
+use ledger_domain::Password;
 use rand::rngs::OsRng;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,10 +17,10 @@ pub enum PasswordHashError {
 }
 
 /// argon2id PHC string of the password, computed off the async threads.
-pub async fn hash_password(password: String) -> Result<String, PasswordHashError> {
+pub async fn hash_password(password: Password) -> Result<String, PasswordHashError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        Argon2::default().hash_password(password.expose().as_bytes(), &salt).map(|h| h.to_string())
     })
     .await?
     .map_err(PasswordHashError::from)
@@ -32,7 +33,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_phc_strings_that_verify() {
-        let hash = hash_password("correct horse 1".into()).await.unwrap();
+        let hash = hash_password(Password::new("correct horse 1".into())).await.unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         let parsed = PasswordHash::new(&hash).unwrap();
         assert!(Argon2::default().verify_password(b"correct horse 1", &parsed).is_ok());

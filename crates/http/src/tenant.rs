@@ -1,7 +1,7 @@
 //! The caller's own tenant: read it, or switch contact capture on and off
 //! (a `ConfigureTenant` command, decided like any other).
 use axum::{extract::State, http::StatusCode, response::Response};
-use ledger_domain::Command;
+use ledger_domain::wire;
 use serde_json::Value;
 
 use crate::{
@@ -24,7 +24,7 @@ pub async fn configure(State(state): State<AppState>, caller: Caller, req: Write
     let tenant = caller.tenant_id();
     idempotency::run(state, tenant, req, None, move |slot| async move {
         let body = req.json_object(&[JSON])?;
-        let command = Command::parse("ConfigureTenant", &Value::Object(body)).map_err(Problem::validation)?;
+        let command = wire::parse("ConfigureTenant", &Value::Object(body)).map_err(Problem::validation)?;
         decision::decide(state, tenant, slot, command).await?;
         let view = state
             .port("tenant_by_key_hash", state.reads().tenant_by_key_hash(&caller.key_hash))

@@ -68,7 +68,7 @@ impl CommandEnvelope {
             .ok_or_else(|| undecodable("issued_at"))?;
         let command_type = field("type").unwrap_or_default().to_owned();
         let payload = v.get("payload").cloned().unwrap_or(Value::Null);
-        match Command::parse(&command_type, &payload) {
+        match ledger_domain::wire::parse(&command_type, &payload) {
             Ok(command) => Ok(CommandEnvelope { command_id, tenant_id, issued_at, command }),
             Err(errors) => {
                 Err(EnvelopeError::InvalidPayload { command_id, tenant_id, issued_at, command_type, errors })

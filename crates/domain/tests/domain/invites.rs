@@ -25,7 +25,7 @@ impl Given {
 
     /// Decides at `days` after the start (time matters for expiry).
     fn at(&mut self, days: i64, ty: &str, payload: Value) -> Result<Vec<Event>, Rejection> {
-        let command = Command::parse(ty, &payload).map_err(Rejection::invalid)?;
+        let command = ledger_domain::wire::parse(ty, &payload).map_err(Rejection::invalid)?;
         self.n += 1;
         let ctx = Context::new(
             CommandId(Ulid::from_parts(1_700_000_000_000 + self.n as u64, self.n as u128)),
@@ -158,14 +158,14 @@ fn a_newer_invite_supersedes_an_older_one() {
 fn delivery_attempts_a_u32_cannot_hold_are_a_field_error_not_clamped() {
     let invite = "invite_01ARZ3NDEKTSV4RRFFQ69G5FAV";
     for attempts in [json!(-1), json!(4_294_967_296_u64)] {
-        let errors = Command::parse(
+        let errors = ledger_domain::wire::parse(
             "RecordInviteDeliveryFailed",
             &json!({"invite_id": invite, "reason": "x", "attempts": attempts}),
         )
         .expect_err("out of range");
         assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["attempts"], "{attempts}");
     }
-    let max = Command::parse(
+    let max = ledger_domain::wire::parse(
         "RecordInviteDeliveryFailed",
         &json!({"invite_id": invite, "reason": "x", "attempts": u32::MAX}),
     )

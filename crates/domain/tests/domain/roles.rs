@@ -1,7 +1,7 @@
 //! Access roles, as given / when / then.
 use chrono::{DateTime, TimeZone, Utc};
 use ledger_domain::{
-    Command, CommandId, ContactId, Context, Event, Rejection, TenantState, decide, evolve,
+    CommandId, ContactId, Context, Event, Rejection, TenantState, decide, evolve,
     roles::{Effective, GrantChange, GrantStatus, grant_as_of},
 };
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ impl Given {
     }
 
     fn when(&mut self, ty: &str, payload: Value) -> Result<Vec<Event>, Rejection> {
-        let command = Command::parse(ty, &payload).map_err(Rejection::invalid)?;
+        let command = ledger_domain::wire::parse(ty, &payload).map_err(Rejection::invalid)?;
         self.n += 1;
         let ctx = Context::new(
             CommandId(Ulid::from_parts(1_700_000_000_000 + self.n, u128::from(self.n))),

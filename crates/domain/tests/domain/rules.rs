@@ -1,6 +1,6 @@
 //! Every rule of the contact model, as given / when / then.
 use chrono::{TimeZone, Utc};
-use ledger_domain::{Command, CommandId, Context, Event, Rejection, TenantState, decide, evolve};
+use ledger_domain::{CommandId, Context, Event, Rejection, TenantState, decide, evolve};
 use serde_json::{Value, json};
 use ulid::Ulid;
 
@@ -29,7 +29,7 @@ impl Given {
     }
 
     fn when(&mut self, ty: &str, payload: Value) -> Result<Vec<Event>, Rejection> {
-        let command = Command::parse(ty, &payload).map_err(Rejection::invalid)?;
+        let command = ledger_domain::wire::parse(ty, &payload).map_err(Rejection::invalid)?;
         let ctx = self.ctx();
         let result = decide(&self.state, &command, &ctx).map(|d| d.events);
         if let Ok(events) = &result {
@@ -340,14 +340,14 @@ fn commands_for_an_unknown_tenant_are_rejected() {
 #[test]
 fn deciding_the_same_command_twice_gives_the_same_events() {
     let mut g = given_a_tenant();
-    let command = Command::parse("CreateContact", &json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "b@x.io", "invite": true, "address": {"line1": "x"}})).unwrap();
+    let command = ledger_domain::wire::parse("CreateContact", &json!({"kind": "user", "first_name": "B", "last_name": "C", "email": "b@x.io", "invite": true, "address": {"line1": "x"}})).unwrap();
     let ctx = g.ctx();
     assert_eq!(decide(&g.state, &command, &ctx), decide(&g.state, &command, &ctx));
 }
 
 /// `decide` says what it did: the contact, whether it made it, and warnings.
 fn decided(g: &mut Given, ty: &str, payload: Value) -> ledger_domain::Decided {
-    let command = Command::parse(ty, &payload).unwrap_or_else(|e| panic!("{ty}: {e:?}"));
+    let command = ledger_domain::wire::parse(ty, &payload).unwrap_or_else(|e| panic!("{ty}: {e:?}"));
     let ctx = g.ctx();
     let d = decide(&g.state, &command, &ctx).unwrap_or_else(|r| panic!("{ty} rejected: {r:?}"));
     for e in &d.events {

@@ -67,7 +67,7 @@ async fn several_invalid_fields_are_listed_in_one_422() {
     assert!(r.has_error("first_name", "invalid_type"), "{}", r.text);
     let message =
         r.body["errors"].as_array().unwrap().iter().find(|e| e["field"] == "password").unwrap()["message"].clone();
-    assert_eq!(message, json!(ledger_domain::validate::PASSWORD_RULE));
+    assert_eq!(message, json!(ledger_domain::rules::PASSWORD_RULE));
     assert!(!r.text.contains("short"), "the password must not be echoed: {}", r.text);
     assert!(app.world.submitted().is_empty());
 }

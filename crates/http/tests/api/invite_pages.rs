@@ -1,4 +1,4 @@
-use ledger_domain::{Command, validate::PASSWORD_RULE};
+use ledger_domain::{Command, rules::PASSWORD_RULE};
 use serde_json::json;
 
 use crate::support::*;
