@@ -2,7 +2,7 @@
 //! even by panic), and a `Log` that produces the records a real handler would
 //! append, by running the protocol's own partition state machine.
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ledger_domain::{Command, CommandId, ContactId, TenantId};
+use ledger_domain::{CommandId, ContactId, TenantId};
 use ledger_protocol::{
     Claim, CommandEnvelope, CommandPosition, Decision, EnvelopeError, LogRecord, PartitionState, Step,
 };
@@ -83,7 +83,7 @@ impl Log {
     pub fn decision(&mut self, tenant: TenantId, command_type: &str, payload: Value) -> Decision {
         self.clock += Duration::seconds(1);
         let (command_id, issued_at) = (CommandId(Ulid::new()), self.clock);
-        let input = match Command::parse(command_type, &payload) {
+        let input = match ledger_domain::wire::parse(command_type, &payload) {
             Ok(command) => Ok(CommandEnvelope { command_id, tenant_id: tenant, issued_at, command }),
             Err(errors) => Err(EnvelopeError::InvalidPayload {
                 command_id,
