@@ -319,13 +319,12 @@ fn read_profile<'a>(r: &mut Reader<'a>) -> Profile {
             fields.insert(name.to_owned(), v);
         }
     }
-    profile_of(fields)
-}
-
-/// Fields the wire has checked make a `Profile`; anything else would be a
-/// wire bug, and the fields are then left out rather than taken on trust.
-fn profile_of(fields: Map<String, Value>) -> Profile {
-    serde_json::from_value(Value::Object(fields)).unwrap_or_default()
+    // Fields the wire has checked always make a `Profile`; if they did not
+    // (a wire bug), the payload is refused rather than read as empty.
+    serde_json::from_value(Value::Object(fields)).unwrap_or_else(|e| {
+        r.error("payload", "invalid", format!("does not fit the profile: {e}"));
+        Profile::default()
+    })
 }
 
 /// One profile field's value in the profile's form: strings trimmed (an
