@@ -10,6 +10,7 @@ mod error;
 mod idempotency;
 mod mailer;
 mod notify;
+mod profile_columns;
 mod projection;
 mod read;
 mod roles;

@@ -89,6 +89,26 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A profile column of `contacts` as the store writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProfileColumnInfo {
+    pub name: &'static str,
+    /// Its type in the table (`text`, `jsonb`, `text[]`).
+    pub column_type: &'static str,
+    /// A `Profile` field of the same name (else derived from the profile
+    /// and never read back).
+    pub is_field: bool,
+}
+
+/// The store's profile columns, in bind order, to check against the
+/// migrated table and the domain's `Profile`.
+pub fn profile_columns() -> Vec<ProfileColumnInfo> {
+    crate::profile_columns::PROFILE_COLUMNS
+        .iter()
+        .map(|c| ProfileColumnInfo { name: c.name, column_type: c.kind.column_type(), is_field: c.is_field() })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

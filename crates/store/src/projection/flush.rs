@@ -5,35 +5,13 @@
 //! the contact's stored version (`roles`).
 use std::sync::LazyLock;
 
-use ledger_domain::{Profile, normalize_email};
-use serde_json::Value;
-use sqlx::{PgConnection, Postgres, postgres::PgArguments, query::Query};
+use sqlx::PgConnection;
 
 use super::{invites, pending::Pending, roles};
-use crate::error::Result;
-
-type PgQuery = Query<'static, Postgres, PgArguments>;
-
-/// The profile's columns in bind order, with their array element types.
-const PROFILE: &[(&str, &str)] = &[
-    ("external_id", "text"),
-    ("email", "text"),
-    ("email_normalized", "text"),
-    ("first_name", "text"),
-    ("last_name", "text"),
-    ("name", "text"),
-    ("company", "text"),
-    ("title", "text"),
-    ("department", "text"),
-    ("phone", "text"),
-    ("mobile", "text"),
-    ("avatar_url", "text"),
-    ("purchase_order_number", "text"),
-    ("address", "jsonb"),
-    ("tags", "jsonb"),
-    ("metadata", "jsonb"),
-];
-const PROFILE_TEXTS: usize = 13;
+use crate::{
+    error::Result,
+    profile_columns::{PROFILE_COLUMNS, ProfileArrays},
+};
 
 /// `UNNEST($n::t[], ...) AS u(a, ...)` over the given columns.
 fn unnest(first_param: usize, cols: &[(&str, &str)]) -> String {
@@ -43,18 +21,18 @@ fn unnest(first_param: usize, cols: &[(&str, &str)]) -> String {
     format!("UNNEST({}) AS u({})", params.join(", "), names.join(", "))
 }
 
-/// How a profile column's value is read from the unnested row.
-fn profile_value(name: &str) -> String {
-    if name == "tags" { "ARRAY(SELECT jsonb_array_elements_text(u.tags))".to_owned() } else { format!("u.{name}") }
+/// The profile columns with the element types of their bound arrays.
+fn profile_params() -> impl Iterator<Item = (&'static str, &'static str)> {
+    PROFILE_COLUMNS.iter().map(|c| (c.name, c.kind.bind_type()))
 }
 
 static INSERT_CONTACTS: LazyLock<String> = LazyLock::new(|| {
     let mut cols =
         vec![("tenant_id", "text"), ("contact_id", "text"), ("number", "int8"), ("kind", "text"), ("type_id", "int8")];
-    cols.extend_from_slice(PROFILE);
+    cols.extend(profile_params());
     cols.extend_from_slice(&[("version", "int8"), ("at", "timestamptz")]);
-    let names: Vec<&str> = PROFILE.iter().map(|(n, _)| *n).collect();
-    let values: Vec<String> = PROFILE.iter().map(|(n, _)| profile_value(n)).collect();
+    let names: Vec<&str> = PROFILE_COLUMNS.iter().map(|c| c.name).collect();
+    let values: Vec<String> = PROFILE_COLUMNS.iter().map(|c| c.unnested_value()).collect();
     format!(
         "INSERT INTO contacts (tenant_id, contact_id, number, kind, type_id, {}, registered, version, created_at, updated_at) \
          SELECT u.tenant_id, u.contact_id, u.number, u.kind, u.type_id, {}, false, u.version, u.at, u.at FROM {} \
@@ -67,9 +45,9 @@ static INSERT_CONTACTS: LazyLock<String> = LazyLock::new(|| {
 
 static UPDATE_PROFILES: LazyLock<String> = LazyLock::new(|| {
     let mut cols = vec![("tenant_id", "text"), ("contact_id", "text")];
-    cols.extend_from_slice(PROFILE);
+    cols.extend(profile_params());
     cols.extend_from_slice(&[("version", "int8"), ("at", "timestamptz")]);
-    let sets: Vec<String> = PROFILE.iter().map(|(n, _)| format!("{n} = {}", profile_value(n))).collect();
+    let sets: Vec<String> = PROFILE_COLUMNS.iter().map(|c| format!("{} = {}", c.name, c.unnested_value())).collect();
     format!(
         "UPDATE contacts c SET {}, version = u.version, updated_at = u.at FROM {} \
          WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id AND c.version < u.version",
@@ -111,49 +89,6 @@ const CONFIGURE_TENANTS: &str = "UPDATE tenants t SET contact_capture = u.contac
      FROM UNNEST($1::text[], $2::bool[]) AS u(tenant_id, contact_capture) WHERE t.tenant_id = u.tenant_id";
 
 const NOTIFY: &str = "SELECT pg_notify('command_decided', id) FROM UNNEST($1::text[]) AS id";
-
-/// The profile columns of many contacts, as arrays.
-#[derive(Default)]
-struct ProfileColumns {
-    texts: [Vec<Option<String>>; PROFILE_TEXTS],
-    address: Vec<Option<Value>>,
-    tags: Vec<Value>,
-    metadata: Vec<Value>,
-}
-
-impl ProfileColumns {
-    fn push(&mut self, p: &Profile) -> Result<()> {
-        let texts = [
-            p.external_id.clone(),
-            p.email.clone(),
-            p.email.as_deref().map(normalize_email),
-            p.first_name.clone(),
-            p.last_name.clone(),
-            p.name.clone(),
-            p.company.clone(),
-            p.title.clone(),
-            p.department.clone(),
-            p.phone.clone(),
-            p.mobile.clone(),
-            p.avatar_url.clone(),
-            p.purchase_order_number.clone(),
-        ];
-        for (column, value) in self.texts.iter_mut().zip(texts) {
-            column.push(value);
-        }
-        self.address.push(p.address.as_ref().map(serde_json::to_value).transpose()?);
-        self.tags.push(Value::Array(p.tags.iter().cloned().map(Value::String).collect()));
-        self.metadata.push(Value::Object(p.metadata.clone()));
-        Ok(())
-    }
-
-    fn bind(self, mut q: PgQuery) -> PgQuery {
-        for column in self.texts {
-            q = q.bind(column);
-        }
-        q.bind(self.address).bind(self.tags).bind(self.metadata)
-    }
-}
 
 /// Writes everything pending and leaves `pending` empty.
 pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Result<()> {
@@ -215,7 +150,7 @@ pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Res
     }
     if !p.created.is_empty() {
         let (mut tenant, mut contact, mut number, mut kind, mut type_id) = (vec![], vec![], vec![], vec![], vec![]);
-        let (mut profiles, mut version, mut at) = (ProfileColumns::default(), vec![], vec![]);
+        let (mut profiles, mut version, mut at) = (ProfileArrays::default(), vec![], vec![]);
         for c in p.created {
             profiles.push(&c.profile)?;
             tenant.push(c.tenant_id);
@@ -231,7 +166,7 @@ pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Res
     }
     if !p.profiles.is_empty() {
         let (mut tenant, mut contact, mut profiles, mut version, mut at) =
-            (vec![], vec![], ProfileColumns::default(), vec![], vec![]);
+            (vec![], vec![], ProfileArrays::default(), vec![], vec![]);
         for ((t, c), change) in p.profiles {
             profiles.push(&change.profile)?;
             tenant.push(t);

@@ -1,14 +1,22 @@
 //! Contacts and their history as the API reads them.
-use ledger_domain::{Address, Contact, ContactId, ContactKind, TenantId, normalize_email};
+use std::sync::LazyLock;
+
+use ledger_domain::{Contact, ContactId, ContactKind, TenantId, normalize_email};
 use ledger_protocol::ports::{ContactFilter, EventView};
-use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 
-use crate::error::{Error, Result, to_u64};
+use crate::{
+    error::{Error, Result, to_u64},
+    profile_columns,
+};
 
-const COLUMNS: &str = "contact_id, number, kind, type_id, external_id, email, first_name, last_name, name, company, \
-     title, department, phone, mobile, avatar_url, purchase_order_number, address, tags, metadata, registered, version, \
-     created_at, updated_at";
+/// The contact's own columns around its profile's.
+static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "contact_id, number, kind, type_id, {}, registered, version, created_at, updated_at",
+        profile_columns::READ_COLUMNS.as_str()
+    )
+});
 
 fn corrupt(reason: impl ToString) -> Error {
     Error::corrupt("contacts", reason)
@@ -17,35 +25,12 @@ fn corrupt(reason: impl ToString) -> Error {
 fn contact_from_row(row: &PgRow) -> Result<Contact> {
     let id: String = row.try_get("contact_id")?;
     let kind: String = row.try_get("kind")?;
-    let address: Option<Value> = row.try_get("address")?;
-    let tags: Vec<String> = row.try_get("tags")?;
-    let metadata = match row.try_get::<Value, _>("metadata")? {
-        Value::Object(m) => m,
-        other => return Err(corrupt(format!("metadata is not an object: {other}"))),
-    };
-    let text = |col: &str| row.try_get::<Option<String>, _>(col);
     Ok(Contact {
         id: id.parse().map_err(|e| corrupt(format!("contact_id {id:?}: {e}")))?,
         number: to_u64("contacts", row.try_get("number")?)?,
         kind: ContactKind::parse(&kind).ok_or_else(|| corrupt(format!("kind {kind:?}")))?,
         type_id: row.try_get("type_id")?,
-        profile: ledger_domain::Profile {
-            external_id: text("external_id")?,
-            email: text("email")?,
-            first_name: text("first_name")?,
-            last_name: text("last_name")?,
-            name: text("name")?,
-            company: text("company")?,
-            title: text("title")?,
-            department: text("department")?,
-            phone: text("phone")?,
-            mobile: text("mobile")?,
-            avatar_url: text("avatar_url")?,
-            purchase_order_number: text("purchase_order_number")?,
-            address: address.map(serde_json::from_value::<Address>).transpose().map_err(corrupt)?,
-            tags: tags.into_iter().collect(),
-            metadata,
-        },
+        profile: profile_columns::profile_from_row(row)?,
         registered: row.try_get("registered")?,
         version: to_u64("contacts", row.try_get("version")?)?,
         created_at: row.try_get("created_at")?,
@@ -54,15 +39,17 @@ fn contact_from_row(row: &PgRow) -> Result<Contact> {
 }
 
 pub(crate) async fn by_id(pool: &PgPool, tenant: TenantId, id: ContactId) -> Result<Option<Contact>> {
-    let sql = format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND contact_id = $2");
+    let sql = format!("SELECT {} FROM contacts WHERE tenant_id = $1 AND contact_id = $2", *COLUMNS);
     let row = sqlx::query(&sql).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(pool).await?;
     row.as_ref().map(contact_from_row).transpose()
 }
 
 /// External ids are unique per tenant in a correct log; the oldest wins if not.
 pub(crate) async fn by_external_id(pool: &PgPool, tenant: TenantId, external_id: &str) -> Result<Option<Contact>> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = $1 AND external_id = $2 ORDER BY contact_id LIMIT 1");
+    let sql = format!(
+        "SELECT {} FROM contacts WHERE tenant_id = $1 AND external_id = $2 ORDER BY contact_id LIMIT 1",
+        *COLUMNS
+    );
     let row = sqlx::query(&sql).bind(tenant.to_string()).bind(external_id).fetch_optional(pool).await?;
     row.as_ref().map(contact_from_row).transpose()
 }
@@ -75,7 +62,8 @@ pub(crate) async fn list(
     after: Option<ContactId>,
     limit: u32,
 ) -> Result<Vec<Contact>> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM contacts WHERE tenant_id = "));
+    let mut q: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("SELECT {} FROM contacts WHERE tenant_id = ", *COLUMNS));
     q.push_bind(tenant.to_string());
     if let Some(email) = &filter.email {
         q.push(" AND email_normalized = ").push_bind(normalize_email(email));
