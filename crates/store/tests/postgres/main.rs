@@ -4,6 +4,7 @@
 //! crate links once.
 mod idempotency;
 mod invites;
+mod profile_columns;
 mod projection;
 mod queries;
 mod rebuild;
