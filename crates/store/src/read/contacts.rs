@@ -1,6 +1,6 @@
 //! Contacts and their history as the API reads them.
 use ledger_domain::{Address, Contact, ContactId, ContactKind, TenantId, normalize_email};
-use ledger_protocol::ports::{ContactFilter, EventView};
+use ledger_ports::{ContactFilter, EventView};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 
