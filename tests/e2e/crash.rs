@@ -11,7 +11,8 @@ use std::{
 use contact_ledger::app::{self, Roles};
 use contact_ledger_tests::{ends, eventually, fresh_common, read_topic_records, spawn_role};
 use ledger_domain::{ContactId, TenantId};
-use ledger_protocol::{Admit, Fence, LogRecord, Outcome, PartitionState, ports::ReadModel};
+use ledger_ports::Contacts;
+use ledger_protocol::{Admit, Fence, LogRecord, Outcome, PartitionState};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

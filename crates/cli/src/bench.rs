@@ -12,10 +12,8 @@ use std::{
 use clap::Args;
 use ledger_domain::{Command, CommandId, ContactKind, CreateContact, Profile, TenantId};
 use ledger_kafka::{EventReader, Handler, HandlerConfig, KafkaBus, KafkaConfig, ensure_topics};
-use ledger_protocol::{
-    CommandEnvelope,
-    ports::{CommandBus, ReadModel},
-};
+use ledger_ports::{CommandBus, Commands};
+use ledger_protocol::CommandEnvelope;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
@@ -235,7 +233,7 @@ async fn http_creates(base: &str, key: &str, n: usize, concurrency: usize) -> an
 
 /// Publishes `n` CreateContact commands for one tenant and waits until the
 /// last one is decided and projected: commands/s through the whole pipeline.
-async fn bulk_pipeline(bus: &KafkaBus, store: &ledger_store::Store, tenant: TenantId, n: usize) -> anyhow::Result<f64> {
+async fn bulk_pipeline(bus: &KafkaBus, commands: &dyn Commands, tenant: TenantId, n: usize) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut last = None;
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
@@ -269,7 +267,7 @@ async fn bulk_pipeline(bus: &KafkaBus, store: &ledger_store::Store, tenant: Tena
         last = envelopes.last().map(|e| e.command_id);
     }
     if let Some(last) = last {
-        store
+        commands
             .wait_for_command(tenant, last, Duration::from_secs(300))
             .await?
             .ok_or_else(|| anyhow::anyhow!("the bulk commands were not all decided in time"))?;

@@ -24,10 +24,8 @@ use ledger_domain::{
 };
 use ledger_kafka::{EventReader, KafkaConfig};
 use ledger_mail::{InviteMail, MailConfig, Sender, message_id};
-use ledger_protocol::{
-    Admit, CommandEnvelope, Decision, Fence, LogRecord, Outcome,
-    ports::{CommandBus, InviteState, ReadModel},
-};
+use ledger_ports::{CommandBus, Commands, Contacts, InviteState, Tenants};
+use ledger_protocol::{Admit, CommandEnvelope, Decision, Fence, LogRecord, Outcome};
 use ledger_store::{InviteTicket, MailerPosition, Store, TokenState};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};

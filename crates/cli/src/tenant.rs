@@ -4,10 +4,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ledger_domain::{Command, CommandId, CreateTenant, TenantId};
-use ledger_protocol::{
-    CommandEnvelope,
-    ports::{CommandBus, CommandStatus, ReadModel},
-};
+use ledger_ports::{CommandBus, CommandStatus, Commands, Tenants};
+use ledger_protocol::CommandEnvelope;
 use rand::RngCore;
 use serde_json::{Value, json};
 use ulid::Ulid;
@@ -22,7 +20,7 @@ pub fn new_api_key() -> String {
 /// Creates a tenant through the log and waits until the read model knows it.
 pub async fn create(
     bus: &dyn CommandBus,
-    reads: &dyn ReadModel,
+    commands: &dyn Commands,
     name: &str,
     timeout: Duration,
 ) -> anyhow::Result<Value> {
@@ -38,7 +36,7 @@ pub async fn create(
         }),
     };
     bus.submit(&envelope).await?;
-    let outcome = reads.wait_for_command(tenant_id, envelope.command_id, timeout).await?.ok_or_else(|| {
+    let outcome = commands.wait_for_command(tenant_id, envelope.command_id, timeout).await?.ok_or_else(|| {
         anyhow::anyhow!("the tenant was not created within {timeout:?}: is the handler and projector running?")
     })?;
     if outcome.status != CommandStatus::Accepted {
@@ -54,7 +52,7 @@ pub async fn create(
 /// the production roles.
 pub async fn demo(
     bus: &dyn CommandBus,
-    reads: &dyn ReadModel,
+    reads: &(impl Tenants + Commands),
     file: &std::path::Path,
     timeout: Duration,
 ) -> anyhow::Result<Value> {
@@ -72,12 +70,12 @@ pub async fn demo(
 /// The tenant in `file`, if its key still opens it (the read model is kept
 /// across restarts; after a reset the projector may take a moment to catch
 /// up, so it is given a few seconds).
-async fn kept_demo(reads: &dyn ReadModel, file: &std::path::Path) -> Option<Value> {
+async fn kept_demo(tenants: &dyn Tenants, file: &std::path::Path) -> Option<Value> {
     let kept: Value = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
     let (key, id) = (kept["api_key"].as_str()?, kept["tenant_id"].as_str()?);
     let hash = ledger_http::hash_api_key(key);
     for _ in 0..50 {
-        if let Ok(Some(view)) = reads.tenant_by_key_hash(&hash).await {
+        if let Ok(Some(view)) = tenants.tenant_by_key_hash(&hash).await {
             return (view.tenant_id.to_string() == id).then_some(kept);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -19,10 +19,8 @@ use contact_ledger::{
 use ledger_domain::{CommandId, ContactId, InviteId, TenantId};
 use ledger_kafka::{EventReader, KafkaBus};
 use ledger_mail::{InviteMail, MailConfig, SendError, Sender, message_id};
-use ledger_protocol::{
-    CommandEnvelope,
-    ports::{CommandStatus, CommandView, InviteState, ReadModel},
-};
+use ledger_ports::{CommandStatus, CommandView, Commands, InviteState, Invites};
+use ledger_protocol::CommandEnvelope;
 use ledger_store::{InviteTicket, Store, TokenState, invite_token_hash, test_support::TestDatabase};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -121,7 +119,7 @@ impl Setup {
     async fn decide(&self, command_id: CommandId, ty: &str, payload: Value) -> CommandView {
         let command = ledger_domain::wire::parse(ty, &payload).expect("a valid command");
         let envelope = CommandEnvelope { command_id, tenant_id: self.tenant, issued_at: Utc::now(), command };
-        ledger_protocol::ports::CommandBus::submit(&self.bus, &envelope).await.expect("submit");
+        ledger_ports::CommandBus::submit(&self.bus, &envelope).await.expect("submit");
         self.store().wait_for_command(self.tenant, command_id, WAIT).await.expect("read").expect("decided in time")
     }
 

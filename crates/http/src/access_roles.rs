@@ -8,7 +8,7 @@ use axum::{
 };
 use ledger_domain::Code;
 use ledger_domain::{Command, TenantId};
-use ledger_protocol::ports::RoleView;
+use ledger_ports::RoleView;
 use serde_json::{Value, json};
 
 use crate::{
@@ -45,7 +45,7 @@ pub async fn define(State(state): State<AppState>, caller: Caller, req: WriteReq
 /// `GET /v1/access-roles`: the whole catalogue (a tenant has a handful of
 /// roles, so there is no paging), ordered by reference.
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Reply, Problem> {
-    let roles = state.port("access_roles", state.reads().access_roles(caller.tenant_id())).await?;
+    let roles = state.port("access_roles", state.roles().access_roles(caller.tenant_id())).await?;
     Ok(Reply::json(StatusCode::OK, json!({ "data": to_json(&roles)? })))
 }
 
@@ -62,6 +62,6 @@ pub async fn get(
 }
 
 async fn find(state: &AppState, tenant: TenantId, reference: &str) -> Result<Option<RoleView>, Problem> {
-    let roles = state.port("access_roles", state.reads().access_roles(tenant)).await?;
+    let roles = state.port("access_roles", state.roles().access_roles(tenant)).await?;
     Ok(roles.into_iter().find(|r| r.reference == reference))
 }

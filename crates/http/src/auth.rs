@@ -7,7 +7,7 @@ use axum::{
 };
 use ledger_domain::Code;
 use ledger_domain::TenantId;
-use ledger_protocol::ports::TenantView;
+use ledger_ports::TenantView;
 use sha2::{Digest, Sha256};
 
 use crate::{problem::Problem, state::AppState};
@@ -38,7 +38,7 @@ impl FromRequestParts<AppState> for Caller {
             return Err(unauthorized("send your API key as `Authorization: Bearer <key>`"));
         };
         let key_hash = hash_api_key(key);
-        match state.port("tenant_by_key_hash", state.reads().tenant_by_key_hash(&key_hash)).await? {
+        match state.port("tenant_by_key_hash", state.tenants().tenant_by_key_hash(&key_hash)).await? {
             Some(tenant) => Ok(Caller { tenant, key_hash }),
             None => Err(unauthorized("the API key is not known")),
         }

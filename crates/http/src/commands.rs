@@ -9,10 +9,8 @@ use axum::{
 use chrono::{DateTime, Utc};
 use ledger_domain::Code;
 use ledger_domain::{Command, CommandId, FieldError, TenantId};
-use ledger_protocol::{
-    CommandEnvelope, EnvelopeError,
-    ports::{CommandStatus, CommandView},
-};
+use ledger_ports::{CommandStatus, CommandView};
+use ledger_protocol::{CommandEnvelope, EnvelopeError};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -59,9 +57,9 @@ pub async fn status(
     let not_found = || Problem::new(Code::CommandNotFound, "no such command");
     let id: CommandId = id.ok().and_then(|Path(id)| id.parse().ok()).ok_or_else(not_found)?;
     let tenant = caller.tenant_id();
-    let body = match state.port("command", state.reads().command(tenant, id)).await? {
+    let body = match state.port("command", state.commands().command(tenant, id)).await? {
         Some(view) => decided(&view)?,
-        None if state.port("was_submitted", state.reads().was_submitted(tenant, id)).await? => {
+        None if state.port("was_submitted", state.commands().was_submitted(tenant, id)).await? => {
             json!({ "command_id": id.to_string(), "status": "pending" })
         }
         None => return Err(not_found()),

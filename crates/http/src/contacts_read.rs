@@ -45,7 +45,7 @@ pub async fn list(
         )]));
     };
     let q = ListQuery::parse(&pairs)?;
-    let page = state.reads().contacts(caller.tenant_id(), &q.filter, q.after, q.limit.saturating_add(1));
+    let page = state.contacts().contacts(caller.tenant_id(), &q.filter, q.after, q.limit.saturating_add(1));
     let mut contacts = state.port("contacts", page).await?;
     let has_more = contacts.len() > q.limit as usize;
     contacts.truncate(q.limit as usize);
@@ -62,24 +62,24 @@ pub async fn events(
     let Ok(Path(id)) = id else { return Err(contact_not_found()) };
     let tenant = caller.tenant_id();
     let contact = find(&state, tenant, &id).await?.ok_or_else(contact_not_found)?;
-    let events = state.port("contact_events", state.reads().contact_events(tenant, contact.id)).await?;
+    let events = state.port("contact_events", state.contacts().contact_events(tenant, contact.id)).await?;
     Ok(Reply::json(StatusCode::OK, json!({ "data": to_json(&events)? })))
 }
 
 /// By contact id (`contact_<ULID>` or a bare ULID), else by external id.
 pub async fn find(state: &AppState, tenant: TenantId, id: &str) -> Result<Option<Contact>, Problem> {
     if let Ok(contact_id) = id.parse::<ContactId>()
-        && let Some(contact) = state.port("contact", state.reads().contact(tenant, contact_id)).await?
+        && let Some(contact) = state.port("contact", state.contacts().contact(tenant, contact_id)).await?
     {
         return Ok(Some(contact));
     }
-    state.port("contact_by_external_id", state.reads().contact_by_external_id(tenant, id)).await
+    state.port("contact_by_external_id", state.contacts().contact_by_external_id(tenant, id)).await
 }
 
 /// Reads a contact the projector has just written.
 pub async fn read_back(state: &AppState, tenant: TenantId, id: ContactId) -> Result<Contact, Problem> {
     state
-        .port("contact", state.reads().contact(tenant, id))
+        .port("contact", state.contacts().contact(tenant, id))
         .await?
         .ok_or_else(|| Problem::internal(format_args!("contact {id} decided but missing from the read model")))
 }

@@ -5,10 +5,8 @@
 use axum::http::{StatusCode, header};
 use ledger_domain::Code;
 use ledger_domain::{Command, CommandId, FieldError, Rejection, TenantId};
-use ledger_protocol::{
-    CommandEnvelope,
-    ports::{CommandStatus, CommandView},
-};
+use ledger_ports::{CommandStatus, CommandView};
+use ledger_protocol::CommandEnvelope;
 
 use crate::{idempotency::Slot, problem::Problem, state::AppState};
 
@@ -17,7 +15,7 @@ pub async fn publish(state: &AppState, envelope: &CommandEnvelope) -> Result<(),
     // Recorded first, so a client polling the id after a timeout sees
     // "pending" rather than "not found".
     let (tenant, id) = (envelope.tenant_id, envelope.command_id);
-    state.port("record_submitted", state.reads().record_submitted(tenant, id)).await?;
+    state.port("record_submitted", state.commands().record_submitted(tenant, id)).await?;
     state.port("submit", state.bus().submit(envelope)).await?;
     state.metrics().command_submitted(envelope.command.command_type());
     Ok(())
@@ -32,7 +30,7 @@ pub async fn decide(state: &AppState, tenant: TenantId, slot: Slot, command: Com
     publish(state, &envelope).await?;
     let wait = state.config().decision_timeout;
     let bound = wait.saturating_add(state.config().port_timeout);
-    let waited = state.reads().wait_for_command(tenant, slot.command_id, wait);
+    let waited = state.commands().wait_for_command(tenant, slot.command_id, wait);
     match state.bounded("wait_for_command", bound, waited).await? {
         None => Err(pending(slot.command_id)),
         Some(view) if view.status == CommandStatus::Rejected => Err(rejected(&view)),

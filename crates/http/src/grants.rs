@@ -26,7 +26,7 @@ use ledger_domain::{
     roles::{Grant, GrantChange, PastGrant, grant_as_of},
     rules::is_reference,
 };
-use ledger_protocol::ports::GrantView;
+use ledger_ports::GrantView;
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -147,7 +147,7 @@ fn grant_command(contact_id: ContactId, mut body: Map<String, Value>) -> Result<
 async fn role_ref(state: &AppState, tenant: TenantId, id: &str, reference: String) -> Result<RoleRef, Problem> {
     let contact_id: ContactId = id.parse().map_err(|_| contact_not_found())?;
     if !is_reference(&reference) {
-        return match state.port("contact", state.reads().contact(tenant, contact_id)).await? {
+        return match state.port("contact", state.contacts().contact(tenant, contact_id)).await? {
             Some(_) => Err(grant_not_found()),
             None => Err(contact_not_found()),
         };
@@ -164,7 +164,7 @@ async fn grants_reply(
     at: DateTime<Utc>,
     warned: &[ledger_domain::Warning],
 ) -> Result<Reply, Problem> {
-    let grants = state.port("contact_grants", state.reads().contact_grants(tenant, contact)).await?;
+    let grants = state.port("contact_grants", state.roles().contact_grants(tenant, contact)).await?;
     let data: Vec<Value> = grants.iter().map(|g| grant_json(g, at)).collect();
     let reply = Reply::json(StatusCode::OK, json!({ "as_of": at, "data": data }));
     Ok(warnings::attach(reply, warned))
@@ -180,7 +180,7 @@ async fn past_grants_reply(
     contact: ContactId,
     at: DateTime<Utc>,
 ) -> Result<Reply, Problem> {
-    let history = state.port("grant_history", state.reads().grant_history(tenant, contact, at)).await?;
+    let history = state.port("grant_history", state.roles().grant_history(tenant, contact, at)).await?;
     let mut by_reference: BTreeMap<&str, Vec<(DateTime<Utc>, &GrantChange)>> = BTreeMap::new();
     for c in &history {
         by_reference.entry(&c.reference).or_default().push((c.at, &c.change));

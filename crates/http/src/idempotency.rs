@@ -13,7 +13,7 @@ use axum::{
 };
 use chrono::{DateTime, SubsecRound, Utc};
 use ledger_domain::{CommandId, TenantId};
-use ledger_protocol::ports::{Idempotency, StoredResponse};
+use ledger_ports::{Idempotency, StoredResponse};
 use sha2::{Digest, Sha256};
 use ulid::Ulid;
 
@@ -60,7 +60,7 @@ where
         Err(problem) => return problem.into_response(),
     };
     let hash = request_hash(req);
-    let begun = state.reads().idempotency_begin(tenant, &key, &hash, fresh.command_id, fresh.issued_at);
+    let begun = state.idempotency().idempotency_begin(tenant, &key, &hash, fresh.command_id, fresh.issued_at);
     let slot = match state.port("idempotency_begin", begun).await {
         Ok(Idempotency::Fresh) => fresh,
         Ok(Idempotency::InFlight { command_id, issued_at }) => Slot { command_id, issued_at },
@@ -77,7 +77,7 @@ where
             StoredResponse { status: reply.status.as_u16(), headers: reply.headers.clone(), body: reply.body.clone() };
         // A failure here is logged by `port`; the answer still goes out and a
         // retry finds the key in flight, which re-submits safely.
-        let _ = state.port("idempotency_finish", state.reads().idempotency_finish(tenant, &key, &stored)).await;
+        let _ = state.port("idempotency_finish", state.idempotency().idempotency_finish(tenant, &key, &stored)).await;
     }
     reply.into_response()
 }

@@ -24,7 +24,7 @@ use ledger_domain::{
     command::{AcceptInvite, RequestInvite},
     rules::{PASSWORD_RULE, check_password},
 };
-use ledger_protocol::ports::{InviteState, InviteTokenView};
+use ledger_ports::{InviteState, InviteTokenView};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -196,7 +196,7 @@ async fn submit_form(
 /// time, as the domain will).
 async fn open_invite(state: &AppState, token: &str) -> Result<(InviteTokenView, Slot), Problem> {
     let token_hash = hash_invite_token(token);
-    let found = state.reads().invite_by_token_hash(&token_hash);
+    let found = state.invites().invite_by_token_hash(&token_hash);
     let view = state.port("invite_by_token_hash", found).await?.ok_or_else(invite_not_found)?;
     match view.state {
         InviteState::Accepted => return Err(Problem::new(Code::InviteUsed, "this invite has already been used")),
@@ -235,10 +235,9 @@ async fn set_password(
 
 /// The tenant's name and the invited contact, for the pages.
 async fn invitee(state: &AppState, view: &InviteTokenView) -> Result<(String, Contact), Problem> {
-    let reads = state.reads();
     let (contact, tenant) = tokio::join!(
-        state.port("contact", reads.contact(view.tenant_id, view.contact_id)),
-        state.port("tenant", reads.tenant(view.tenant_id)),
+        state.port("contact", state.contacts().contact(view.tenant_id, view.contact_id)),
+        state.port("tenant", state.tenants().tenant(view.tenant_id)),
     );
     let missing = |what: &str| {
         Problem::internal(format_args!("invite {} leads to a {what} missing from the read model", view.invite_id))

@@ -1,7 +1,8 @@
 //! The HTTP adapter of Contact Ledger. A write becomes a command envelope on
-//! the `CommandBus` port; the answer comes from the `ReadModel` port once the
-//! projector has recorded the command's outcome. The adapter knows nothing of
-//! Kafka or PostgreSQL: the binary plugs the real ports in, tests plug fakes.
+//! the `CommandBus` port; the answer comes from the read ports of
+//! `ledger_ports` (`Commands`, `Contacts`, ...) once the projector has
+//! recorded the command's outcome. The adapter knows nothing of Kafka or
+//! PostgreSQL: the binary plugs the real ports in, tests plug fakes.
 //!
 //! Every error leaves as RFC 9457 problem+json with a stable `code` (see
 //! [`codes`]); every port call is bounded by [`HttpConfig::port_timeout`], so

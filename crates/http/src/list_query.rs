@@ -2,7 +2,7 @@
 //! as bad body fields, all listed at once; the cursor is opaque to clients
 //! (it encodes the last id of the previous page, ordered by id).
 use ledger_domain::{ContactId, ContactKind, FieldError};
-use ledger_protocol::ports::ContactFilter;
+use ledger_ports::ContactFilter;
 use ulid::Ulid;
 
 use crate::problem::Problem;

@@ -23,7 +23,7 @@ pub async fn healthz() -> Reply {
 pub async fn readyz(State(state): State<AppState>) -> Reply {
     let (broker, database, handler) = tokio::join!(
         state.probe(state.bus().broker_ready()),
-        state.probe(state.reads().database_ready()),
+        state.probe(state.readiness().database_ready()),
         state.probe(state.bus().handler_ready()),
     );
     let checks = json!({ "broker": broker, "database": database, "handler": handler });

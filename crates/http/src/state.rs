@@ -1,9 +1,11 @@
-//! The state every handler shares: the two ports, the configuration and the
-//! metrics. Port calls go through [`AppState::port`] so that none can hang a
-//! request past `port_timeout`.
+//! The state every handler shares: the ports (the command bus and one read
+//! port per concern), the configuration and the metrics. Port calls go through
+//! [`AppState::port`] so that none can hang a request past `port_timeout`.
 use std::{future::Future, sync::Arc, time::Duration};
 
-use ledger_protocol::ports::{CommandBus, ReadModel, Unavailable};
+use ledger_ports::{
+    AccessRoles, CommandBus, Commands, Contacts, IdempotencyKeys, Invites, Readiness, Tenants, Unavailable,
+};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::{config::HttpConfig, metrics::Metrics, problem::Problem};
@@ -15,7 +17,13 @@ pub struct AppState {
 
 struct Inner {
     bus: Arc<dyn CommandBus>,
-    reads: Arc<dyn ReadModel>,
+    tenants: Arc<dyn Tenants>,
+    contacts: Arc<dyn Contacts>,
+    roles: Arc<dyn AccessRoles>,
+    commands: Arc<dyn Commands>,
+    idempotency: Arc<dyn IdempotencyKeys>,
+    invites: Arc<dyn Invites>,
+    readiness: Arc<dyn Readiness>,
     config: HttpConfig,
     metrics: Metrics,
     /// argon2id takes ~19 MiB and tens of milliseconds per hash: bounding the
@@ -24,9 +32,26 @@ struct Inner {
 }
 
 impl AppState {
-    pub fn new(bus: Arc<dyn CommandBus>, reads: Arc<dyn ReadModel>, config: HttpConfig) -> Self {
+    /// The state over `bus` for writes and `reads` for every read port (the
+    /// store, or a test's fake).
+    pub fn new<R>(bus: Arc<dyn CommandBus>, reads: Arc<R>, config: HttpConfig) -> Self
+    where
+        R: Tenants + Contacts + AccessRoles + Commands + IdempotencyKeys + Invites + Readiness,
+    {
         let cpus = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
-        let inner = Inner { bus, reads, config, metrics: Metrics::default(), hashing: Semaphore::new(cpus.max(1)) };
+        let inner = Inner {
+            bus,
+            tenants: reads.clone(),
+            contacts: reads.clone(),
+            roles: reads.clone(),
+            commands: reads.clone(),
+            idempotency: reads.clone(),
+            invites: reads.clone(),
+            readiness: reads,
+            config,
+            metrics: Metrics::default(),
+            hashing: Semaphore::new(cpus.max(1)),
+        };
         Self { inner: Arc::new(inner) }
     }
 
@@ -38,8 +63,32 @@ impl AppState {
         self.inner.bus.as_ref()
     }
 
-    pub(crate) fn reads(&self) -> &dyn ReadModel {
-        self.inner.reads.as_ref()
+    pub(crate) fn tenants(&self) -> &dyn Tenants {
+        self.inner.tenants.as_ref()
+    }
+
+    pub(crate) fn contacts(&self) -> &dyn Contacts {
+        self.inner.contacts.as_ref()
+    }
+
+    pub(crate) fn roles(&self) -> &dyn AccessRoles {
+        self.inner.roles.as_ref()
+    }
+
+    pub(crate) fn commands(&self) -> &dyn Commands {
+        self.inner.commands.as_ref()
+    }
+
+    pub(crate) fn idempotency(&self) -> &dyn IdempotencyKeys {
+        self.inner.idempotency.as_ref()
+    }
+
+    pub(crate) fn invites(&self) -> &dyn Invites {
+        self.inner.invites.as_ref()
+    }
+
+    pub(crate) fn readiness(&self) -> &dyn Readiness {
+        self.inner.readiness.as_ref()
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

@@ -27,7 +27,7 @@ pub async fn configure(State(state): State<AppState>, caller: Caller, req: Write
         let command = wire::parse("ConfigureTenant", &Value::Object(body)).map_err(Problem::validation)?;
         decision::decide(state, tenant, slot, command).await?;
         let view = state
-            .port("tenant_by_key_hash", state.reads().tenant_by_key_hash(&caller.key_hash))
+            .port("tenant_by_key_hash", state.tenants().tenant_by_key_hash(&caller.key_hash))
             .await?
             .ok_or_else(|| Problem::internal(format_args!("tenant {tenant} vanished after ConfigureTenant")))?;
         Ok(Reply::json(StatusCode::OK, to_json(&view)?))

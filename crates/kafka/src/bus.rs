@@ -3,10 +3,8 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use ledger_protocol::{
-    CommandEnvelope, header,
-    ports::{CommandBus, Unavailable},
-};
+use ledger_ports::{CommandBus, Unavailable};
+use ledger_protocol::{CommandEnvelope, header};
 use rdkafka::{
     producer::{FutureProducer, FutureRecord},
     util::Timeout,

@@ -6,7 +6,6 @@
 pub mod envelope;
 pub mod fence;
 pub mod partition;
-pub mod ports;
 pub mod record;
 pub mod routing;
 

@@ -1,7 +1,7 @@
 //! The adapter's one error type. Callers outside this crate mostly see it
 //! through the `Unavailable` port error: a read model that cannot answer is
 //! infrastructure trouble, never a client mistake.
-use ledger_protocol::ports::Unavailable;
+use ledger_ports::Unavailable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

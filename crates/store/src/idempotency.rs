@@ -3,7 +3,7 @@
 //! hold them), so a rebuild leaves both alone.
 use chrono::{DateTime, Utc};
 use ledger_domain::{CommandId, TenantId};
-use ledger_protocol::ports::{Idempotency, StoredResponse};
+use ledger_ports::{Idempotency, StoredResponse};
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 

@@ -1,7 +1,9 @@
 //! The PostgreSQL adapter of Contact Ledger. Kafka is the system of record;
 //! this crate keeps the read models the API answers from: `Projection` folds
 //! the events topic into tables with the Kafka offsets in the same
-//! transaction (exactly once), and `Store` implements the `ReadModel` port.
+//! transaction (exactly once), and `Store` implements the read ports of
+//! `ledger_ports` (tenants, contacts, access roles, commands, idempotency
+//! keys, invites, readiness).
 //! It also keeps the invite mailer's own tables (`mailer`), which are not
 //! read models. All SQL of the service lives here.
 mod admin;

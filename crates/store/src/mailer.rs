@@ -97,7 +97,7 @@ const BEGIN_INVITE: &str = "INSERT INTO invite_tokens \
 impl Store {
     /// The state of the invite's token, if the mailer has made one.
     /// The invite's state in the read model (`contact_invites`), if projected.
-    pub async fn invite_state(&self, invite: InviteId) -> Result<Option<ledger_protocol::ports::InviteState>> {
+    pub async fn invite_state(&self, invite: InviteId) -> Result<Option<ledger_ports::InviteState>> {
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM contact_invites WHERE invite_id = $1")
             .bind(invite.to_string())
             .fetch_optional(self.pool())

@@ -133,7 +133,7 @@ async fn a_used_invite_gets_410_invite_used_from_the_read_model_or_from_the_deci
 
     // A read model that has not caught up yet: the domain still refuses.
     let mut stale = app.world.invite_view(app.tenant, invite);
-    stale.state = ledger_protocol::ports::InviteState::Sent;
+    stale.state = ledger_ports::InviteState::Sent;
     app.world.add_invite_token("stale-token", stale);
     let r = accept(&app, "stale-token", "another1password").await;
     assert_eq!(r.status, 410, "{}", r.text);
@@ -191,7 +191,7 @@ async fn a_replaced_invite_gets_410_invite_superseded_from_the_read_model_or_fro
 
     // A read model that has not caught up yet: the domain still refuses.
     let mut stale = app.world.invite_view(app.tenant, first);
-    stale.state = ledger_protocol::ports::InviteState::Sent;
+    stale.state = ledger_ports::InviteState::Sent;
     app.world.add_invite_token("stale-token", stale);
     let r = accept(&app, "stale-token", PASSWORD).await;
     assert_eq!(r.status, 410, "{}", r.text);

@@ -23,13 +23,12 @@ use ledger_domain::{
     state::InviteStatus,
 };
 use ledger_http::{AppState, HttpConfig, hash_api_key, router};
-use ledger_protocol::{
-    CommandEnvelope,
-    ports::{
-        CommandBus, CommandStatus, CommandView, ContactFilter, EventView, GrantChangeView, GrantView, Idempotency,
-        InviteState, InviteTokenView, ReadModel, RoleView, StoredResponse, TenantView, Unavailable,
-    },
+use ledger_ports::{
+    AccessRoles, CommandBus, CommandStatus, CommandView, Commands, ContactFilter, Contacts, EventView, GrantChangeView,
+    GrantView, Idempotency, IdempotencyKeys, InviteState, InviteTokenView, Invites, Readiness, RoleView,
+    StoredResponse, TenantView, Tenants, Unavailable,
 };
+use ledger_protocol::CommandEnvelope;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
@@ -265,7 +264,7 @@ impl CommandBus for FakeBus {
 }
 
 #[async_trait]
-impl ReadModel for FakeReads {
+impl Tenants for FakeReads {
     async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantView>, Unavailable> {
         self.0.gate("tenant_by_key_hash").await?;
         let Some(id) = lock(&self.0.keys).get(api_key_hash).copied() else { return Ok(None) };
@@ -273,6 +272,16 @@ impl ReadModel for FakeReads {
         let info = tenants.get(&id).and_then(|s| s.info.clone());
         Ok(info.map(|i| TenantView { tenant_id: id, name: i.name, contact_capture: i.contact_capture }))
     }
+    async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable> {
+        self.0.gate("tenant").await?;
+        let tenants = lock(&self.0.tenants);
+        let info = tenants.get(&tenant).and_then(|s| s.info.clone());
+        Ok(info.map(|i| TenantView { tenant_id: tenant, name: i.name, contact_capture: i.contact_capture }))
+    }
+}
+
+#[async_trait]
+impl Contacts for FakeReads {
     async fn contact(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, Unavailable> {
         self.0.gate("contact").await?;
         Ok(self.0.contacts_of(tenant).into_iter().find(|c| c.id == id))
@@ -303,6 +312,33 @@ impl ReadModel for FakeReads {
         let events = lock(&self.0.events);
         Ok(events.iter().filter(|(t, c, _)| *t == tenant && *c == id).map(|(_, _, e)| e.clone()).collect())
     }
+}
+
+#[async_trait]
+impl AccessRoles for FakeReads {
+    async fn access_roles(&self, tenant: TenantId) -> Result<Vec<RoleView>, Unavailable> {
+        self.0.gate("access_roles").await?;
+        Ok(lock(&self.0.roles).get(&tenant).map(|r| r.values().cloned().collect()).unwrap_or_default())
+    }
+    async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable> {
+        self.0.gate("contact_grants").await?;
+        Ok(lock(&self.0.grants).get(&(tenant, contact)).map(|g| g.values().cloned().collect()).unwrap_or_default())
+    }
+    async fn grant_history(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<GrantChangeView>, Unavailable> {
+        self.0.gate("grant_history").await?;
+        let history = lock(&self.0.grant_history);
+        let mine = history.iter().filter(|(t, c, v)| *t == tenant && *c == contact && v.at <= until);
+        Ok(mine.map(|(_, _, v)| v.clone()).collect())
+    }
+}
+
+#[async_trait]
+impl Commands for FakeReads {
     async fn command(&self, tenant: TenantId, id: CommandId) -> Result<Option<CommandView>, Unavailable> {
         self.0.gate("command").await?;
         Ok(lock(&self.0.decisions).get(&id).filter(|v| v.tenant_id == tenant).cloned())
@@ -329,6 +365,10 @@ impl ReadModel for FakeReads {
         self.0.gate("was_submitted").await?;
         Ok(lock(&self.0.recorded).contains(&id))
     }
+}
+
+#[async_trait]
+impl IdempotencyKeys for FakeReads {
     async fn idempotency_begin(
         &self,
         tenant: TenantId,
@@ -362,37 +402,20 @@ impl ReadModel for FakeReads {
         }
         Ok(())
     }
-    async fn database_ready(&self) -> bool {
-        self.0.gate("database_ready").await.is_ok()
-    }
-    async fn access_roles(&self, tenant: TenantId) -> Result<Vec<RoleView>, Unavailable> {
-        self.0.gate("access_roles").await?;
-        Ok(lock(&self.0.roles).get(&tenant).map(|r| r.values().cloned().collect()).unwrap_or_default())
-    }
-    async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable> {
-        self.0.gate("contact_grants").await?;
-        Ok(lock(&self.0.grants).get(&(tenant, contact)).map(|g| g.values().cloned().collect()).unwrap_or_default())
-    }
-    async fn grant_history(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<GrantChangeView>, Unavailable> {
-        self.0.gate("grant_history").await?;
-        let history = lock(&self.0.grant_history);
-        let mine = history.iter().filter(|(t, c, v)| *t == tenant && *c == contact && v.at <= until);
-        Ok(mine.map(|(_, _, v)| v.clone()).collect())
-    }
+}
+
+#[async_trait]
+impl Invites for FakeReads {
     async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<InviteTokenView>, Unavailable> {
         self.0.gate("invite_by_token_hash").await?;
         Ok(lock(&self.0.invite_tokens).get(token_hash).cloned())
     }
-    async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable> {
-        self.0.gate("tenant").await?;
-        let tenants = lock(&self.0.tenants);
-        let info = tenants.get(&tenant).and_then(|s| s.info.clone());
-        Ok(info.map(|i| TenantView { tenant_id: tenant, name: i.name, contact_capture: i.contact_capture }))
+}
+
+#[async_trait]
+impl Readiness for FakeReads {
+    async fn database_ready(&self) -> bool {
+        self.0.gate("database_ready").await.is_ok()
     }
 }
 

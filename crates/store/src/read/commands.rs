@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::{CommandId, TenantId};
-use ledger_protocol::ports::{CommandStatus, CommandView, EventView};
+use ledger_ports::{CommandStatus, CommandView, EventView};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{PgPool, Row, postgres::PgRow};

@@ -2,7 +2,7 @@
 use std::sync::LazyLock;
 
 use ledger_domain::{Contact, ContactId, ContactKind, TenantId, normalize_email};
-use ledger_protocol::ports::{ContactFilter, EventView};
+use ledger_ports::{ContactFilter, EventView};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 
 use crate::{

@@ -1,7 +1,7 @@
 //! What the invite page reads: the invite a token leads to (by the token's
 //! hash, current or superseded; see the migration) with the state the read
 //! model has for it.
-use ledger_protocol::ports::{InviteState, InviteTokenView};
+use ledger_ports::{InviteState, InviteTokenView};
 use sqlx::{PgPool, Row};
 
 use crate::error::{Error, Result};

@@ -1,5 +1,7 @@
-//! `Store` as the API's `ReadModel` port. The queries live in the modules
-//! below; this file only adapts their errors to `Unavailable`.
+//! `Store` as the API's read ports (`ledger_ports`: `Tenants`, `Contacts`,
+//! `AccessRoles`, `Commands`, `IdempotencyKeys`, `Invites`, `Readiness`). The
+//! queries live in the modules below; this file only adapts their errors to
+//! `Unavailable`.
 mod commands;
 mod contacts;
 pub(crate) mod invites;
@@ -11,9 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::{CommandId, Contact, ContactId, TenantId};
-use ledger_protocol::ports::{
-    CommandView, ContactFilter, EventView, GrantChangeView, GrantView, Idempotency, InviteTokenView, ReadModel,
-    RoleView, StoredResponse, TenantView, Unavailable,
+use ledger_ports::{
+    AccessRoles, CommandView, Commands, ContactFilter, Contacts, EventView, GrantChangeView, GrantView, Idempotency,
+    IdempotencyKeys, InviteTokenView, Invites, Readiness, RoleView, StoredResponse, TenantView, Tenants, Unavailable,
 };
 
 use crate::{idempotency, store::Store};
@@ -22,11 +24,18 @@ use crate::{idempotency, store::Store};
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[async_trait]
-impl ReadModel for Store {
+impl Tenants for Store {
     async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantView>, Unavailable> {
         Ok(tenants::by_key_hash(self.pool(), api_key_hash).await?)
     }
 
+    async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable> {
+        Ok(tenants::by_id(self.pool(), tenant).await?)
+    }
+}
+
+#[async_trait]
+impl Contacts for Store {
     async fn contact(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, Unavailable> {
         Ok(contacts::by_id(self.pool(), tenant, id).await?)
     }
@@ -52,7 +61,30 @@ impl ReadModel for Store {
     async fn contact_events(&self, tenant: TenantId, id: ContactId) -> Result<Vec<EventView>, Unavailable> {
         Ok(contacts::events(self.pool(), tenant, id).await?)
     }
+}
 
+#[async_trait]
+impl AccessRoles for Store {
+    async fn access_roles(&self, tenant: TenantId) -> Result<Vec<RoleView>, Unavailable> {
+        Ok(roles::catalogue(self.pool(), tenant).await?)
+    }
+
+    async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable> {
+        Ok(roles::grants(self.pool(), tenant, contact).await?)
+    }
+
+    async fn grant_history(
+        &self,
+        tenant: TenantId,
+        contact: ContactId,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<GrantChangeView>, Unavailable> {
+        Ok(roles::history(self.pool(), tenant, contact, until).await?)
+    }
+}
+
+#[async_trait]
+impl Commands for Store {
     async fn command(&self, tenant: TenantId, id: CommandId) -> Result<Option<CommandView>, Unavailable> {
         Ok(commands::by_id(self.pool(), tenant, id).await?)
     }
@@ -73,7 +105,10 @@ impl ReadModel for Store {
     async fn was_submitted(&self, tenant: TenantId, id: CommandId) -> Result<bool, Unavailable> {
         Ok(idempotency::was_submitted(self.pool(), tenant, id).await?)
     }
+}
 
+#[async_trait]
+impl IdempotencyKeys for Store {
     async fn idempotency_begin(
         &self,
         tenant: TenantId,
@@ -93,34 +128,19 @@ impl ReadModel for Store {
     ) -> Result<(), Unavailable> {
         Ok(idempotency::finish(self.pool(), tenant, key, response).await?)
     }
+}
 
-    async fn database_ready(&self) -> bool {
-        let ping = sqlx::query("SELECT 1").execute(self.pool());
-        matches!(tokio::time::timeout(READY_TIMEOUT, ping).await, Ok(Ok(_)))
-    }
-
-    async fn access_roles(&self, tenant: TenantId) -> Result<Vec<RoleView>, Unavailable> {
-        Ok(roles::catalogue(self.pool(), tenant).await?)
-    }
-
-    async fn contact_grants(&self, tenant: TenantId, contact: ContactId) -> Result<Vec<GrantView>, Unavailable> {
-        Ok(roles::grants(self.pool(), tenant, contact).await?)
-    }
-
-    async fn grant_history(
-        &self,
-        tenant: TenantId,
-        contact: ContactId,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<GrantChangeView>, Unavailable> {
-        Ok(roles::history(self.pool(), tenant, contact, until).await?)
-    }
-
+#[async_trait]
+impl Invites for Store {
     async fn invite_by_token_hash(&self, token_hash: &str) -> Result<Option<InviteTokenView>, Unavailable> {
         Ok(invites::by_token_hash(self.pool(), token_hash).await?)
     }
+}
 
-    async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable> {
-        Ok(tenants::by_id(self.pool(), tenant).await?)
+#[async_trait]
+impl Readiness for Store {
+    async fn database_ready(&self) -> bool {
+        let ping = sqlx::query("SELECT 1").execute(self.pool());
+        matches!(tokio::time::timeout(READY_TIMEOUT, ping).await, Ok(Ok(_)))
     }
 }

@@ -11,7 +11,7 @@
 //! so an event's older schema versions are upcast as everywhere else.
 use chrono::{DateTime, Utc};
 use ledger_domain::{ContactId, Event, TenantId, roles::GrantChange};
-use ledger_protocol::ports::{GrantChangeView, GrantView, RoleView};
+use ledger_ports::{GrantChangeView, GrantView, RoleView};
 use sqlx::{PgPool, Row};
 
 use crate::{

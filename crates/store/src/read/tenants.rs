@@ -1,6 +1,6 @@
 //! Tenants as the API reads them: by API key hash (authentication) and by id.
 use ledger_domain::TenantId;
-use ledger_protocol::ports::TenantView;
+use ledger_ports::TenantView;
 use sqlx::{PgPool, Row, postgres::PgRow};
 
 use crate::error::{Error, Result};

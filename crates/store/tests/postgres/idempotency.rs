@@ -1,7 +1,7 @@
 //! Idempotency keys and submitted commands: the API's own records.
 use chrono::{TimeZone, Utc};
 use ledger_domain::CommandId;
-use ledger_protocol::ports::{Idempotency, ReadModel, StoredResponse};
+use ledger_ports::{Commands, Idempotency, IdempotencyKeys, StoredResponse};
 use serde_json::json;
 use ulid::Ulid;
 

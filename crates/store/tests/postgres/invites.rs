@@ -4,10 +4,8 @@ use std::{collections::BTreeMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use ledger_domain::{ContactId, Event, InviteId, TenantId};
-use ledger_protocol::{
-    LogRecord, Outcome,
-    ports::{InviteState, ReadModel},
-};
+use ledger_ports::{Contacts, InviteState, Invites, Tenants};
+use ledger_protocol::{LogRecord, Outcome};
 use ledger_store::{InviteTicket, MailerPosition, Store, TokenState, invite_token_hash};
 use serde_json::{Value, json};
 

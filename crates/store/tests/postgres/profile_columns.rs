@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ledger_domain::{ContactId, Event, Profile, contact::PROFILE_FIELDS};
-use ledger_protocol::{LogRecord, Outcome, ports::ReadModel};
+use ledger_ports::Contacts;
+use ledger_protocol::{LogRecord, Outcome};
 use ledger_store::test_support::profile_columns;
 use serde_json::{Value, json};
 

@@ -1,7 +1,8 @@
 //! The projection: what is applied, what is ignored, and exactly once.
 use std::time::{Duration, Instant};
 
-use ledger_protocol::{LogRecord, ports::ReadModel};
+use ledger_ports::{Commands, Contacts};
+use ledger_protocol::LogRecord;
 use ledger_store::Applied;
 use serde_json::json;
 
@@ -208,7 +209,7 @@ async fn a_batch_larger_than_one_flush_projects_every_record() {
     project(&db.store, &records).await;
     eprintln!("projected {} records in {:?}", records.len(), started.elapsed());
 
-    let filter = ledger_protocol::ports::ContactFilter { tag: Some("bulk".into()), ..Default::default() };
+    let filter = ledger_ports::ContactFilter { tag: Some("bulk".into()), ..Default::default() };
     let all = db.store.contacts(t, &filter, None, 2000).await.unwrap();
     assert_eq!(all.len(), 1500);
     for contact in &all {

@@ -1,6 +1,6 @@
-//! The `ReadModel` queries: commands, tenants, contacts, filters and pages.
+//! The read ports' queries: commands, tenants, contacts, filters and pages.
 use ledger_domain::{ContactId, ContactKind};
-use ledger_protocol::ports::{CommandStatus, ContactFilter, ReadModel};
+use ledger_ports::{CommandStatus, Commands, ContactFilter, Contacts, Readiness, Tenants};
 use serde_json::json;
 
 use crate::support::*;

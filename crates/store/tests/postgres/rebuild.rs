@@ -1,10 +1,8 @@
 //! A replay: reset the read models and apply the whole log again.
 use chrono::Utc;
 use ledger_domain::CommandId;
-use ledger_protocol::{
-    LogRecord,
-    ports::{Idempotency, ReadModel},
-};
+use ledger_ports::{Commands, Idempotency, IdempotencyKeys};
+use ledger_protocol::LogRecord;
 use serde_json::json;
 use ulid::Ulid;
 

@@ -5,10 +5,8 @@ use ledger_domain::{
     Contact, ContactId, TenantId,
     roles::{GrantChange, GrantRule, GrantStatus, grant_as_of},
 };
-use ledger_protocol::{
-    Decision, LogRecord, Outcome,
-    ports::{GrantView, ReadModel},
-};
+use ledger_ports::{AccessRoles, Commands, Contacts, GrantView};
+use ledger_protocol::{Decision, LogRecord, Outcome};
 use ledger_store::{Applied, Store};
 use serde_json::{Value, json};
 

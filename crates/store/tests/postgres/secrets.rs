@@ -1,5 +1,5 @@
 //! No password hash and no API key hash ever reaches a view.
-use ledger_protocol::ports::ReadModel;
+use ledger_ports::{Commands, Contacts, Tenants};
 use serde_json::json;
 
 use crate::support::*;

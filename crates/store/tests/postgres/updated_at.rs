@@ -4,7 +4,8 @@
 //! repeated in the log moves neither.
 use chrono::{DateTime, Utc};
 use ledger_domain::{ContactId, Event, InviteId, TenantId};
-use ledger_protocol::{LogRecord, Outcome, ports::ReadModel};
+use ledger_ports::Contacts;
+use ledger_protocol::{LogRecord, Outcome};
 use ledger_store::Store;
 use serde_json::json;
 

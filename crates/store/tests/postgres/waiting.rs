@@ -2,7 +2,7 @@
 use std::time::{Duration, Instant};
 
 use ledger_domain::CommandId;
-use ledger_protocol::ports::{CommandStatus, ReadModel};
+use ledger_ports::{CommandStatus, Commands};
 use serde_json::json;
 use sqlx::{Connection, PgConnection, Row};
 use ulid::Ulid;

@@ -1,0 +1,31 @@
+//! The ports the HTTP adapter (and the CLI roles) use; the store and the
+//! Kafka adapter implement them, and the binary plugs them together, so
+//! adapters never depend on each other.
+//!
+//! Writes go through [`CommandBus`] (the Kafka adapter). Reads are split by
+//! concern, each a small trait the PostgreSQL adapter's `Store` implements:
+//! [`Tenants`], [`Contacts`], [`AccessRoles`], [`Commands`],
+//! [`IdempotencyKeys`], [`Invites`] and [`Readiness`]. A caller asks for the
+//! ones it needs only. Every call that can fail fails with [`Unavailable`].
+mod bus;
+mod commands;
+mod contacts;
+mod idempotency;
+mod invites;
+mod readiness;
+mod roles;
+mod tenants;
+
+pub use bus::CommandBus;
+pub use commands::{CommandStatus, CommandView, Commands};
+pub use contacts::{ContactFilter, Contacts, EventView};
+pub use idempotency::{Idempotency, IdempotencyKeys, StoredResponse};
+pub use invites::{InviteState, InviteTokenView, Invites};
+pub use readiness::Readiness;
+pub use roles::{AccessRoles, GrantChangeView, GrantView, RoleView};
+pub use tenants::{TenantView, Tenants};
+
+/// Infrastructure trouble (broker or database down, timeouts). Maps to 503.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
