@@ -1,7 +1,7 @@
 //! Example payloads, one or two per command, that the published JSON Schemas
 //! carry (`#[schemars(example = ...)]` on the command types). They are part
 //! of the wire contract, so the schema tests feed each one to
-//! `Command::parse`: an example the parser refuses fails the build.
+//! `wire::parse`: an example the parser refuses fails the build.
 use serde_json::{Value, json};
 
 const CONTACT: &str = "contact_01ARZ3NDEKTSV4RRFFQ69G5FAV";

@@ -3,7 +3,7 @@
 //! `UPDATE_SCHEMAS=1 cargo test -p ledger-domain --test domain schemas`), when a
 //! golden fixture (`fixtures/events`, every event type and version; `fixtures/commands`,
 //! every command) stops matching its schema or reading through the real decoder, and when a
-//! command schema and the parser (`Command::parse`) disagree: every schema's
+//! command schema and the parser (`wire::parse`) disagree: every schema's
 //! examples must parse, and payloads the parser refuses for their shape must
 //! fail the schema too.
 use std::{fs, path::PathBuf};
