@@ -11,3 +11,4 @@ mod roles;
 mod routing;
 mod secrets;
 mod service;
+mod zephr;

@@ -29,6 +29,7 @@ mod problem;
 mod request;
 mod state;
 mod tenant;
+mod vendors;
 mod warnings;
 
 use axum::{
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/commands", post(commands::submit))
         .route("/v1/commands/{command_id}", get(commands::status))
         .route("/v1/tenant", get(tenant::get).patch(tenant::configure))
+        .route("/zephr/createContact", post(vendors::zephr::create_contact))
         .fallback(middleware::not_found)
         .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::track))

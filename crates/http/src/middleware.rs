@@ -47,14 +47,20 @@ pub async fn not_found() -> Problem {
     Problem::new(Code::NotFound, "there is no such route")
 }
 
+/// Marks a response whose error body is meant as it is: a vendor route's
+/// error, in that vendor's shape.
+#[derive(Clone, Copy, Debug)]
+pub struct InVendorShape;
+
 pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    let is_meant = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v == HTML);
+    let is_meant = response.extensions().get::<InVendorShape>().is_some()
+        || response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v == HTML);
     if !(status.is_client_error() || status.is_server_error()) || is_meant {
         return response;
     }

@@ -103,6 +103,20 @@ impl Problem {
         self.0.status
     }
 
+    pub fn detail(&self) -> &str {
+        &self.0.detail
+    }
+
+    /// The failing fields of a validation problem.
+    pub fn errors(&self) -> &[FieldError] {
+        self.0.errors.as_deref().unwrap_or_default()
+    }
+
+    /// Extra headers (`Retry-After`, `WWW-Authenticate`), lowercase names.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.0.headers
+    }
+
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.0.errors = Some(errors);
         self

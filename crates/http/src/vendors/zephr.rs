@@ -1,0 +1,137 @@
+//! Zuora Zephr `POST /zephr/createContact` (seed 000): create a contact user,
+//! or update the attributes of the one with that email. It is the native
+//! upsert by email among `contact` kind contacts; `attributes` are the
+//! contact's metadata.
+//!
+//! Answers: 200 `{"tracking_id", "message"}` (the tracking id is the command
+//! id, so `GET /v1/commands/{id}` finds it); 400 for a body that is not
+//! right, listing every failing field under Zephr's names; 401; 403 when
+//! contact capture is off; 409 `User {email} already exists` for a
+//! registered user. Errors are `{"status", "message", "errors"?}`.
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use ledger_domain::{
+    Command, ContactKind, CreateContact, FieldError, MatchOn, Profile, UpsertContact, admit, input::Reader,
+};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    auth::Caller,
+    decision, idempotency,
+    middleware::InVendorShape,
+    problem::{Problem, Reply},
+    request::{JSON, WriteRequest},
+    state::AppState,
+};
+
+pub const CREATED: &str = "Creating contact successful";
+pub const UPDATED: &str = "Updating contact successful";
+
+/// `POST /zephr/createContact`.
+pub async fn create_contact(
+    State(state): State<AppState>,
+    caller: Result<Caller, Problem>,
+    req: Result<WriteRequest, Problem>,
+) -> Response {
+    let (caller, req) = match (caller, req) {
+        (Ok(caller), Ok(req)) => (caller, req),
+        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    };
+    let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
+        let answer = async {
+            let command = read(&req.json_object(&[JSON])?)?;
+            let view = decision::decide(state, tenant, slot, command).await?;
+            let message = if view.created { CREATED } else { UPDATED };
+            Ok::<_, Problem>(Reply::json(
+                StatusCode::OK,
+                json!({"tracking_id": slot.command_id.to_string(), "message": message}),
+            ))
+        };
+        Ok(answer.await.unwrap_or_else(|p| error(&p)))
+    })
+    .await;
+    in_vendor_shape(response)
+}
+
+fn in_vendor_shape(mut response: Response) -> Response {
+    response.extensions_mut().insert(InVendorShape);
+    response
+}
+
+/// The upsert a Zephr body asks for, or every failing field under Zephr's names.
+fn read(body: &Map<String, Value>) -> Result<Command, Problem> {
+    let mut r = Reader::new(body);
+    let mut email = None;
+    match r.object("identifiers") {
+        Some(ids) => {
+            let mut ir = r.child("identifiers", ids);
+            email = ir.string("email_address");
+            if email.is_none() && ir.error_count() == 0 {
+                ir.error("email_address", "required", "is required: the contact is found or created by it");
+            }
+            let errors = ir.finish();
+            r.absorb(errors);
+        }
+        None if r.error_count() == 0 => {
+            r.error("identifiers.email_address", "required", "is required: the contact is found or created by it")
+        }
+        None => {}
+    }
+    let mut metadata = Map::new();
+    if let Some(attributes) = r.object("attributes") {
+        for (key, value) in attributes {
+            match value {
+                Value::String(_) => {
+                    metadata.insert(key.clone(), value.clone());
+                }
+                _ => r.error(&format!("attributes.{key}"), "invalid_type", "must be a string"),
+            }
+        }
+    }
+    let mut errors = r.finish();
+    let contact = CreateContact {
+        contact_id: None,
+        kind: ContactKind::Contact,
+        type_id: None,
+        profile: Profile { email, metadata, ..Profile::default() },
+        password_hash: None,
+        password: None,
+        invite: false,
+        access_roles: Vec::new(),
+    };
+    let command = Command::UpsertContact(UpsertContact { match_on: MatchOn::Email, contact });
+    if errors.is_empty() {
+        errors = admit(&command);
+    }
+    if errors.is_empty() { Ok(command) } else { Err(Problem::validation(errors)) }
+}
+
+/// Zephr's names for the native fields a problem may name.
+fn field_name(native: &str) -> String {
+    match native {
+        "email" => "identifiers.email_address".to_owned(),
+        "metadata" => "attributes".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// A problem in Zephr's shape: a validation problem is its 400.
+fn error(p: &Problem) -> Reply {
+    let status = if p.status() == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { p.status() };
+    let mut body = json!({"status": status.as_u16(), "message": p.detail()});
+    let errors: Vec<FieldError> = p
+        .errors()
+        .iter()
+        .map(|e| FieldError { field: field_name(&e.field), code: e.code.clone(), message: e.message.clone() })
+        .collect();
+    if !errors.is_empty() {
+        body["errors"] = json!(errors);
+    }
+    let mut reply = Reply::json(status, body);
+    reply.headers.extend(p.headers().iter().cloned());
+    reply
+}
