@@ -168,3 +168,30 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_the_contact_frees_its_email_and_keeps_its_history() {
+    let app = spawn_app().await;
+    let c = app.create_contact(json!({"kind": "contact", "email": "gone@example.com", "external_id": "crm-9"})).await;
+    let id = c["id"].as_str().expect("id").to_owned();
+    let path = format!("/v1/contacts/{id}");
+    let stale = app.client.delete(app.url(&path)).bearer_auth(&app.key).header("If-Match", "\"5\"").send().await;
+    assert_eq!(stale.expect("delete").status(), StatusCode::PRECONDITION_FAILED);
+    let r = app.client.delete(app.url(&path)).bearer_auth(&app.key).header("If-Match", "\"1\"").send().await;
+    let r = r.expect("delete");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/v1/contacts/crm-9").await.status(), StatusCode::NOT_FOUND);
+    let list: Value = app.get("/v1/contacts").await.json().await.expect("json");
+    assert_eq!(list["data"], json!([]));
+    let history: Value = app.get(&format!("{path}/events")).await.json().await.expect("json");
+    let types: Vec<&str> =
+        history["data"].as_array().expect("data").iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(types, vec!["ContactCreated", "ContactDeleted"], "{history}");
+    let again = app.client.delete(app.url(&path)).bearer_auth(&app.key).send().await.expect("delete");
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let reused =
+        app.create_contact(json!({"kind": "contact", "email": "gone@example.com", "external_id": "crm-9"})).await;
+    assert_ne!(reused["id"], c["id"]);
+    app.stop().await;
+}

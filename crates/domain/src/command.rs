@@ -89,6 +89,15 @@ pub struct PatchContact {
     pub patch: ProfilePatch,
 }
 
+/// Deletes a contact (orq.ai, emnify, native `DELETE`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::delete_contact())]
+pub struct DeleteContact {
+    pub contact_id: ContactId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+}
+
 /// Adds a role to the tenant's catalogue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(example = examples::define_access_role())]
@@ -158,6 +167,7 @@ pub enum Command {
     CreateContact(CreateContact),
     UpsertContact(UpsertContact),
     PatchContact(PatchContact),
+    DeleteContact(DeleteContact),
     DefineAccessRole(DefineAccessRole),
     GrantRoles(GrantRoles),
     ApproveRole(RoleRef),
@@ -175,6 +185,7 @@ impl Command {
         "CreateContact",
         "UpsertContact",
         "PatchContact",
+        "DeleteContact",
         "DefineAccessRole",
         "GrantRoles",
         "ApproveRole",
@@ -192,6 +203,7 @@ impl Command {
             Command::CreateContact(_) => "CreateContact",
             Command::UpsertContact(_) => "UpsertContact",
             Command::PatchContact(_) => "PatchContact",
+            Command::DeleteContact(_) => "DeleteContact",
             Command::DefineAccessRole(_) => "DefineAccessRole",
             Command::GrantRoles(_) => "GrantRoles",
             Command::ApproveRole(_) => "ApproveRole",

@@ -83,6 +83,15 @@ fn events_of(state: &TenantState, command: &Command, ctx: &Context) -> Result<Ve
         }
         Command::UpsertContact(u) => upsert(state, u, ctx),
         Command::PatchContact(p) => patch(state, p, ctx),
+        Command::DeleteContact(d) => {
+            let existing = contact(state, d.contact_id)?;
+            expect_version(existing, d.expected_version)?;
+            Ok(vec![Event::ContactDeleted(ContactDeleted {
+                contact_id: existing.id,
+                version: existing.version + 1,
+                at: ctx.issued_at,
+            })])
+        }
         Command::DefineAccessRole(d) => {
             tenant(state)?;
             if state.roles.contains_key(&d.reference) {
@@ -156,6 +165,16 @@ fn events_of(state: &TenantState, command: &Command, ctx: &Context) -> Result<Ve
                 version: contact.version + 1,
             })])
         }
+    }
+}
+
+/// A conditional write names the version it was made against.
+fn expect_version(existing: &Contact, expected: Option<u64>) -> Result<(), Rejection> {
+    match expected {
+        Some(expected) if expected != existing.version => {
+            Err(Rejection::VersionMismatch { expected, actual: existing.version })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -292,7 +311,7 @@ fn create(state: &TenantState, c: &CreateContact, ctx: &Context) -> Result<Vec<E
     let (mut profile, password_hash) = effective(c);
     check_unique(state, kind, &profile, None)?;
     let id = c.contact_id.unwrap_or(ContactId(ctx.command_id.0));
-    if state.contacts.contains_key(&id) {
+    if state.contacts.contains_key(&id) || state.deleted.contains(&id) {
         return Err(Rejection::conflict(Code::ContactIdTaken, "contact_id", "a contact with this id exists"));
     }
     profile.address = materialize(profile.address.take(), None, &profile, ctx);
@@ -337,6 +356,7 @@ fn subject_of(state: &TenantState, command: &Command, ctx: &Context) -> Option<C
             upsert_match(state, u).map(|c| c.id).unwrap_or(u.contact.contact_id.unwrap_or(ContactId(ctx.command_id.0))),
         ),
         Command::PatchContact(p) => Some(p.contact_id),
+        Command::DeleteContact(d) => Some(d.contact_id),
         Command::GrantRoles(g) => Some(g.contact_id),
         Command::ApproveRole(r) | Command::RevokeRole(r) => Some(r.contact_id),
         Command::RequestInvite(r) => Some(r.contact_id),
@@ -469,11 +489,7 @@ fn patch(state: &TenantState, p: &PatchContact, ctx: &Context) -> Result<Vec<Eve
         .contacts
         .get(&p.contact_id)
         .ok_or_else(|| Rejection::not_found(Code::ContactNotFound, "no such contact"))?;
-    if let Some(expected) = p.expected_version
-        && expected != existing.version
-    {
-        return Err(Rejection::VersionMismatch { expected, actual: existing.version });
-    }
+    expect_version(existing, p.expected_version)?;
     let errors = patch_rules(existing, &p.patch);
     if !errors.is_empty() {
         return Err(Rejection::invalid(errors));

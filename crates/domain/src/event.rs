@@ -44,6 +44,16 @@ pub struct ContactUpdated {
     pub at: DateTime<Utc>,
 }
 
+/// The contact is gone: it leaves every read model and list, and its email
+/// and external id are free again; its events stay in the log (and its
+/// history stays readable).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactDeleted {
+    pub contact_id: ContactId,
+    pub version: u64,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PasswordSet {
     pub contact_id: ContactId,
@@ -132,6 +142,7 @@ pub enum Event {
     RoleGranted(RoleGranted),
     RoleActivated(RoleActivated),
     RoleRevoked(RoleRevoked),
+    ContactDeleted(ContactDeleted),
 }
 
 impl Event {
@@ -150,6 +161,7 @@ impl Event {
             Event::RoleGranted(_) => "RoleGranted",
             Event::RoleActivated(_) => "RoleActivated",
             Event::RoleRevoked(_) => "RoleRevoked",
+            Event::ContactDeleted(_) => "ContactDeleted",
         }
     }
 
@@ -170,6 +182,7 @@ impl Event {
             Event::RoleGranted(e) => Some(e.contact_id),
             Event::RoleActivated(e) => Some(e.contact_id),
             Event::RoleRevoked(e) => Some(e.contact_id),
+            Event::ContactDeleted(e) => Some(e.contact_id),
             Event::TenantCreated(_) | Event::TenantConfigured(_) | Event::AccessRoleDefined(_) => None,
         }
     }
@@ -187,6 +200,7 @@ impl Event {
             Event::RoleGranted(e) => Some(e.version),
             Event::RoleActivated(e) => Some(e.version),
             Event::RoleRevoked(e) => Some(e.version),
+            Event::ContactDeleted(e) => Some(e.version),
             Event::TenantCreated(_) | Event::TenantConfigured(_) | Event::AccessRoleDefined(_) => None,
         }
     }

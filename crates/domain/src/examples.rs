@@ -7,6 +7,10 @@ use serde_json::{Value, json};
 const CONTACT: &str = "contact_01ARZ3NDEKTSV4RRFFQ69G5FAV";
 const INVITE: &str = "invite_01ARZ3NDEKTSV4RRFFQ69G5FAV";
 
+pub(crate) fn delete_contact() -> Value {
+    json!({ "contact_id": CONTACT, "expected_version": 3 })
+}
+
 pub(crate) fn create_tenant() -> Value {
     json!({ "name": "Acme Ltd", "api_key_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" })
 }

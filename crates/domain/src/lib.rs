@@ -21,7 +21,9 @@ pub mod warning;
 pub mod wire;
 
 pub use code::Code;
-pub use command::{Command, ConfigureTenant, CreateContact, CreateTenant, MatchOn, PatchContact, UpsertContact};
+pub use command::{
+    Command, ConfigureTenant, CreateContact, CreateTenant, DeleteContact, MatchOn, PatchContact, UpsertContact,
+};
 pub use contact::{Address, Contact, ContactKind, Profile, normalize_email};
 pub use decide::{Context, Decided, decide};
 pub use error::{FieldError, Rejection};

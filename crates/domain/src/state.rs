@@ -1,7 +1,7 @@
 //! A tenant's state as the command handler holds it in memory: the contacts
 //! and the indexes that uniqueness rules are decided against. Built only by
 //! folding events (`evolve`), never by reading a read model.
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -32,6 +32,8 @@ pub struct TenantState {
     /// Each user's grants, by role reference.
     pub grants: HashMap<ContactId, BTreeMap<String, Grant>>,
     pub invites: HashMap<InviteId, Invite>,
+    /// Ids of deleted contacts: never given out again.
+    pub deleted: HashSet<ContactId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +149,14 @@ impl TenantState {
                     g.remove(&e.reference);
                 }
                 self.bump(e.contact_id, e.version);
+            }
+            Event::ContactDeleted(e) => {
+                if let Some(old) = self.contacts.remove(&e.contact_id) {
+                    self.unindex(&old);
+                }
+                self.grants.remove(&e.contact_id);
+                self.invites.retain(|_, i| i.contact_id != e.contact_id);
+                self.deleted.insert(e.contact_id);
             }
         }
     }

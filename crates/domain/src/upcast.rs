@@ -25,6 +25,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "RoleGranted",
     "RoleActivated",
     "RoleRevoked",
+    "ContactDeleted",
 ];
 
 /// The version this build writes for `event_type` (None: not an event type).

@@ -61,13 +61,7 @@ pub fn parse(command_type: &str, payload: &Value) -> Result<Command, Vec<FieldEr
         "UpsertContact" => read_upsert(&mut r, Origin::Log),
         "PatchContact" => {
             let contact_id = read_contact_id(&mut r, "contact_id");
-            let expected_version = r.int("expected_version").and_then(|v| match u64::try_from(v) {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    r.error("expected_version", "invalid_value", "must not be negative");
-                    None
-                }
-            });
+            let expected_version = read_expected_version(&mut r);
             let patch = match r.object("patch") {
                 Some(obj) => Some(read_patch(&mut r, obj)),
                 None => {
@@ -80,6 +74,11 @@ pub fn parse(command_type: &str, payload: &Value) -> Result<Command, Vec<FieldEr
             contact_id
                 .zip(patch)
                 .map(|(contact_id, patch)| Command::PatchContact(PatchContact { contact_id, expected_version, patch }))
+        }
+        "DeleteContact" => {
+            let contact_id = read_contact_id(&mut r, "contact_id");
+            let expected_version = read_expected_version(&mut r);
+            contact_id.map(|contact_id| Command::DeleteContact(DeleteContact { contact_id, expected_version }))
         }
         "DefineAccessRole" => {
             let reference = required(&mut r, "reference", Reader::string);
@@ -201,6 +200,16 @@ fn required<'a, T>(r: &mut Reader<'a>, key: &'a str, read: fn(&mut Reader<'a>, &
         r.error(key, "required", "is required");
     }
     v
+}
+
+fn read_expected_version(r: &mut Reader<'_>) -> Option<u64> {
+    r.int("expected_version").and_then(|v| match u64::try_from(v) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            r.error("expected_version", "invalid_value", "must not be negative");
+            None
+        }
+    })
 }
 
 fn read_contact_id<'a>(r: &mut Reader<'a>, key: &'a str) -> Option<ContactId> {

@@ -5,7 +5,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::Response,
 };
-use ledger_domain::{Code, wire};
+use ledger_domain::{Code, Command, DeleteContact, wire};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -13,7 +13,7 @@ use crate::{
     contact_input::{ContactWrite, contact_command},
     contacts_read::{ContactPath, contact_reply, read_back},
     decision, idempotency,
-    problem::Problem,
+    problem::{Problem, Reply},
     request::{JSON, MERGE_PATCH, WriteRequest},
     state::AppState,
     warnings,
@@ -79,6 +79,25 @@ pub async fn patch(
         let view = decision::decide(state, tenant, slot, command).await?;
         let contact = read_back(state, tenant, view.contact_id.unwrap_or(contact_id)).await?;
         contact_reply(StatusCode::OK, &contact, None)
+    })
+    .await
+}
+
+/// `DELETE /v1/contacts/{id}`: 204; the contact leaves every list and its
+/// email and external id are free again (its events stay readable).
+/// Optionally conditional on `If-Match: "<version>"`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ContactPath(contact_id): ContactPath,
+    req: WriteRequest,
+) -> Response {
+    let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    idempotency::run(state, tenant, req, None, move |slot| async move {
+        let expected_version = if_match(&req.headers)?.map(|v| v.unsigned_abs());
+        let command = Command::DeleteContact(DeleteContact { contact_id, expected_version });
+        decision::decide(state, tenant, slot, command).await?;
+        Ok(Reply::no_content())
     })
     .await
 }

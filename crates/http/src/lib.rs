@@ -54,7 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/v1/contacts", post(contacts_write::create).get(contacts_read::list))
         .route("/v1/contacts/upsert", post(contacts_write::upsert).get(contacts_read::get_upsert_literal))
-        .route("/v1/contacts/{id}", get(contacts_read::get).patch(contacts_write::patch))
+        .route("/v1/contacts/{id}", get(contacts_read::get).patch(contacts_write::patch).delete(contacts_write::delete))
         .route("/v1/contacts/{id}/events", get(contacts_read::events))
         .route("/v1/contacts/{id}/roles", get(grants::list).post(grants::grant))
         .route("/v1/contacts/{id}/roles/{reference}", delete(grants::revoke))

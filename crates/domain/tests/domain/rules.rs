@@ -391,3 +391,76 @@ fn roles_asked_for_a_contact_that_is_not_a_user_are_ignored_with_a_warning() {
     );
     assert!(user.warnings.is_empty());
 }
+
+fn contact_id_of(events: &[Event]) -> String {
+    match &events[0] {
+        Event::ContactCreated(c) => c.contact_id.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_deleted_contact_is_gone_and_frees_its_email_and_external_id_but_not_its_id() {
+    let mut g = given_a_tenant();
+    let created = g.accept("CreateContact", json!({"kind": "contact", "email": "d@x.io", "external_id": "crm-1"}));
+    let id = contact_id_of(&created);
+    match g.when("DeleteContact", json!({"contact_id": id, "expected_version": 7})) {
+        Err(Rejection::VersionMismatch { expected: 7, actual: 1 }) => {}
+        other => panic!("a stale version is refused: {other:?}"),
+    }
+    let deleted = g.accept("DeleteContact", json!({"contact_id": id, "expected_version": 1}));
+    assert!(matches!(&deleted[..], [Event::ContactDeleted(d)] if d.contact_id.to_string() == id && d.version == 2));
+    for (ty, payload) in [
+        ("DeleteContact", json!({"contact_id": id})),
+        ("PatchContact", json!({"contact_id": id, "patch": {"name": "x"}})),
+        ("RequestInvite", json!({"contact_id": id})),
+    ] {
+        match g.when(ty, payload) {
+            Err(Rejection::NotFound { code, .. }) => assert_eq!(code.as_str(), "contact_not_found", "{ty}"),
+            other => panic!("{ty} on a deleted contact: {other:?}"),
+        }
+    }
+    let again = g.accept("CreateContact", json!({"kind": "contact", "email": "D@x.io", "external_id": "crm-1"}));
+    assert_ne!(contact_id_of(&again), id, "a new contact with the freed email and external id");
+    assert_eq!(
+        conflict_code(g.create(json!({"kind": "contact", "email": "e@x.io", "contact_id": id}))),
+        "contact_id_taken",
+        "a deleted contact's id is never given out again"
+    );
+}
+
+#[test]
+fn deleting_a_user_drops_their_grants_and_invites() {
+    let mut g = given_a_tenant();
+    g.accept("DefineAccessRole", json!({"reference": "customer", "name": "Customer", "grant_rule": "automatic"}));
+    let created = g.accept(
+        "CreateContact",
+        json!({"kind": "user", "first_name": "A", "last_name": "B", "email": "u@x.io", "invite": true, "access_roles": ["customer"]}),
+    );
+    let invite_id = created
+        .iter()
+        .find_map(|e| match e {
+            Event::InviteRequested(i) => Some(i.invite_id.to_string()),
+            _ => None,
+        })
+        .expect("an invite");
+    let id = contact_id_of(&created);
+    g.accept("DeleteContact", json!({"contact_id": id}));
+    match g.when("AcceptInvite", json!({"invite_id": invite_id, "password_hash": hash()})) {
+        Err(Rejection::NotFound { code, .. }) => assert_eq!(code.as_str(), "invite_not_found"),
+        other => panic!("an invite of a deleted user: {other:?}"),
+    }
+    let again = g.accept(
+        "CreateContact",
+        json!({"kind": "user", "first_name": "A", "last_name": "B", "email": "u@x.io", "password_hash": hash()}),
+    );
+    let new_id = contact_id_of(&again);
+    assert!(
+        !again.iter().any(|e| matches!(e, Event::RoleGranted(_))),
+        "the new user holds no grant of the deleted one"
+    );
+    match g.when("RevokeRole", json!({"contact_id": new_id, "reference": "customer"})) {
+        Err(Rejection::NotFound { code, .. }) => assert_eq!(code.as_str(), "grant_not_found"),
+        other => panic!("{other:?}"),
+    }
+}

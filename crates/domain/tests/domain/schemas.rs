@@ -38,6 +38,7 @@ fn committed_schemas_match_the_rust_types() {
     check::<CreateContact>("commands", "CreateContact", &mut failures);
     check::<UpsertContact>("commands", "UpsertContact", &mut failures);
     check::<PatchContact>("commands", "PatchContact", &mut failures);
+    check::<DeleteContact>("commands", "DeleteContact", &mut failures);
     check::<DefineAccessRole>("commands", "DefineAccessRole", &mut failures);
     check::<GrantRoles>("commands", "GrantRoles", &mut failures);
     check::<RoleRef>("commands", "ApproveRole", &mut failures);
@@ -59,6 +60,7 @@ fn committed_schemas_match_the_rust_types() {
     check::<RoleGranted>("events", "RoleGranted", &mut failures);
     check::<RoleActivated>("events", "RoleActivated", &mut failures);
     check::<RoleRevoked>("events", "RoleRevoked", &mut failures);
+    check::<ContactDeleted>("events", "ContactDeleted", &mut failures);
     assert!(failures.is_empty(), "schemas out of date (run with UPDATE_SCHEMAS=1): {failures:?}");
 }
 

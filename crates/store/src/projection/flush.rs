@@ -66,6 +66,16 @@ const MARK_CONTACTS: &str = "UPDATE contacts c SET registered = c.registered OR 
      AS u(tenant_id, contact_id, registered, version, at) \
      WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id";
 
+// Last of the contact writes: the tombstone takes the deletion's version, so
+// nothing older applies after it; the grants go with the contact.
+const DELETE_CONTACTS: &str = "UPDATE contacts c SET deleted_at = u.at, version = GREATEST(c.version, u.version), \
+     updated_at = u.at \
+     FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::timestamptz[]) AS u(tenant_id, contact_id, version, at) \
+     WHERE c.tenant_id = u.tenant_id AND c.contact_id = u.contact_id AND c.deleted_at IS NULL";
+
+const DELETE_GRANTS: &str = "DELETE FROM contact_roles r USING UNNEST($1::text[], $2::text[]) AS u(tenant_id, contact_id) \
+     WHERE r.tenant_id = u.tenant_id AND r.contact_id = u.contact_id";
+
 // A command id has one valid decision in a correct log (the handler never
 // decides a command twice), so the first one recorded stands.
 const INSERT_OUTCOMES: &str = "INSERT INTO command_outcomes \
@@ -194,6 +204,17 @@ pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Res
             .bind(at)
             .execute(&mut *conn)
             .await?;
+    }
+    if !p.deletes.is_empty() {
+        let (mut tenant, mut contact, mut version, mut at) = (vec![], vec![], vec![], vec![]);
+        for ((t, c), (v, when)) in p.deletes {
+            tenant.push(t);
+            contact.push(c);
+            version.push(v);
+            at.push(when);
+        }
+        sqlx::query(DELETE_GRANTS).bind(&tenant).bind(&contact).execute(&mut *conn).await?;
+        sqlx::query(DELETE_CONTACTS).bind(tenant).bind(contact).bind(version).bind(at).execute(&mut *conn).await?;
     }
     if !p.events.is_empty() {
         let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);

@@ -119,6 +119,8 @@ pub(crate) struct Pending {
     pub created: Vec<NewContact>,
     pub profiles: BTreeMap<ContactKey, ProfileChange>,
     pub marks: BTreeMap<ContactKey, Mark>,
+    /// Contacts a batch deletes, with the deletion's version and time.
+    pub deletes: BTreeMap<ContactKey, (i64, DateTime<Utc>)>,
     pub roles: Vec<RoleRow>,
     /// Grant changes in log order (netted against stored versions by `flush`).
     pub grants: Vec<GrantOp>,
@@ -250,6 +252,9 @@ impl Pending {
             }
             Event::RoleRevoked(e) => {
                 self.grant(d, key(&e.contact_id), &e.reference, e.version, GrantChange::Revoke)?;
+            }
+            Event::ContactDeleted(e) => {
+                self.deletes.insert(key(&e.contact_id), (to_i64(e.version)?, e.at));
             }
         }
         Ok(())

@@ -39,7 +39,8 @@ fn contact_from_row(row: &PgRow) -> Result<Contact> {
 }
 
 pub(crate) async fn by_id(pool: &PgPool, tenant: TenantId, id: ContactId) -> Result<Option<Contact>> {
-    let sql = format!("SELECT {} FROM contacts WHERE tenant_id = $1 AND contact_id = $2", *COLUMNS);
+    let sql =
+        format!("SELECT {} FROM contacts WHERE tenant_id = $1 AND contact_id = $2 AND deleted_at IS NULL", *COLUMNS);
     let row = sqlx::query(&sql).bind(tenant.to_string()).bind(id.to_string()).fetch_optional(pool).await?;
     row.as_ref().map(contact_from_row).transpose()
 }
@@ -47,7 +48,7 @@ pub(crate) async fn by_id(pool: &PgPool, tenant: TenantId, id: ContactId) -> Res
 /// External ids are unique per tenant in a correct log; the oldest wins if not.
 pub(crate) async fn by_external_id(pool: &PgPool, tenant: TenantId, external_id: &str) -> Result<Option<Contact>> {
     let sql = format!(
-        "SELECT {} FROM contacts WHERE tenant_id = $1 AND external_id = $2 ORDER BY contact_id LIMIT 1",
+        "SELECT {} FROM contacts WHERE tenant_id = $1 AND external_id = $2 AND deleted_at IS NULL ORDER BY contact_id LIMIT 1",
         *COLUMNS
     );
     let row = sqlx::query(&sql).bind(tenant.to_string()).bind(external_id).fetch_optional(pool).await?;
@@ -63,7 +64,7 @@ pub(crate) async fn list(
     limit: u32,
 ) -> Result<Vec<Contact>> {
     let mut q: QueryBuilder<Postgres> =
-        QueryBuilder::new(format!("SELECT {} FROM contacts WHERE tenant_id = ", *COLUMNS));
+        QueryBuilder::new(format!("SELECT {} FROM contacts WHERE deleted_at IS NULL AND tenant_id = ", *COLUMNS));
     q.push_bind(tenant.to_string());
     if let Some(email) = &filter.email {
         q.push(" AND email_normalized = ").push_bind(normalize_email(email));

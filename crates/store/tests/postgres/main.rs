@@ -2,6 +2,7 @@
 //! in `CL_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:54339/postgres`).
 //! Each test gets a fresh database. One binary for every module, so the
 //! crate links once.
+mod deletion;
 mod idempotency;
 mod invites;
 mod profile_columns;

@@ -13,8 +13,18 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// The columns of `contacts` that are not the profile's.
-const CONTACT_OWN_COLUMNS: &[&str] =
-    &["tenant_id", "contact_id", "number", "kind", "type_id", "registered", "version", "created_at", "updated_at"];
+const CONTACT_OWN_COLUMNS: &[&str] = &[
+    "tenant_id",
+    "contact_id",
+    "number",
+    "kind",
+    "type_id",
+    "registered",
+    "version",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
 
 #[tokio::test]
 async fn the_profile_columns_match_the_contacts_table_and_the_domain_profile() {

@@ -1,0 +1,5 @@
+-- A deleted contact (ContactDeleted) keeps its row as a tombstone: every read
+-- leaves it out, and because the row and its raised version stay, a
+-- re-delivered create or update of it changes nothing. Its events stay in
+-- contact_events, so its history is still readable.
+ALTER TABLE contacts ADD COLUMN deleted_at timestamptz;
