@@ -161,7 +161,11 @@ async fn kill_nine_while_commands_flow(victim: &'static str) {
     let mut in_db = Vec::new();
     let mut after = None;
     loop {
-        let page = api.store.contacts(tenant_id, &Default::default(), after, 100).await.expect("page");
+        let page = api
+            .store
+            .contacts(tenant_id, &Default::default(), ledger_ports::Cursor::from(after), 100)
+            .await
+            .expect("page");
         after = page.last().map(|c| c.id);
         let done = page.len() < 100;
         in_db.extend(page);

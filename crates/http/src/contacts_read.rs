@@ -10,6 +10,7 @@ use axum::{
 };
 use ledger_domain::Code;
 use ledger_domain::{Contact, ContactId, FieldError, TenantId};
+use ledger_ports::Cursor;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -45,7 +46,8 @@ pub async fn list(
         )]));
     };
     let q = ListQuery::parse(&pairs)?;
-    let page = state.contacts().contacts(caller.tenant_id(), &q.filter, q.after, q.limit.saturating_add(1));
+    let page =
+        state.contacts().contacts(caller.tenant_id(), &q.filter, Cursor::from(q.after), q.limit.saturating_add(1));
     let mut contacts = state.port("contacts", page).await?;
     let has_more = contacts.len() > q.limit as usize;
     contacts.truncate(q.limit as usize);

@@ -14,6 +14,26 @@ pub struct ContactFilter {
     pub external_id: Option<String>,
 }
 
+/// Where a page of contacts starts; every page is in id (creation) order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Cursor {
+    /// The first contacts.
+    #[default]
+    Start,
+    /// The contacts right after this id.
+    After(ContactId),
+    /// The contacts right before this id (the last `limit` of them).
+    Before(ContactId),
+    /// Skipping this many (page-numbered lists).
+    Offset(u64),
+}
+
+impl From<Option<ContactId>> for Cursor {
+    fn from(after: Option<ContactId>) -> Self {
+        after.map_or(Cursor::Start, Cursor::After)
+    }
+}
+
 /// One event in a contact's history, secrets removed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EventView {
@@ -32,13 +52,15 @@ pub trait Contacts: Send + Sync + 'static {
     async fn contact(&self, tenant: TenantId, id: ContactId) -> Result<Option<Contact>, Unavailable>;
     async fn contact_by_external_id(&self, tenant: TenantId, external_id: &str)
     -> Result<Option<Contact>, Unavailable>;
-    /// Contacts ordered by id, after `after` when given, at most `limit`.
+    /// At most `limit` contacts from `cursor`, ordered by id.
     async fn contacts(
         &self,
         tenant: TenantId,
         filter: &ContactFilter,
-        after: Option<ContactId>,
+        cursor: Cursor,
         limit: u32,
     ) -> Result<Vec<Contact>, Unavailable>;
+    /// How many contacts the filter matches.
+    async fn count_contacts(&self, tenant: TenantId, filter: &ContactFilter) -> Result<u64, Unavailable>;
     async fn contact_events(&self, tenant: TenantId, id: ContactId) -> Result<Vec<EventView>, Unavailable>;
 }

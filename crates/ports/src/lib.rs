@@ -18,7 +18,7 @@ mod tenants;
 
 pub use bus::CommandBus;
 pub use commands::{CommandStatus, CommandView, Commands};
-pub use contacts::{ContactFilter, Contacts, EventView};
+pub use contacts::{ContactFilter, Contacts, Cursor, EventView};
 pub use idempotency::{Idempotency, IdempotencyKeys, StoredResponse};
 pub use invites::{InviteState, InviteTokenView, Invites};
 pub use readiness::Readiness;

@@ -24,9 +24,9 @@ use ledger_domain::{
 };
 use ledger_http::{AppState, HttpConfig, hash_api_key, router};
 use ledger_ports::{
-    AccessRoles, CommandBus, CommandStatus, CommandView, Commands, ContactFilter, Contacts, EventView, GrantChangeView,
-    GrantView, Idempotency, IdempotencyKeys, InviteState, InviteTokenView, Invites, Readiness, RoleView,
-    StoredResponse, TenantView, Tenants, Unavailable,
+    AccessRoles, CommandBus, CommandStatus, CommandView, Commands, ContactFilter, Contacts, Cursor, EventView,
+    GrantChangeView, GrantView, Idempotency, IdempotencyKeys, InviteState, InviteTokenView, Invites, Readiness,
+    RoleView, StoredResponse, TenantView, Tenants, Unavailable,
 };
 use ledger_protocol::CommandEnvelope;
 use serde_json::Value;
@@ -244,6 +244,13 @@ impl World {
     }
 }
 
+fn filter_matches(f: &ContactFilter, c: &Contact) -> bool {
+    f.email.as_ref().is_none_or(|e| c.profile.email.as_ref() == Some(e))
+        && f.kind.is_none_or(|k| c.kind == k)
+        && f.tag.as_ref().is_none_or(|t| c.profile.tags.contains(t))
+        && f.external_id.as_ref().is_none_or(|x| c.profile.external_id.as_ref() == Some(x))
+}
+
 pub struct FakeBus(pub Arc<World>);
 pub struct FakeReads(pub Arc<World>);
 
@@ -294,18 +301,25 @@ impl Contacts for FakeReads {
         &self,
         tenant: TenantId,
         f: &ContactFilter,
-        after: Option<ContactId>,
+        cursor: Cursor,
         limit: u32,
     ) -> Result<Vec<Contact>, Unavailable> {
         self.0.gate("contacts").await?;
-        let matches = |c: &Contact| {
-            f.email.as_ref().is_none_or(|e| c.profile.email.as_ref() == Some(e))
-                && f.kind.is_none_or(|k| c.kind == k)
-                && f.tag.as_ref().is_none_or(|t| c.profile.tags.contains(t))
-                && f.external_id.as_ref().is_none_or(|x| c.profile.external_id.as_ref() == Some(x))
-                && after.is_none_or(|a| c.id > a)
-        };
-        Ok(self.0.contacts_of(tenant).into_iter().filter(matches).take(limit as usize).collect())
+        let all: Vec<Contact> = self.0.contacts_of(tenant).into_iter().filter(|c| filter_matches(f, c)).collect();
+        let limit = limit as usize;
+        Ok(match cursor {
+            Cursor::Start => all.into_iter().take(limit).collect(),
+            Cursor::After(a) => all.into_iter().filter(|c| c.id > a).take(limit).collect(),
+            Cursor::Before(b) => {
+                let before: Vec<Contact> = all.into_iter().filter(|c| c.id < b).collect();
+                before[before.len().saturating_sub(limit)..].to_vec()
+            }
+            Cursor::Offset(n) => all.into_iter().skip(n as usize).take(limit).collect(),
+        })
+    }
+    async fn count_contacts(&self, tenant: TenantId, f: &ContactFilter) -> Result<u64, Unavailable> {
+        self.0.gate("contacts").await?;
+        Ok(self.0.contacts_of(tenant).into_iter().filter(|c| filter_matches(f, c)).count() as u64)
     }
     async fn contact_events(&self, tenant: TenantId, id: ContactId) -> Result<Vec<EventView>, Unavailable> {
         self.0.gate("contact_events").await?;

@@ -2,7 +2,7 @@
 use std::sync::LazyLock;
 
 use ledger_domain::{Contact, ContactId, ContactKind, TenantId, normalize_email};
-use ledger_ports::{ContactFilter, EventView};
+use ledger_ports::{ContactFilter, Cursor, EventView};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 
 use crate::{
@@ -55,16 +55,10 @@ pub(crate) async fn by_external_id(pool: &PgPool, tenant: TenantId, external_id:
     row.as_ref().map(contact_from_row).transpose()
 }
 
-/// Keyset pagination over the id, which is ULID and so creation order.
-pub(crate) async fn list(
-    pool: &PgPool,
-    tenant: TenantId,
-    filter: &ContactFilter,
-    after: Option<ContactId>,
-    limit: u32,
-) -> Result<Vec<Contact>> {
+/// The filter's conditions, after `WHERE deleted_at IS NULL AND tenant_id = $1`.
+fn filtered<'a>(select: &str, tenant: TenantId, filter: &'a ContactFilter) -> QueryBuilder<'a, Postgres> {
     let mut q: QueryBuilder<Postgres> =
-        QueryBuilder::new(format!("SELECT {} FROM contacts WHERE deleted_at IS NULL AND tenant_id = ", *COLUMNS));
+        QueryBuilder::new(format!("SELECT {select} FROM contacts WHERE deleted_at IS NULL AND tenant_id = "));
     q.push_bind(tenant.to_string());
     if let Some(email) = &filter.email {
         q.push(" AND email_normalized = ").push_bind(normalize_email(email));
@@ -79,12 +73,49 @@ pub(crate) async fn list(
     if let Some(external_id) = &filter.external_id {
         q.push(" AND external_id = ").push_bind(external_id.clone());
     }
-    if let Some(after) = after {
-        q.push(" AND contact_id > ").push_bind(after.to_string());
-    }
-    q.push(" ORDER BY contact_id LIMIT ").push_bind(i64::from(limit));
+    q
+}
+
+/// Keyset pagination over the id, which is ULID and so creation order
+/// (`Before` reads backwards and turns the page round); `Offset` for
+/// page-numbered lists.
+pub(crate) async fn list(
+    pool: &PgPool,
+    tenant: TenantId,
+    filter: &ContactFilter,
+    cursor: Cursor,
+    limit: u32,
+) -> Result<Vec<Contact>> {
+    let mut q = filtered(&COLUMNS, tenant, filter);
+    let limit = i64::from(limit);
+    match cursor {
+        Cursor::Start => q.push(" ORDER BY contact_id LIMIT ").push_bind(limit),
+        Cursor::After(id) => {
+            q.push(" AND contact_id > ").push_bind(id.to_string()).push(" ORDER BY contact_id LIMIT ").push_bind(limit)
+        }
+        Cursor::Before(id) => q
+            .push(" AND contact_id < ")
+            .push_bind(id.to_string())
+            .push(" ORDER BY contact_id DESC LIMIT ")
+            .push_bind(limit),
+        Cursor::Offset(n) => q
+            .push(" ORDER BY contact_id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(n).unwrap_or(i64::MAX)),
+    };
     let rows = q.build().fetch_all(pool).await?;
-    rows.iter().map(contact_from_row).collect()
+    let mut contacts = rows.iter().map(contact_from_row).collect::<Result<Vec<_>>>()?;
+    if matches!(cursor, Cursor::Before(_)) {
+        contacts.reverse();
+    }
+    Ok(contacts)
+}
+
+pub(crate) async fn count(pool: &PgPool, tenant: TenantId, filter: &ContactFilter) -> Result<u64> {
+    let mut q = filtered("count(*)", tenant, filter);
+    let n: i64 = q.build_query_scalar().fetch_one(pool).await?;
+    to_u64("contacts", n)
 }
 
 /// A contact's events in the order they happened (secrets were removed when

@@ -14,8 +14,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::{CommandId, Contact, ContactId, TenantId};
 use ledger_ports::{
-    AccessRoles, CommandView, Commands, ContactFilter, Contacts, EventView, GrantChangeView, GrantView, Idempotency,
-    IdempotencyKeys, InviteTokenView, Invites, Readiness, RoleView, StoredResponse, TenantView, Tenants, Unavailable,
+    AccessRoles, CommandView, Commands, ContactFilter, Contacts, Cursor, EventView, GrantChangeView, GrantView,
+    Idempotency, IdempotencyKeys, InviteTokenView, Invites, Readiness, RoleView, StoredResponse, TenantView, Tenants,
+    Unavailable,
 };
 
 use crate::{idempotency, store::Store};
@@ -52,10 +53,14 @@ impl Contacts for Store {
         &self,
         tenant: TenantId,
         filter: &ContactFilter,
-        after: Option<ContactId>,
+        cursor: Cursor,
         limit: u32,
     ) -> Result<Vec<Contact>, Unavailable> {
-        Ok(contacts::list(self.pool(), tenant, filter, after, limit).await?)
+        Ok(contacts::list(self.pool(), tenant, filter, cursor, limit).await?)
+    }
+
+    async fn count_contacts(&self, tenant: TenantId, filter: &ContactFilter) -> Result<u64, Unavailable> {
+        Ok(contacts::count(self.pool(), tenant, filter).await?)
     }
 
     async fn contact_events(&self, tenant: TenantId, id: ContactId) -> Result<Vec<EventView>, Unavailable> {

@@ -1,6 +1,6 @@
 //! `ContactDeleted`: the contact leaves every read, its grants go with it,
 //! its history stays, and nothing re-delivered brings it back.
-use ledger_ports::{AccessRoles, ContactFilter, Contacts};
+use ledger_ports::{AccessRoles, ContactFilter, Contacts, Cursor};
 use serde_json::json;
 
 use crate::support::*;
@@ -32,8 +32,8 @@ async fn a_deleted_contact_leaves_every_read_keeps_its_history_and_stays_deleted
     assert_eq!(db.store.contact(t, id).await.unwrap(), None);
     assert_eq!(db.store.contact_by_external_id(t, "x-1").await.unwrap(), None);
     let filter = ContactFilter { email: Some("u@example.com".into()), ..ContactFilter::default() };
-    assert!(db.store.contacts(t, &filter, None, 50).await.unwrap().is_empty());
-    assert!(db.store.contacts(t, &ContactFilter::default(), None, 50).await.unwrap().is_empty());
+    assert!(db.store.contacts(t, &filter, Cursor::Start, 50).await.unwrap().is_empty());
+    assert!(db.store.contacts(t, &ContactFilter::default(), Cursor::Start, 50).await.unwrap().is_empty());
     assert!(db.store.contact_grants(t, id).await.unwrap().is_empty(), "the grants went with the contact");
     let history: Vec<String> =
         db.store.contact_events(t, id).await.unwrap().into_iter().map(|e| e.event_type).collect();

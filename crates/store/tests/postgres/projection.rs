@@ -1,7 +1,7 @@
 //! The projection: what is applied, what is ignored, and exactly once.
 use std::time::{Duration, Instant};
 
-use ledger_ports::{Commands, Contacts};
+use ledger_ports::{Commands, Contacts, Cursor};
 use ledger_protocol::LogRecord;
 use ledger_store::Applied;
 use serde_json::json;
@@ -210,7 +210,7 @@ async fn a_batch_larger_than_one_flush_projects_every_record() {
     eprintln!("projected {} records in {:?}", records.len(), started.elapsed());
 
     let filter = ledger_ports::ContactFilter { tag: Some("bulk".into()), ..Default::default() };
-    let all = db.store.contacts(t, &filter, None, 2000).await.unwrap();
+    let all = db.store.contacts(t, &filter, Cursor::Start, 2000).await.unwrap();
     assert_eq!(all.len(), 1500);
     for contact in &all {
         assert_eq!(contact, &log.state.tenants[&t].contacts[&contact.id]);

@@ -1,6 +1,6 @@
 //! The read ports' queries: commands, tenants, contacts, filters and pages.
 use ledger_domain::{ContactId, ContactKind};
-use ledger_ports::{CommandStatus, Commands, ContactFilter, Contacts, Readiness, Tenants};
+use ledger_ports::{CommandStatus, Commands, ContactFilter, Contacts, Cursor, Readiness, Tenants};
 use serde_json::json;
 
 use crate::support::*;
@@ -109,7 +109,7 @@ async fn contacts_are_filtered_by_email_kind_tag_and_external_id() {
     let list = |filter: ContactFilter| {
         let store = db.store.clone();
         async move {
-            let found = store.contacts(t, &filter, None, 50).await.unwrap();
+            let found = store.contacts(t, &filter, Cursor::Start, 50).await.unwrap();
             found.into_iter().map(|c| c.id).collect::<Vec<_>>()
         }
     };
@@ -140,7 +140,7 @@ async fn contacts_are_paged_in_id_order_after_a_cursor() {
     let mut seen = vec![];
     let mut after = None;
     loop {
-        let page = db.store.contacts(t, &ContactFilter::default(), after, 4).await.unwrap();
+        let page = db.store.contacts(t, &ContactFilter::default(), Cursor::from(after), 4).await.unwrap();
         assert!(page.len() <= 4);
         let Some(last) = page.last() else { break };
         after = Some(last.id);
@@ -149,7 +149,27 @@ async fn contacts_are_paged_in_id_order_after_a_cursor() {
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(seen, expected);
-    assert_eq!(db.store.contacts(t, &ContactFilter::default(), None, 0).await.unwrap(), vec![]);
+    assert_eq!(db.store.contacts(t, &ContactFilter::default(), Cursor::Start, 0).await.unwrap(), vec![]);
+}
+
+#[tokio::test]
+async fn contacts_are_paged_backwards_before_a_cursor_and_by_offset_and_counted() {
+    let db = TestDb::new().await;
+    let (t, _, mut ids) = directory(&db).await;
+    ids.sort();
+    let all = ContactFilter::default();
+    let ids_of = |page: Vec<ledger_domain::Contact>| page.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let n = ids.len();
+    let before_last = db.store.contacts(t, &all, Cursor::Before(ids[n - 1]), 2).await.unwrap();
+    assert_eq!(ids_of(before_last), ids[n - 3..n - 1].to_vec(), "the two right before, in id order");
+    let before_second = db.store.contacts(t, &all, Cursor::Before(ids[1]), 5).await.unwrap();
+    assert_eq!(ids_of(before_second), vec![ids[0]]);
+    let second_page = db.store.contacts(t, &all, Cursor::Offset(2), 2).await.unwrap();
+    assert_eq!(ids_of(second_page), ids[2..4].to_vec());
+    assert_eq!(db.store.count_contacts(t, &all).await.unwrap(), n as u64);
+    let guests = ContactFilter { kind: Some(ContactKind::Guest), ..Default::default() };
+    let guest_count = db.store.contacts(t, &guests, Cursor::Start, 100).await.unwrap().len();
+    assert_eq!(db.store.count_contacts(t, &guests).await.unwrap(), guest_count as u64);
 }
 
 #[tokio::test]
