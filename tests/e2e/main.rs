@@ -6,6 +6,7 @@ mod crash;
 mod invites;
 mod log;
 mod mailer_crash;
+mod orq;
 mod outage;
 mod roles;
 mod routing;

@@ -68,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/commands/{command_id}", get(commands::status))
         .route("/v1/tenant", get(tenant::get).patch(tenant::configure))
         .route("/zephr/createContact", post(vendors::zephr::create_contact))
+        .route("/v2/contacts", post(vendors::orq::create).get(vendors::orq::list))
+        .route("/v2/contacts/{id}", get(vendors::orq::get).patch(vendors::orq::patch).delete(vendors::orq::delete))
         .fallback(middleware::not_found)
         .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::track))

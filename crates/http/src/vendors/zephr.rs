@@ -21,10 +21,10 @@ use serde_json::{Map, Value, json};
 use crate::{
     auth::Caller,
     decision, idempotency,
-    middleware::InVendorShape,
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
+    vendors::in_vendor_shape,
 };
 
 pub const CREATED: &str = "Creating contact successful";
@@ -55,11 +55,6 @@ pub async fn create_contact(
     })
     .await;
     in_vendor_shape(response)
-}
-
-fn in_vendor_shape(mut response: Response) -> Response {
-    response.extensions_mut().insert(InVendorShape);
-    response
 }
 
 /// The upsert a Zephr body asks for, or every failing field under Zephr's names.

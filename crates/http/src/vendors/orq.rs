@@ -1,0 +1,304 @@
+//! orq.ai Contacts API (seed 001), `/v2/contacts`: contacts of kind
+//! `contact`, identified by `_id` (`contact_<ULID>`) or their `external_id`.
+//!
+//! - `POST /v2/contacts`: creates (201); `external_id` is required (1-120
+//!   characters) and one that exists is 409.
+//! - `GET /v2/contacts/{id}`: by contact id or external id.
+//! - `PATCH /v2/contacts/{id}`: changes only the fields given (null clears).
+//! - `DELETE /v2/contacts/{id}`: 204.
+//! - `GET /v2/contacts?limit=&starting_after=&ending_before=`: `limit` 1-50
+//!   (default 10), cursors are contact ids; `{"data", "has_more"}`.
+//!
+//! Wire names: `display_name` is the contact's `name`; `workspace_id` is the
+//! tenant's id as a UUID (the same 128 bits), stable per tenant; `created`
+//! and `updated` are RFC 3339. Errors: `{"code", "message", "errors"?}`;
+//! a body that is not right is 400 listing every failing field.
+use axum::{
+    extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use ledger_domain::{
+    Code, Command, Contact, ContactKind, DeleteContact, FieldError, TenantId, admit, wire, wire::ContactWrite,
+};
+use ledger_ports::{ContactFilter, Cursor};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    auth::Caller,
+    contacts_read::{find, read_back},
+    decision, idempotency,
+    problem::{Problem, Reply},
+    request::{JSON, MERGE_PATCH, WriteRequest},
+    state::AppState,
+    vendors::{in_vendor_shape, renamed, unknown_keys},
+};
+
+/// orq.ai field -> native field.
+const FIELDS: &[(&str, &str)] = &[
+    ("external_id", "external_id"),
+    ("display_name", "name"),
+    ("email", "email"),
+    ("avatar_url", "avatar_url"),
+    ("tags", "tags"),
+    ("metadata", "metadata"),
+];
+const LIMIT_DEFAULT: u32 = 10;
+const LIMIT_MAX: u32 = 50;
+
+/// `POST /v2/contacts`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Result<Caller, Problem>,
+    req: Result<WriteRequest, Problem>,
+) -> Response {
+    let (caller, req) = match (caller, req) {
+        (Ok(caller), Ok(req)) => (caller, req),
+        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    };
+    let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
+        let answer = async {
+            let command = create_command(&req.json_object(&[JSON])?)?;
+            let view = decision::decide(state, tenant, slot, command).await?;
+            let id = view
+                .contact_id
+                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+            let contact = read_back(state, tenant, id).await?;
+            Ok::<_, Problem>(
+                Reply::json(StatusCode::CREATED, view_of(tenant, &contact))
+                    .header(header::LOCATION, format!("/v2/contacts/{}", contact.id)),
+            )
+        };
+        Ok(answer.await.unwrap_or_else(|p| error(&p)))
+    })
+    .await;
+    in_vendor_shape(response)
+}
+
+/// `GET /v2/contacts/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Result<Caller, Problem>,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let answer = async {
+        let tenant = caller?.tenant_id();
+        let contact = found(&state, tenant, id).await?;
+        Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
+    };
+    in_vendor_shape(answer.await.unwrap_or_else(|p| error(&p)).into_response())
+}
+
+/// `PATCH /v2/contacts/{id}`.
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Result<Caller, Problem>,
+    id: Result<Path<String>, PathRejection>,
+    req: Result<WriteRequest, Problem>,
+) -> Response {
+    let (caller, req) = match (caller, req) {
+        (Ok(caller), Ok(req)) => (caller, req),
+        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    };
+    let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
+        let answer = async {
+            let body = req.json_object(&[JSON, MERGE_PATCH])?;
+            let contact = found(state, tenant, id).await?;
+            let mut errors = unknown_keys(&body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
+            let patch: Map<String, Value> =
+                body.into_iter().filter_map(|(k, v)| native_name(&k).map(|n| (n.to_owned(), v))).collect();
+            let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
+            let command = match wire::parse("PatchContact", &payload) {
+                Ok(command) if errors.is_empty() => command,
+                Ok(_) => return Err(invalid(errors)),
+                Err(more) => {
+                    errors.extend(more);
+                    return Err(invalid(errors));
+                }
+            };
+            decision::decide(state, tenant, slot, command).await?;
+            let contact = read_back(state, tenant, contact.id).await?;
+            Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
+        };
+        Ok(answer.await.unwrap_or_else(|p| error(&p)))
+    })
+    .await;
+    in_vendor_shape(response)
+}
+
+/// `DELETE /v2/contacts/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Result<Caller, Problem>,
+    id: Result<Path<String>, PathRejection>,
+    req: Result<WriteRequest, Problem>,
+) -> Response {
+    let (caller, req) = match (caller, req) {
+        (Ok(caller), Ok(req)) => (caller, req),
+        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    };
+    let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
+        let answer = async {
+            let contact = found(state, tenant, id).await?;
+            let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
+            decision::decide(state, tenant, slot, command).await?;
+            Ok::<_, Problem>(Reply::no_content())
+        };
+        Ok(answer.await.unwrap_or_else(|p| error(&p)))
+    })
+    .await;
+    in_vendor_shape(response)
+}
+
+/// `GET /v2/contacts`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Result<Caller, Problem>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let answer = async {
+        let tenant = caller?.tenant_id();
+        let Ok(Query(pairs)) = query else {
+            return Err(invalid(vec![FieldError::new("query", "invalid_query", "the query string cannot be read")]));
+        };
+        let (limit, cursor) = list_query(&pairs)?;
+        let filter = ContactFilter { kind: Some(ContactKind::Contact), ..ContactFilter::default() };
+        let page = state.contacts().contacts(tenant, &filter, cursor, limit + 1);
+        let mut contacts = state.port("contacts", page).await?;
+        let has_more = contacts.len() > limit as usize;
+        if has_more {
+            match cursor {
+                // Read backwards: the extra one is the oldest.
+                Cursor::Before(_) => {
+                    contacts.remove(0);
+                }
+                _ => contacts.truncate(limit as usize),
+            }
+        }
+        let data: Vec<Value> = contacts.iter().map(|c| view_of(tenant, c)).collect();
+        Ok::<_, Problem>(Reply::json(StatusCode::OK, json!({"data": data, "has_more": has_more})))
+    };
+    in_vendor_shape(answer.await.unwrap_or_else(|p| error(&p)).into_response())
+}
+
+fn list_query(pairs: &[(String, String)]) -> Result<(u32, Cursor), Problem> {
+    let mut errors = Vec::new();
+    let (mut limit, mut cursor) = (LIMIT_DEFAULT, Cursor::Start);
+    let id = |key: &str, value: &str, errors: &mut Vec<FieldError>| {
+        value.parse().map_err(|_| errors.push(FieldError::new(key, "invalid_id", "must be a contact id"))).ok()
+    };
+    for (key, value) in pairs {
+        match key.as_str() {
+            "limit" => match value.parse::<u32>() {
+                Ok(n) if (1..=LIMIT_MAX).contains(&n) => limit = n,
+                _ => errors.push(FieldError::new(
+                    "limit",
+                    "invalid_value",
+                    format!("must be an integer from 1 to {LIMIT_MAX}"),
+                )),
+            },
+            "starting_after" | "ending_before" if cursor != Cursor::Start => errors.push(FieldError::new(
+                key.clone(),
+                "conflicting_cursor",
+                "give starting_after or ending_before, not both",
+            )),
+            "starting_after" => cursor = id(key, value, &mut errors).map_or(cursor, Cursor::After),
+            "ending_before" => cursor = id(key, value, &mut errors).map_or(cursor, Cursor::Before),
+            _ => errors.push(FieldError::new(key.clone(), "unknown_field", "is not a known query parameter")),
+        }
+    }
+    if errors.is_empty() { Ok((limit, cursor)) } else { Err(invalid(errors)) }
+}
+
+/// The contact an `{id}` names (contact id or external id), if it is an
+/// orq.ai contact of this tenant.
+async fn found(
+    state: &AppState,
+    tenant: TenantId,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Contact, Problem> {
+    let not_found = || Problem::new(Code::ContactNotFound, "no such contact");
+    let Ok(Path(id)) = id else { return Err(not_found()) };
+    find(state, tenant, &id).await?.filter(|c| c.kind == ContactKind::Contact).ok_or_else(not_found)
+}
+
+/// The native create for an orq.ai body.
+fn create_command(body: &Map<String, Value>) -> Result<Command, Problem> {
+    let mut errors = unknown_keys(body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
+    if body.get("external_id").is_none_or(Value::is_null) {
+        // orq.ai's own required field: without it there is nothing to ask the domain.
+        errors.push(FieldError::new("external_id", "required", "is required: the contact's id in your system"));
+        return Err(invalid(errors));
+    }
+    let mut native = Map::new();
+    native.insert("kind".into(), json!("contact"));
+    for (k, v) in body {
+        if let Some(n) = native_name(k) {
+            native.insert(n.to_owned(), v.clone());
+        }
+    }
+    match wire::contact_body(ContactWrite::Create, &native) {
+        Ok(command) => {
+            errors.extend(admit(&command));
+            if errors.is_empty() { Ok(command) } else { Err(invalid(errors)) }
+        }
+        Err(more) => {
+            errors.extend(more);
+            Err(invalid(errors))
+        }
+    }
+}
+
+fn native_name(orq: &str) -> Option<&'static str> {
+    FIELDS.iter().find(|(o, _)| *o == orq).map(|(_, n)| *n)
+}
+
+fn orq_name(native: &str) -> String {
+    FIELDS.iter().find(|(_, n)| *n == native).map_or(native, |(o, _)| *o).to_owned()
+}
+
+fn invalid(errors: Vec<FieldError>) -> Problem {
+    let mut errors = renamed(&errors, orq_name);
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    errors.dedup();
+    Problem::validation(errors)
+}
+
+/// The tenant's id as a UUID: the same 128 bits, so stable per tenant.
+pub fn workspace_id(tenant: TenantId) -> String {
+    let hex = format!("{:032x}", tenant.0.0);
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+/// A contact as orq.ai shows it.
+fn view_of(tenant: TenantId, c: &Contact) -> Value {
+    let p = &c.profile;
+    json!({
+        "_id": c.id.to_string(),
+        "external_id": p.external_id,
+        "workspace_id": workspace_id(tenant),
+        "display_name": p.name,
+        "email": p.email,
+        "avatar_url": p.avatar_url,
+        "tags": p.tags,
+        "metadata": p.metadata,
+        "created": c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "updated": c.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+/// A problem in orq.ai's shape: a validation problem is its 400.
+fn error(p: &Problem) -> Reply {
+    let status = if p.status() == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { p.status() };
+    let mut body = json!({"code": p.code(), "message": p.detail()});
+    let errors = renamed(p.errors(), orq_name);
+    if !errors.is_empty() {
+        body["errors"] = json!(errors);
+    }
+    let mut reply = Reply::json(status, body);
+    reply.headers.extend(p.headers().iter().cloned());
+    reply
+}
