@@ -247,7 +247,7 @@ fn password_rules(c: &CreateContact, hash: Option<&String>) -> Vec<FieldError> {
 pub fn create_rules(c: &CreateContact) -> Vec<FieldError> {
     let (profile, hash) = effective(c);
     let mut errors = check_profile(&profile, c.type_id);
-    errors.extend(check_required(c.kind, &profile));
+    errors.extend(check_required(c.kind, c.type_id, &profile));
     errors.extend(password_rules(c, hash.as_ref()));
     errors
 }
@@ -396,7 +396,7 @@ pub fn patch_rules(existing: &Contact, patch: &ProfilePatch) -> Vec<FieldError> 
 /// what its kind must carry.
 pub fn profile_rules(kind: ContactKind, type_id: Option<i64>, profile: &Profile) -> Vec<FieldError> {
     let mut errors = check_profile(profile, type_id);
-    errors.extend(check_required(kind, profile));
+    errors.extend(check_required(kind, type_id, profile));
     errors
 }
 
@@ -405,7 +405,9 @@ pub fn is_country_code(cc: &str) -> bool {
 }
 
 /// What each kind must carry (Evance's rules; `contact` from Zephr/orq.ai).
-pub fn check_required(kind: ContactKind, p: &Profile) -> Vec<FieldError> {
+/// An organisation contact (a `contact` with a `type_id`, emnify's) needs
+/// only its type.
+pub fn check_required(kind: ContactKind, type_id: Option<i64>, p: &Profile) -> Vec<FieldError> {
     let mut e = Vec::new();
     let mut need = |field: &str, present: bool| {
         if !present {
@@ -424,7 +426,7 @@ pub fn check_required(kind: ContactKind, p: &Profile) -> Vec<FieldError> {
         }
         ContactKind::Recipient => need("email", p.email.is_some()),
         ContactKind::Contact => {
-            if p.email.is_none() && p.external_id.is_none() {
+            if p.email.is_none() && p.external_id.is_none() && type_id.is_none() {
                 e.push(FieldError::new("email", "required", "an email or an external_id is required"));
             }
         }

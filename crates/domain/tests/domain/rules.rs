@@ -464,3 +464,15 @@ fn deleting_a_user_drops_their_grants_and_invites() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_organisation_contact_needs_only_its_type_like_emnify() {
+    let mut g = given_a_tenant();
+    let created = g.accept("CreateContact", json!({"kind": "contact", "type_id": 2}));
+    assert!(matches!(&created[..], [Event::ContactCreated(c)] if c.type_id == Some(2)));
+    let refused = g.create(json!({"kind": "contact"})).unwrap_err();
+    assert_eq!(fields(&refused), vec!["email"], "without a type a contact still needs an email or external id");
+    let po = g.create(json!({"kind": "contact", "type_id": 2, "purchase_order_number": "PO-1"})).unwrap_err();
+    assert_eq!(fields(&po), vec!["purchase_order_number"], "a purchase order number only on type 6");
+    g.accept("CreateContact", json!({"kind": "contact", "type_id": 6, "purchase_order_number": "PO-1"}));
+}
