@@ -3,6 +3,7 @@
 mod browser;
 mod contacts;
 mod crash;
+mod emnify;
 mod invites;
 mod log;
 mod mailer_crash;

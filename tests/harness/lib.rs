@@ -130,6 +130,7 @@ pub async fn fresh_common(partitions: i32) -> (Common, TestDatabase) {
         mailer_fetch_wait_ms: fetch_wait_ms(),
         // Tests that do not look at mail still run the mailer: its .eml
         // files go to a temporary folder.
+        token_secret: None,
         mail: MailSettings {
             mail_outbox: std::env::temp_dir().join(format!("cl-outbox-{id}")),
             ..MailSettings::default()

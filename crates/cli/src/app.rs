@@ -2,7 +2,7 @@
 //! process; the other subcommands run one each. Tests start it in-process.
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use ledger_http::{AppState, HttpConfig};
+use ledger_http::{AppState, HttpConfig, TokenKey};
 use ledger_kafka::{Handler, HandlerConfig, HandlerStatus, KafkaBus, KafkaConfig, ensure_topics};
 use ledger_store::Store;
 use tokio::{sync::watch, task::JoinHandle};
@@ -98,7 +98,14 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
     let mut addr = None;
     if roles.api {
         let bus = KafkaBus::new(kafka.clone(), status.clone())?;
-        let state = AppState::new(Arc::new(bus), Arc::new(store.clone()), HttpConfig::default());
+        let mut config = HttpConfig::default();
+        match &common.token_secret {
+            Some(secret) => config.token_key = TokenKey(secret.as_bytes().to_vec()),
+            None => {
+                tracing::warn!("CL_TOKEN_SECRET is not set: emnify tokens are signed with a random per-process key")
+            }
+        }
+        let state = AppState::new(Arc::new(bus), Arc::new(store.clone()), config);
         let listener = tokio::net::TcpListener::bind(http).await?;
         addr = Some(listener.local_addr()?);
         let mut rx = rx.clone();

@@ -35,6 +35,11 @@ pub struct Common {
     /// How long an invite link stays valid, in seconds (default 7 days).
     #[arg(long, env = "CL_INVITE_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub invite_ttl_secs: i64,
+    /// The HMAC key of the emnify route's tokens; every API process of a
+    /// deployment must share it. Without one each process makes a random key
+    /// (its tokens die with it).
+    #[arg(long, env = "CL_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
     #[command(flatten)]
     pub mail: MailSettings,
 }

@@ -65,6 +65,16 @@ macro_rules! ulid_id {
 }
 
 ulid_id!(TenantId, "tenant");
+
+impl TenantId {
+    /// The tenant's numeric organisation id (emnify's `{org_id}`): the low 53
+    /// bits of its ULID (random bits, so unique in practice, and exact in a
+    /// JSON number). Fixed when the tenant is created, as its id is.
+    pub fn organisation_id(self) -> u64 {
+        let low = (self.0.0 & ((1u128 << 53) - 1)) as u64;
+        low.max(1)
+    }
+}
 ulid_id!(ContactId, "contact");
 ulid_id!(CommandId, "");
 ulid_id!(InviteId, "invite");

@@ -11,6 +11,29 @@ pub struct HttpConfig {
     pub port_timeout: Duration,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Signs the emnify route's tokens (HS256).
+    pub token_key: TokenKey,
+}
+
+/// The HMAC key of the emnify tokens. Every API process of a deployment must
+/// share it (`CL_TOKEN_SECRET`); without one a process makes a random key, so
+/// its tokens die with it. `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenKey(pub Vec<u8>);
+
+impl TokenKey {
+    pub fn random() -> Self {
+        use rand::RngCore;
+        let mut key = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self(key)
+    }
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(<redacted>)")
+    }
 }
 
 impl Default for HttpConfig {
@@ -19,6 +42,7 @@ impl Default for HttpConfig {
             decision_timeout: Duration::from_secs(10),
             port_timeout: Duration::from_secs(5),
             body_limit: 1024 * 1024,
+            token_key: TokenKey::random(),
         }
     }
 }

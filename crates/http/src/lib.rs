@@ -40,7 +40,7 @@ use axum::{
 use tower_http::trace::TraceLayer;
 
 pub use auth::hash_api_key;
-pub use config::HttpConfig;
+pub use config::{HttpConfig, TokenKey};
 pub use invites::hash_invite_token;
 pub use password::{PasswordHashError, hash_password};
 pub use state::AppState;
@@ -68,6 +68,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/commands/{command_id}", get(commands::status))
         .route("/v1/tenant", get(tenant::get).patch(tenant::configure))
         .route("/zephr/createContact", post(vendors::zephr::create_contact))
+        .route("/api/v1/authenticate", post(vendors::emnify::authenticate))
+        .route("/api/v1/organisation/{org_id}/contact", post(vendors::emnify::create).get(vendors::emnify::list))
+        .route(
+            "/api/v1/organisation/{org_id}/contact/{id}",
+            get(vendors::emnify::get).patch(vendors::emnify::patch).delete(vendors::emnify::delete),
+        )
         .route("/v2/contacts", post(vendors::orq::create).get(vendors::orq::list))
         .route("/v2/contacts/{id}", get(vendors::orq::get).patch(vendors::orq::patch).delete(vendors::orq::delete))
         .fallback(middleware::not_found)

@@ -15,7 +15,14 @@ use crate::{
 
 /// `GET /v1/tenant`.
 pub async fn get(caller: Caller) -> Result<Reply, Problem> {
-    Ok(Reply::json(StatusCode::OK, to_json(&caller.tenant)?))
+    Ok(Reply::json(StatusCode::OK, tenant_json(&caller.tenant)?))
+}
+
+/// The tenant with its numeric organisation id (the emnify routes' `{org_id}`).
+fn tenant_json(view: &ledger_ports::TenantView) -> Result<Value, Problem> {
+    let mut body = to_json(view)?;
+    body["organisation_id"] = serde_json::json!(view.tenant_id.organisation_id());
+    Ok(body)
 }
 
 /// `PATCH /v1/tenant` with `{"contact_capture": bool}`.
@@ -30,7 +37,7 @@ pub async fn configure(State(state): State<AppState>, caller: Caller, req: Write
             .port("tenant_by_key_hash", state.tenants().tenant_by_key_hash(&caller.key_hash))
             .await?
             .ok_or_else(|| Problem::internal(format_args!("tenant {tenant} vanished after ConfigureTenant")))?;
-        Ok(Reply::json(StatusCode::OK, to_json(&view)?))
+        Ok(Reply::json(StatusCode::OK, tenant_json(&view)?))
     })
     .await
 }

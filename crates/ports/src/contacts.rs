@@ -12,6 +12,10 @@ pub struct ContactFilter {
     pub kind: Option<ContactKind>,
     pub tag: Option<String>,
     pub external_id: Option<String>,
+    /// The contact with this per-tenant number (emnify's numeric id).
+    pub number: Option<u64>,
+    /// Only contacts with (true) or without (false) a `type_id`.
+    pub typed: Option<bool>,
 }
 
 /// Where a page of contacts starts; every page is in id (creation) order.

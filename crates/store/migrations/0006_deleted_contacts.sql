@@ -3,3 +3,6 @@
 -- re-delivered create or update of it changes nothing. Its events stay in
 -- contact_events, so its history is still readable.
 ALTER TABLE contacts ADD COLUMN deleted_at timestamptz;
+
+-- emnify addresses a contact by its per-tenant number.
+CREATE INDEX contacts_by_number ON contacts (tenant_id, number);

@@ -7,6 +7,7 @@ use ledger_domain::FieldError;
 
 use crate::middleware::InVendorShape;
 
+pub mod emnify;
 pub mod orq;
 pub mod zephr;
 

@@ -249,6 +249,8 @@ fn filter_matches(f: &ContactFilter, c: &Contact) -> bool {
         && f.kind.is_none_or(|k| c.kind == k)
         && f.tag.as_ref().is_none_or(|t| c.profile.tags.contains(t))
         && f.external_id.as_ref().is_none_or(|x| c.profile.external_id.as_ref() == Some(x))
+        && f.number.is_none_or(|n| c.number == n)
+        && f.typed.is_none_or(|t| c.type_id.is_some() == t)
 }
 
 pub struct FakeBus(pub Arc<World>);

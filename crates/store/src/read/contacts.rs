@@ -73,6 +73,14 @@ fn filtered<'a>(select: &str, tenant: TenantId, filter: &'a ContactFilter) -> Qu
     if let Some(external_id) = &filter.external_id {
         q.push(" AND external_id = ").push_bind(external_id.clone());
     }
+    if let Some(number) = filter.number {
+        q.push(" AND number = ").push_bind(i64::try_from(number).unwrap_or(i64::MAX));
+    }
+    match filter.typed {
+        Some(true) => q.push(" AND type_id IS NOT NULL"),
+        Some(false) => q.push(" AND type_id IS NULL"),
+        None => &mut q,
+    };
     q
 }
 

@@ -1,0 +1,482 @@
+//! emnify organisation contacts (seed 002), under `/api/v1`.
+//!
+//! - `POST /api/v1/authenticate` with `{"application_token": <api key>}` (or
+//!   `{"refresh_token": ...}`) answers `{"auth_token", "refresh_token"}`:
+//!   HS256 JWTs (`CL_TOKEN_SECRET`) naming the tenant (`sub`) and its numeric
+//!   organisation id (`org_id`), with `exp`. The other routes take
+//!   `Authorization: Bearer <auth_token>`; another organisation's `{org_id}`
+//!   is 403.
+//! - `POST .../organisation/{org_id}/contact`: only `type` (`{"id": n}`,
+//!   fixed at creation) is required; `id` and `organisation_id` may not be
+//!   given, in the body or the query string. 201 with `Location` and the
+//!   contact: numeric `id` (its per-tenant number), `contact_id` (string).
+//! - `GET .../contact` (an unwrapped array, `page`/`per_page`, totals in
+//!   `X-Total-Count`, `X-Total-Pages`, `X-Current-Page`, `X-Count-Per-Page`),
+//!   `GET`, `PATCH` (type fixed), `DELETE` (204) `.../contact/{id}`.
+//!
+//! An emnify contact is a native `contact` with a `type_id` (an organisation
+//! contact, which needs only its type). The flat address fields are the
+//! native address (`street` line1, `secondary_address` line2, `zipcode`,
+//! `city`, `state` region); `country` (`{"id": n}`, emnify's own country
+//! ids) is kept in the contact's metadata under `emnify.country`. Errors are
+//! `{"error_code", "error_token", "message", "errors"?}`; validation is 422
+//! listing every failing field.
+use axum::{
+    extract::{FromRequestParts, Path, Query, RawQuery, State, rejection::QueryRejection},
+    http::{StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ledger_domain::{
+    Code, Command, Contact, ContactKind, DeleteContact, FieldError, TenantId, admit, wire, wire::ContactWrite,
+};
+use ledger_ports::{ContactFilter, Cursor};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    auth::hash_api_key,
+    contacts_read::read_back,
+    decision, idempotency,
+    problem::{Problem, Reply},
+    request::{JSON, MERGE_PATCH, WriteRequest},
+    state::AppState,
+    vendors::{in_vendor_shape, renamed, unknown_keys},
+};
+
+const AUTH_TTL_SECS: i64 = 3600;
+const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
+const PER_PAGE_DEFAULT: u64 = 20;
+const PER_PAGE_MAX: u64 = 1000;
+
+/// emnify's flat fields that are native profile fields of the same name.
+const SAME: &[&str] = &["name", "title", "department", "email", "phone", "mobile", "purchase_order_number"];
+/// emnify's flat address fields and the native address fields they are.
+const ADDRESS: &[(&str, &str)] =
+    &[("street", "line1"), ("secondary_address", "line2"), ("zipcode", "zip"), ("city", "city"), ("state", "region")];
+const BODY: &[&str] = &[
+    "type",
+    "name",
+    "title",
+    "department",
+    "email",
+    "phone",
+    "mobile",
+    "purchase_order_number",
+    "street",
+    "secondary_address",
+    "zipcode",
+    "city",
+    "state",
+    "country",
+    // Known, and refused (`forbidden_ids`).
+    "id",
+    "organisation_id",
+];
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    org_id: u64,
+    /// `auth` or `refresh`.
+    typ: String,
+    iat: i64,
+    exp: i64,
+}
+
+fn token(state: &AppState, tenant: TenantId, typ: &str, ttl: i64) -> Result<String, Problem> {
+    let now = Utc::now().timestamp();
+    let claims =
+        Claims { sub: tenant.to_string(), org_id: tenant.organisation_id(), typ: typ.into(), iat: now, exp: now + ttl };
+    let key = EncodingKey::from_secret(&state.config().token_key.0);
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(Problem::internal)
+}
+
+fn verify(state: &AppState, jwt: &str, typ: &str) -> Option<TenantId> {
+    let key = DecodingKey::from_secret(&state.config().token_key.0);
+    let claims = jsonwebtoken::decode::<Claims>(jwt, &key, &Validation::new(Algorithm::HS256)).ok()?.claims;
+    let tenant: TenantId = claims.sub.parse().ok()?;
+    (claims.typ == typ && claims.org_id == tenant.organisation_id()).then_some(tenant)
+}
+
+fn unauthorized(detail: &str) -> Problem {
+    Problem::new(Code::Unauthorized, detail).header(header::WWW_AUTHENTICATE, "Bearer")
+}
+
+/// `POST /api/v1/authenticate`.
+pub async fn authenticate(State(state): State<AppState>, req: Result<WriteRequest, Problem>) -> Response {
+    let answer = async {
+        let body = req?.json_object(&[JSON])?;
+        let tenant = match (body.get("application_token"), body.get("refresh_token")) {
+            (Some(Value::String(key)), None) => {
+                let key_hash = hash_api_key(key);
+                let found = state.tenants().tenant_by_key_hash(&key_hash);
+                let view = state.port("tenant_by_key_hash", found).await?;
+                view.ok_or_else(|| unauthorized("the application token is not known"))?.tenant_id
+            }
+            (None, Some(Value::String(refresh))) => {
+                verify(&state, refresh, "refresh").ok_or_else(|| unauthorized("the refresh token is not valid"))?
+            }
+            _ => {
+                return Err(Problem::validation(vec![FieldError::new(
+                    "application_token",
+                    "required",
+                    "give an application_token (your API key) or a refresh_token",
+                )]));
+            }
+        };
+        let auth_token = token(&state, tenant, "auth", AUTH_TTL_SECS)?;
+        let refresh_token = token(&state, tenant, "refresh", REFRESH_TTL_SECS)?;
+        Ok(Reply::json(StatusCode::OK, json!({"auth_token": auth_token, "refresh_token": refresh_token})))
+    };
+    in_vendor_shape(answer.await.unwrap_or_else(|p| error(&p)).into_response())
+}
+
+/// The caller of an organisation route: the tenant its token names, which
+/// must be the organisation in the path.
+pub struct OrgCaller {
+    tenant: TenantId,
+}
+
+impl FromRequestParts<AppState> for OrgCaller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let jwt = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim().to_owned())
+            .ok_or_else(|| unauthorized("send an auth_token from POST /api/v1/authenticate as a Bearer token"))?;
+        let tenant = verify(state, &jwt, "auth").ok_or_else(|| unauthorized("the auth_token is not valid"))?;
+        let org = parts.uri.path().split('/').nth(4).and_then(|s| s.parse::<u64>().ok());
+        if org != Some(tenant.organisation_id()) {
+            return Err(Problem::new(Code::TenantMismatch, "the token is for another organisation"));
+        }
+        Ok(OrgCaller { tenant })
+    }
+}
+
+/// `POST /api/v1/organisation/{org_id}/contact`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Result<OrgCaller, Problem>,
+    RawQuery(query): RawQuery,
+    req: Result<WriteRequest, Problem>,
+) -> Response {
+    let (caller, req) = match (caller, req) {
+        (Ok(caller), Ok(req)) => (caller, req),
+        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    };
+    let (state, req, tenant, query) = (&state, &req, caller.tenant, query.unwrap_or_default());
+    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
+        let answer = async {
+            let body = req.json_object(&[JSON])?;
+            let command = create_command(&body, &query)?;
+            let view = decision::decide(state, tenant, slot, command).await?;
+            let id = view
+                .contact_id
+                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+            let contact = read_back(state, tenant, id).await?;
+            let location = format!("/api/v1/organisation/{}/contact/{}", tenant.organisation_id(), contact.number);
+            Ok::<_, Problem>(
+                Reply::json(StatusCode::CREATED, view_of(tenant, &contact)).header(header::LOCATION, location),
+            )
+        };
+        Ok(answer.await.unwrap_or_else(|p| error(&p)))
+    })
+    .await;
+    in_vendor_shape(response)
+}
+
+/// `GET /api/v1/organisation/{org_id}/contact/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Result<OrgCaller, Problem>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let answer = async {
+        let tenant = caller?.tenant;
+        let contact = found(&state, tenant, path).await?;
+        Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
+    };
+    in_vendor_shape(answer.await.unwrap_or_else(|p| error(&p)).into_response())
+}
+
+/// `PATCH /api/v1/organisation/{org_id}/contact/{id}`.
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Result<OrgCaller, Problem>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    req: Result<WriteRequest, Problem>,
+) -> Response {
+    let (caller, req) = match (caller, req) {
+        (Ok(caller), Ok(req)) => (caller, req),
+        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    };
+    let (state, req, tenant) = (&state, &req, caller.tenant);
+    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
+        let answer = async {
+            let body = req.json_object(&[JSON, MERGE_PATCH])?;
+            let contact = found(state, tenant, path).await?;
+            let mut errors = unknown_keys(&body, BODY);
+            errors.extend(forbidden_ids(&body, ""));
+            let (patch, shape) = native(&body, true);
+            errors.extend(shape);
+            let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
+            let command = match wire::parse("PatchContact", &payload) {
+                Ok(command) if errors.is_empty() => command,
+                Ok(_) => return Err(invalid(errors)),
+                Err(more) => {
+                    errors.extend(more);
+                    return Err(invalid(errors));
+                }
+            };
+            decision::decide(state, tenant, slot, command).await?;
+            let contact = read_back(state, tenant, contact.id).await?;
+            Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
+        };
+        Ok(answer.await.unwrap_or_else(|p| error(&p)))
+    })
+    .await;
+    in_vendor_shape(response)
+}
+
+/// `DELETE /api/v1/organisation/{org_id}/contact/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Result<OrgCaller, Problem>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    req: Result<WriteRequest, Problem>,
+) -> Response {
+    let (caller, req) = match (caller, req) {
+        (Ok(caller), Ok(req)) => (caller, req),
+        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    };
+    let (state, req, tenant) = (&state, &req, caller.tenant);
+    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
+        let answer = async {
+            let contact = found(state, tenant, path).await?;
+            let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
+            decision::decide(state, tenant, slot, command).await?;
+            Ok::<_, Problem>(Reply::no_content())
+        };
+        Ok(answer.await.unwrap_or_else(|p| error(&p)))
+    })
+    .await;
+    in_vendor_shape(response)
+}
+
+/// `GET /api/v1/organisation/{org_id}/contact`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Result<OrgCaller, Problem>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let answer = async {
+        let tenant = caller?.tenant;
+        let Ok(Query(pairs)) = query else {
+            return Err(invalid(vec![FieldError::new("query", "invalid_query", "the query string cannot be read")]));
+        };
+        let (mut page, mut per_page, mut errors) = (1u64, PER_PAGE_DEFAULT, Vec::new());
+        for (key, value) in &pairs {
+            let n = value.parse::<u64>().ok();
+            match key.as_str() {
+                "page" => match n.filter(|n| *n >= 1) {
+                    Some(n) => page = n,
+                    None => errors.push(FieldError::new("page", "invalid_value", "must be a whole number from 1")),
+                },
+                "per_page" => match n.filter(|n| (1..=PER_PAGE_MAX).contains(n)) {
+                    Some(n) => per_page = n,
+                    None => errors.push(FieldError::new(
+                        "per_page",
+                        "invalid_value",
+                        format!("must be a whole number from 1 to {PER_PAGE_MAX}"),
+                    )),
+                },
+                _ => errors.push(FieldError::new(key.clone(), "unknown_field", "is not a known query parameter")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        let filter = ContactFilter { kind: Some(ContactKind::Contact), typed: Some(true), ..ContactFilter::default() };
+        let total = state.port("count_contacts", state.contacts().count_contacts(tenant, &filter)).await?;
+        let cursor = Cursor::Offset((page - 1).saturating_mul(per_page));
+        let limit = u32::try_from(per_page).unwrap_or(u32::MAX);
+        let contacts = state.port("contacts", state.contacts().contacts(tenant, &filter, cursor, limit)).await?;
+        let data: Vec<Value> = contacts.iter().map(|c| view_of(tenant, c)).collect();
+        Ok::<_, Problem>(
+            Reply::json(StatusCode::OK, Value::Array(data))
+                .header(header::HeaderName::from_static("x-total-count"), total.to_string())
+                .header(header::HeaderName::from_static("x-total-pages"), total.div_ceil(per_page).to_string())
+                .header(header::HeaderName::from_static("x-current-page"), page.to_string())
+                .header(header::HeaderName::from_static("x-count-per-page"), per_page.to_string()),
+        )
+    };
+    in_vendor_shape(answer.await.unwrap_or_else(|p| error(&p)).into_response())
+}
+
+/// The organisation contact `{id}` (its number) names.
+async fn found(
+    state: &AppState,
+    tenant: TenantId,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+) -> Result<Contact, Problem> {
+    let not_found = || Problem::new(Code::ContactNotFound, "no such contact");
+    let number = path.ok().and_then(|Path((_, id))| id.parse::<u64>().ok()).ok_or_else(not_found)?;
+    let filter = ContactFilter {
+        kind: Some(ContactKind::Contact),
+        typed: Some(true),
+        number: Some(number),
+        ..ContactFilter::default()
+    };
+    let page = state.port("contacts", state.contacts().contacts(tenant, &filter, Cursor::Start, 1)).await?;
+    page.into_iter().next().ok_or_else(not_found)
+}
+
+/// `id` and `organisation_id` are the service's to give.
+fn forbidden_ids(body: &Map<String, Value>, query: &str) -> Vec<FieldError> {
+    let in_query = |key: &str| query.split('&').any(|pair| pair.split('=').next() == Some(key));
+    let mut errors = Vec::new();
+    for key in ["id", "organisation_id"] {
+        if body.contains_key(key) {
+            errors.push(FieldError::new(key, "not_allowed", "must not be given: the service assigns it"));
+        }
+        if in_query(key) {
+            errors.push(FieldError::new(
+                format!("query.{key}"),
+                "not_allowed",
+                "must not be given in the query string",
+            ));
+        }
+    }
+    errors
+}
+
+/// An emnify body as native fields (a create body, or a merge patch when
+/// `patch`), with the errors of emnify's own shapes (`type`, `country`).
+fn native(body: &Map<String, Value>, patch: bool) -> (Map<String, Value>, Vec<FieldError>) {
+    let mut out = Map::new();
+    let mut errors = Vec::new();
+    let id_of = |v: &Value| v.as_object().filter(|o| o.len() == 1).and_then(|o| o.get("id")).and_then(Value::as_i64);
+    let mut address = Map::new();
+    for (key, value) in body {
+        if SAME.contains(&key.as_str()) {
+            out.insert(key.clone(), value.clone());
+        } else if let Some((_, native)) = ADDRESS.iter().find(|(e, _)| e == key) {
+            address.insert((*native).to_owned(), value.clone());
+        } else if key == "type" {
+            match id_of(value) {
+                Some(id) => {
+                    out.insert("type_id".into(), json!(id));
+                }
+                None => errors.push(FieldError::new(
+                    "type",
+                    "invalid_type",
+                    "must be an object with the type id: {\"id\": 6}",
+                )),
+            }
+        } else if key == "country" {
+            match (value, id_of(value)) {
+                (Value::Null, _) if patch => {
+                    out.insert("metadata".into(), json!({"emnify": {"country": null}}));
+                }
+                (_, Some(id)) => {
+                    out.insert("metadata".into(), json!({"emnify": {"country": {"id": id}}}));
+                }
+                _ => errors.push(FieldError::new(
+                    "country",
+                    "invalid_type",
+                    "must be an object with the country id: {\"id\": 74}",
+                )),
+            }
+        }
+    }
+    if !address.is_empty() {
+        out.insert("address".into(), Value::Object(address));
+    }
+    (out, errors)
+}
+
+fn create_command(body: &Map<String, Value>, query: &str) -> Result<Command, Problem> {
+    let mut errors = unknown_keys(body, BODY);
+    errors.extend(forbidden_ids(body, query));
+    if body.get("type").is_none_or(Value::is_null) {
+        // emnify's one required field: without it there is nothing to ask the domain.
+        errors.push(FieldError::new("type", "required", "is required: {\"id\": <the contact type>}"));
+        return Err(invalid(errors));
+    }
+    let (mut native, shape) = native(body, false);
+    errors.extend(shape);
+    native.insert("kind".into(), json!("contact"));
+    match wire::contact_body(ContactWrite::Create, &native) {
+        Ok(command) => {
+            errors.extend(admit(&command));
+            if errors.is_empty() { Ok(command) } else { Err(invalid(errors)) }
+        }
+        Err(more) => {
+            errors.extend(more);
+            Err(invalid(errors))
+        }
+    }
+}
+
+fn emnify_name(native: &str) -> String {
+    if let Some(field) = native.strip_prefix("address.") {
+        return ADDRESS.iter().find(|(_, n)| *n == field).map_or(native, |(e, _)| *e).to_owned();
+    }
+    match native {
+        "type_id" => "type".to_owned(),
+        "metadata" => "country".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn invalid(errors: Vec<FieldError>) -> Problem {
+    let mut errors = renamed(&errors, emnify_name);
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    errors.dedup();
+    Problem::validation(errors)
+}
+
+/// A contact as emnify shows it.
+fn view_of(tenant: TenantId, c: &Contact) -> Value {
+    let p = &c.profile;
+    let a = p.address.clone().unwrap_or_default();
+    let country = p.metadata.get("emnify").and_then(|e| e.get("country")).cloned().unwrap_or(Value::Null);
+    json!({
+        "id": c.number,
+        "contact_id": c.id.to_string(),
+        "organisation": {"id": tenant.organisation_id()},
+        "type": c.type_id.map(|id| json!({"id": id})),
+        "name": p.name,
+        "title": p.title,
+        "department": p.department,
+        "street": a.line1,
+        "secondary_address": a.line2,
+        "zipcode": a.zip,
+        "city": a.city,
+        "state": a.region,
+        "country": country,
+        "email": p.email,
+        "phone": p.phone,
+        "mobile": p.mobile,
+        "purchase_order_number": p.purchase_order_number,
+    })
+}
+
+/// A problem in emnify's shape.
+fn error(p: &Problem) -> Reply {
+    let mut body = json!({"error_code": p.status().as_u16(), "error_token": p.code(), "message": p.detail()});
+    let errors = renamed(p.errors(), emnify_name);
+    if !errors.is_empty() {
+        body["errors"] = json!(errors);
+    }
+    let mut reply = Reply::json(p.status(), body);
+    reply.headers.extend(p.headers().iter().cloned());
+    reply
+}
