@@ -4,6 +4,7 @@ mod browser;
 mod contacts;
 mod crash;
 mod emnify;
+mod evance;
 mod invites;
 mod log;
 mod mailer_crash;

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/commands/{command_id}", get(commands::status))
         .route("/v1/tenant", get(tenant::get).patch(tenant::configure))
         .route("/zephr/createContact", post(vendors::zephr::create_contact))
+        .route("/api/contacts.json", post(vendors::evance::create))
         .route("/api/v1/authenticate", post(vendors::emnify::authenticate))
         .route("/api/v1/organisation/{org_id}/contact", post(vendors::emnify::create).get(vendors::emnify::list))
         .route(

@@ -8,6 +8,7 @@ use ledger_domain::FieldError;
 use crate::middleware::InVendorShape;
 
 pub mod emnify;
+pub mod evance;
 pub mod orq;
 pub mod zephr;
 

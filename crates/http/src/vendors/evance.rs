@@ -1,0 +1,228 @@
+//! Evance `POST /api/contacts.json` (seeds 003/004): `{"contact": {...},
+//! "invite": bool}` in Evance's field names (`firstname`, `lastname`,
+//! `email`, `company`, `type`, `password`, `address.{id, line1, line2, line3,
+//! city, region, countryCode, zip, firstname, lastname, company}`,
+//! `accessRoles`, `tags.contact`). It is the native create: every rule of the
+//! seeds (kinds and their required fields, uniqueness, `hq` refused, the
+//! password rule, address inheritance, a supplied address `id` making a new
+//! address, roles only for users and only existing ones, `expires` and
+//! `status: "active"`, the invite) is the domain's.
+//!
+//! Answers: 201 `{"contact": {...}}` in the same names with its `id`,
+//! `accessRoles` as granted and any `warnings`; 400 naming every failing
+//! field (`contact.firstname`, ...); 409 when an email or external id is
+//! taken; 401. Errors are `{"message", "code", "errors"?}`.
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use ledger_domain::{Contact, FieldError, TenantId};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    auth::Caller,
+    contact_input::{ContactWrite, contact_command},
+    contacts_read::read_back,
+    decision, idempotency,
+    problem::{Problem, Reply},
+    request::{JSON, WriteRequest},
+    state::AppState,
+    vendors::{in_vendor_shape, renamed, unknown_keys},
+};
+
+/// Evance contact field -> native field.
+const CONTACT: &[(&str, &str)] = &[
+    ("firstname", "first_name"),
+    ("lastname", "last_name"),
+    ("email", "email"),
+    ("company", "company"),
+    ("type", "kind"),
+    ("password", "password"),
+    ("address", "address"),
+    ("accessRoles", "access_roles"),
+    ("tags", "tags"),
+];
+/// Evance address field -> native address field (`id` is read and ignored).
+const ADDRESS: &[(&str, &str)] = &[
+    ("id", "id"),
+    ("line1", "line1"),
+    ("line2", "line2"),
+    ("line3", "line3"),
+    ("city", "city"),
+    ("region", "region"),
+    ("countryCode", "country_code"),
+    ("zip", "zip"),
+    ("firstname", "first_name"),
+    ("lastname", "last_name"),
+    ("company", "company"),
+];
+
+/// `POST /api/contacts.json`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Result<Caller, Problem>,
+    req: Result<WriteRequest, Problem>,
+) -> Response {
+    let (caller, req) = match (caller, req) {
+        (Ok(caller), Ok(req)) => (caller, req),
+        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    };
+    let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
+        let answer = async {
+            let body = req.json_object(&[JSON])?;
+            let (native, shape) = native_body(&body);
+            if !shape.is_empty() {
+                // Evance's own shapes are wrong: report them with the rules'
+                // verdict on the rest.
+                let rules = match contact_command(state, ContactWrite::Create, native).await {
+                    Err(p) => p.errors().to_vec(),
+                    Ok(_) => Vec::new(),
+                };
+                return Err(invalid(shape.into_iter().chain(rules).collect()));
+            }
+            let command = contact_command(state, ContactWrite::Create, native).await?;
+            let view = decision::decide(state, tenant, slot, command).await?;
+            let id = view
+                .contact_id
+                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+            let contact = read_back(state, tenant, id).await?;
+            let mut body = json!({"contact": view_of(state, tenant, &contact).await?});
+            if !view.warnings.is_empty() {
+                body["warnings"] = json!(renamed_warnings(&view.warnings));
+            }
+            Ok::<_, Problem>(
+                Reply::json(StatusCode::CREATED, body).header(header::LOCATION, format!("/v1/contacts/{id}")),
+            )
+        };
+        Ok(answer.await.unwrap_or_else(|p| error(&p)))
+    })
+    .await;
+    in_vendor_shape(response)
+}
+
+/// The native contact body for an Evance body, with the errors of Evance's
+/// own shapes (the envelope, `tags.contact`, unknown fields).
+fn native_body(body: &Map<String, Value>) -> (Map<String, Value>, Vec<FieldError>) {
+    let mut errors = unknown_keys(body, &["contact", "invite"]);
+    let mut native = Map::new();
+    match body.get("invite") {
+        None | Some(Value::Null) => {}
+        Some(invite) => {
+            native.insert("invite".into(), invite.clone());
+        }
+    }
+    let Some(contact) = body.get("contact").and_then(Value::as_object) else {
+        errors.push(FieldError::new("contact", "required", "is required: an object with the contact's fields"));
+        return (native, errors);
+    };
+    let known: Vec<&str> = CONTACT.iter().map(|(e, _)| *e).collect();
+    errors.extend(renamed(&unknown_keys(contact, &known), |f| format!("contact.{f}")));
+    for (key, value) in contact {
+        let Some((_, name)) = CONTACT.iter().find(|(e, _)| e == key) else { continue };
+        let value = match (*name, value) {
+            ("address", Value::Object(address)) => {
+                let known: Vec<&str> = ADDRESS.iter().map(|(e, _)| *e).collect();
+                errors.extend(renamed(&unknown_keys(address, &known), |f| format!("contact.address.{f}")));
+                Value::Object(
+                    address
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            ADDRESS.iter().find(|(e, _)| e == k).map(|(_, n)| ((*n).to_owned(), v.clone()))
+                        })
+                        .collect(),
+                )
+            }
+            ("tags", Value::Object(tags)) => {
+                errors.extend(renamed(&unknown_keys(tags, &["contact"]), |f| format!("contact.tags.{f}")));
+                match tags.get("contact") {
+                    None | Some(Value::Null) => continue,
+                    Some(list) => list.clone(),
+                }
+            }
+            ("tags", Value::Null) => continue,
+            ("tags", _) => {
+                errors.push(FieldError::new("contact.tags", "invalid_type", "must be an object: {\"contact\": [...]}"));
+                continue;
+            }
+            _ => value.clone(),
+        };
+        native.insert((*name).to_owned(), value);
+    }
+    (native, errors)
+}
+
+fn evance_name(native: &str) -> String {
+    if native == "invite" {
+        return native.to_owned();
+    }
+    if let Some(field) = native.strip_prefix("address.") {
+        let name = ADDRESS.iter().find(|(_, n)| *n == field).map_or(field, |(e, _)| *e);
+        return format!("contact.address.{name}");
+    }
+    if let Some(rest) = native.strip_prefix("access_roles") {
+        return format!("contact.accessRoles{rest}");
+    }
+    if native == "tags" {
+        return "contact.tags.contact".to_owned();
+    }
+    if native.starts_with("contact") {
+        return native.to_owned();
+    }
+    let name = CONTACT.iter().find(|(_, n)| *n == native).map_or(native, |(e, _)| *e);
+    format!("contact.{name}")
+}
+
+fn invalid(errors: Vec<FieldError>) -> Problem {
+    let mut errors = renamed(&errors, evance_name);
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    errors.dedup();
+    Problem::validation(errors)
+}
+
+fn renamed_warnings(warnings: &[ledger_domain::Warning]) -> Vec<Value> {
+    warnings.iter().map(|w| json!({"field": evance_name(&w.field), "code": w.code, "message": w.message})).collect()
+}
+
+/// A contact as Evance shows it, with the roles it now holds.
+async fn view_of(state: &AppState, tenant: TenantId, c: &Contact) -> Result<Value, Problem> {
+    let grants = state.port("contact_grants", state.roles().contact_grants(tenant, c.id)).await?;
+    let p = &c.profile;
+    let address = p.address.as_ref().map(|a| {
+        json!({
+            "id": a.id.map(|id| id.to_string()),
+            "line1": a.line1, "line2": a.line2, "line3": a.line3, "city": a.city, "region": a.region,
+            "countryCode": a.country_code, "zip": a.zip,
+            "firstname": a.first_name, "lastname": a.last_name, "company": a.company,
+        })
+    });
+    let roles: Vec<Value> = grants
+        .iter()
+        .map(|g| json!({"reference": g.reference, "status": g.status, "expires": g.expires.map(|t| t.to_rfc3339())}))
+        .collect();
+    Ok(json!({
+        "id": c.id.to_string(),
+        "type": c.kind.as_str(),
+        "firstname": p.first_name,
+        "lastname": p.last_name,
+        "email": p.email,
+        "company": p.company,
+        "address": address,
+        "accessRoles": roles,
+        "tags": {"contact": p.tags},
+    }))
+}
+
+/// A problem in the Evance route's shape: validation is 400.
+fn error(p: &Problem) -> Reply {
+    let status = if p.status() == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { p.status() };
+    let mut body = json!({"code": p.code(), "message": p.detail()});
+    let errors = renamed(p.errors(), evance_name);
+    if !errors.is_empty() {
+        body["errors"] = json!(errors);
+    }
+    let mut reply = Reply::json(status, body);
+    reply.headers.extend(p.headers().iter().cloned());
+    reply
+}
