@@ -10,14 +10,23 @@ use rdkafka::{
 
 use crate::{KafkaError, codec::owned_headers};
 
+/// At most `max` bytes of `text`, cut at a character boundary (a decode
+/// error may quote non-ASCII input).
+fn clip(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 pub fn dead_letter<M: Message>(
     producer: &FutureProducer,
     dlq_topic: &str,
     message: &M,
     error: &str,
 ) -> Result<DeliveryFuture, KafkaError> {
-    let mut error = error.to_owned();
-    error.truncate(1000);
+    let error = clip(error, 1000).to_owned();
     let headers = owned_headers(&[
         (header::DLQ_TOPIC, message.topic().to_owned()),
         (header::DLQ_PARTITION, message.partition().to_string()),
@@ -43,5 +52,17 @@ pub fn send(producer: &FutureProducer, mut record: FutureRecord<'_, [u8], [u8]>)
             }
             Err((e, _)) => return Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_error_is_clipped_at_a_character_boundary() {
+        let text = format!("{}é and more", "x".repeat(999));
+        assert_eq!(clip(&text, 1000), "x".repeat(999));
+        assert_eq!(clip("short", 1000), "short");
     }
 }
