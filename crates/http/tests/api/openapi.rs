@@ -56,6 +56,7 @@ async fn served(app: &TestApp) -> BTreeSet<(String, String)> {
     }
     let probe = app.router.clone().layer(middleware::from_fn(matched));
     let probing = TestApp { router: probe, world: app.world.clone(), tenant: app.tenant };
+    // (the probes' answers are checked against the document too, by `send`)
     let paths = router_paths(&app.router);
     assert!(paths.contains("/v1/contacts") && paths.contains("/healthz"), "cannot read the routes: {paths:?}");
     let mut served = BTreeSet::new();
