@@ -1,5 +1,6 @@
 //! The published contract: `GET /openapi.json`, an OpenAPI 3.1 document
-//! generated from the code.
+//! generated from the code, and `GET /docs`, a reference page rendered from
+//! it by Swagger UI (embedded in the binary: see [`reference`]).
 //!
 //! # Adding a route with its documentation
 //!
@@ -31,6 +32,7 @@
 //! it declares another, as the Zephr route does). A `Problem` body is always
 //! `application/problem+json`.
 pub(crate) mod bodies;
+mod reference;
 pub(crate) mod schema;
 
 use std::sync::Arc;
@@ -62,7 +64,7 @@ pub const API_KEY: &str = "api_key";
 
 /// Operations that call no port (`/readyz` probes them, and says so in its
 /// own 503), so they never answer 500 or 503.
-const STATIC: [&str; 4] = ["healthz", "readyz", "metrics", "openapi"];
+const STATIC: [&str; 6] = ["healthz", "readyz", "metrics", "openapi", "docs", "docs_asset"];
 
 /// The one write that publishes without waiting for the decision.
 const PUBLISH_ONLY: &str = "submit_command";
@@ -73,10 +75,15 @@ pub struct Published {
     json: Bytes,
 }
 
-/// The router of `api` with the document added (and documented); the
-/// finished document travels to its handler as an extension.
+/// The router of `api` with the document and the reference page added (and
+/// documented); the finished document travels to their handlers as an
+/// extension.
 pub fn publish(api: OpenApiRouter<AppState>) -> Router<AppState> {
-    let (router, doc) = api.routes(routes!(document)).split_for_parts();
+    let (router, doc) = api
+        .routes(routes!(document))
+        .routes(routes!(reference::page))
+        .routes(routes!(reference::asset))
+        .split_for_parts();
     let doc = finish(serde_json::to_value(&doc).unwrap_or_default());
     let json = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
     router.layer(Extension(Arc::new(Published { json })))
@@ -148,7 +155,7 @@ fn tags() -> Value {
         {"name": "tenant", "description": "The caller's own tenant."},
         {"name": "zephr", "description": "Zuora Zephr compatibility: Zephr's requests and answers, the native commands behind them."},
         {"name": "ops", "description": "For operators and orchestrators; no API key."},
-        {"name": "reference", "description": "This document; no API key."},
+        {"name": "reference", "description": "This document and its reference page; no API key."},
     ])
 }
 

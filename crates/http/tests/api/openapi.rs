@@ -1,6 +1,7 @@
 //! The published contract: `/openapi.json` lists every route the router
 //! serves and nothing else, is a sound OpenAPI 3.1 document, and the real
-//! answers (and the bodies a client sends) fit it.
+//! answers (and the bodies a client sends) fit it; `/docs` renders it from
+//! files the service itself serves.
 use std::collections::BTreeSet;
 
 use axum::{
@@ -80,7 +81,7 @@ async fn every_route_the_router_serves_is_in_the_document_and_nothing_else() {
     assert!(undocumented.is_empty(), "served but not in /openapi.json: {undocumented:?}");
     let unserved: Vec<_> = documented.difference(&served).collect();
     assert!(unserved.is_empty(), "in /openapi.json but not served: {unserved:?}");
-    for route in [("POST", "/zephr/createContact"), ("GET", "/invite/{token}"), ("GET", "/metrics")] {
+    for route in [("POST", "/zephr/createContact"), ("GET", "/invite/{token}"), ("GET", "/docs"), ("GET", "/metrics")] {
         assert!(documented.contains(&(route.0.to_owned(), route.1.to_owned())), "{route:?}");
     }
 }
@@ -335,7 +336,7 @@ async fn role_invite_command_tenant_and_ops_answers_fit_the_document() {
     let capture = json!({"contact_capture": true});
     assert_eq!(call(&app, &c, "PATCH", "/v1/tenant", Some(&capture)).await.status, 200);
 
-    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/swagger-ui.css", "/docs/nope"] {
         let r = app.send("GET", path, &[], Body::empty()).await;
         answer_fits(&c, "GET", path, &r);
     }
@@ -360,4 +361,33 @@ async fn zephr_answers_fit_the_document() {
     let no_key = app.send("POST", path, &[("content-type", "application/json")], "{}").await;
     answer_fits(&c, "POST", path, &no_key);
     assert_eq!(no_key.status, 401);
+}
+
+#[tokio::test]
+async fn the_reference_page_loads_only_files_the_service_serves() {
+    let app = spawn_app();
+    let page = app.send("GET", "/docs", &[], Body::empty()).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"), "{csp}");
+    let mut loaded = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for piece in page.text.split(attribute).skip(1) {
+            loaded.push(piece.split('"').next().unwrap().to_owned());
+        }
+    }
+    assert!(loaded.len() >= 5, "{loaded:?}");
+    for url in &loaded {
+        assert!(url.starts_with("/docs/"), "{url} is not the service's own");
+        let r = app.send("GET", url, &[], Body::empty()).await;
+        assert_eq!(r.status, 200, "{url}");
+        assert!(r.header("content-security-policy").is_some(), "{url}");
+    }
+    let init = app.send("GET", "/docs/swagger-initializer.js", &[], Body::empty()).await;
+    assert!(init.text.contains("\"/openapi.json\""), "{}", init.text);
+    assert!(init.text.contains("\"validatorUrl\": \"none\""), "{}", init.text);
+    assert!(!init.text.contains("http://") && !init.text.contains("https://"), "{}", init.text);
+    let missing = app.send("GET", "/docs/nope.js", &[], Body::empty()).await;
+    assert_eq!((missing.status, missing.problem_code()), (404, "not_found"));
 }
