@@ -2,8 +2,9 @@
 //! read bodies with the domain's wire (`ledger_domain::wire`) and write them
 //! with `json!`, so these types exist for their schemas only: each mirrors
 //! what its handler reads or writes, reusing the domain's own types (and so
-//! their schemas) wherever the wire shape is theirs. The HTTP tests hold the
-//! real answers against them (`tests/api/openapi.rs`).
+//! their schemas) wherever the wire shape is theirs. The HTTP tests hold
+//! every real answer against them (`tests/api/support.rs` checks each one),
+//! and send the example bodies to the real handlers (`tests/api/openapi.rs`).
 #![allow(dead_code, reason = "described, never built: these types exist for their schemas")]
 
 use std::borrow::Cow;
@@ -33,6 +34,7 @@ fn password() -> String {
 /// `unknown_field`); `null` or an empty string leaves a field out.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = examples::new_user(), example = examples::new_contact())]
 pub struct NewContact {
     pub kind: ContactKind,
     /// The client's own contact type number; fixed at creation.
@@ -55,6 +57,7 @@ pub struct NewContact {
 /// given, or created when there is none.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = examples::upsert_by_email(), example = examples::upsert_by_external_id())]
 pub struct ContactUpsert {
     /// What finds the contact to update; the field it names is required.
     #[serde(default = "email")]
@@ -122,6 +125,7 @@ impl JsonSchema for ContactPatch {
             "type": "object",
             "properties": properties,
             "additionalProperties": false,
+            "examples": [examples::patch()],
         })
     }
 }
@@ -151,6 +155,7 @@ fn nullable(schema: Value) -> Value {
 /// warning. The path names the contact (a `contact_id` here is refused).
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = examples::role_grants())]
 pub struct RoleGrants {
     pub access_roles: Vec<GrantItem>,
 }
@@ -158,6 +163,7 @@ pub struct RoleGrants {
 /// The token from the invite link, and the password to set.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = examples::invite_acceptance())]
 pub struct InviteAcceptance {
     /// The token of the invite link (`/invite/{token}`).
     pub token: String,
@@ -225,7 +231,7 @@ impl JsonSchema for CommandEnvelope {
                 v
             })
             .collect();
-        json_schema!({ "oneOf": variants })
+        json_schema!({ "oneOf": variants, "examples": [examples::envelope()] })
     }
 }
 
@@ -511,6 +517,57 @@ bridge!(
     NotReady,
     Problem,
 );
+
+/// Example bodies (the document's tests check each against its schema).
+pub mod examples {
+    use serde_json::{Value, json};
+
+    pub fn new_user() -> Value {
+        json!({
+            "kind": "user",
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "company": "Analytical Engines Ltd",
+            "address": {"line1": "12 St James's Square", "city": "London", "zip": "SW1Y 4JH", "country_code": "GB"},
+            "tags": ["vip"],
+            "password": "analytical1engine",
+            "access_roles": ["newsletter", {"reference": "trade-account", "expires": "2030-01-01T00:00:00Z"}],
+        })
+    }
+
+    pub fn new_contact() -> Value {
+        json!({"kind": "contact", "email": "grace@example.com", "first_name": "Grace", "metadata": {"source": "fair"}})
+    }
+
+    pub fn upsert_by_email() -> Value {
+        json!({"email": "grace@example.com", "first_name": "Grace", "metadata": {"plan": "gold"}})
+    }
+
+    pub fn upsert_by_external_id() -> Value {
+        json!({"match_on": "external_id", "external_id": "crm-1042", "email": "linus@example.com", "title": "CTO"})
+    }
+
+    pub fn patch() -> Value {
+        json!({"title": "Countess", "phone": null, "address": {"city": "Leeds"}, "tags": ["vip", "speaker"]})
+    }
+
+    pub fn role_grants() -> Value {
+        json!({"access_roles": ["newsletter", {"reference": "trade-account", "expires": "2030-01-01T00:00:00Z", "status": "active"}]})
+    }
+
+    pub fn invite_acceptance() -> Value {
+        json!({"token": "k3J9s0d8f7G6h5J4k3L2", "password": "analytical1engine"})
+    }
+
+    pub fn envelope() -> Value {
+        json!({
+            "command_id": "01J9ZQ3M8N2P4R6S8T0V2W4X6Y",
+            "type": "PatchContact",
+            "payload": {"contact_id": "contact_01J9ZQ3M8N2P4R6S8T0V2W4X6Z", "expected_version": 3, "patch": {"title": "CTO"}},
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -94,6 +94,7 @@ pub async fn create_contact(
 /// Zephr's `createContact` body.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = json!({"identifiers": {"email_address": "grace@example.com"}, "attributes": {"plan": "gold"}}))]
 #[allow(dead_code, reason = "described, never built: `read` reads the body")]
 pub struct ZephrCreateContact {
     pub identifiers: ZephrIdentifiers,

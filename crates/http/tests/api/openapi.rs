@@ -156,6 +156,13 @@ async fn the_document_is_sound() {
         let standalone = contract.standalone(schema);
         assert!(jsonschema::meta::is_valid(&standalone), "{name} is not a valid JSON Schema 2020-12");
         assert!(jsonschema::validator_for(&standalone).is_ok(), "{name} does not compile");
+        for example in schema["examples"].as_array().into_iter().flatten() {
+            contract.validate(schema, example).unwrap_or_else(|e| panic!("{name}'s example does not fit it: {e}"));
+        }
+    }
+    for (name, schema) in [("NewContact", 2), ("ContactUpsert", 2), ("ContactPatch", 1), ("ZephrCreateContact", 1)] {
+        let examples = doc["components"]["schemas"][name]["examples"].as_array().map_or(0, Vec::len);
+        assert_eq!(examples, schema, "{name} has no example to show");
     }
     let codes = doc["components"]["schemas"]["Code"].to_string();
     for code in ledger_domain::Code::ALL {
@@ -390,4 +397,38 @@ async fn the_reference_page_loads_only_files_the_service_serves() {
     assert!(!init.text.contains("http://") && !init.text.contains("https://"), "{}", init.text);
     let missing = app.send("GET", "/docs/nope.js", &[], Body::empty()).await;
     assert_eq!((missing.status, missing.problem_code()), (404, "not_found"));
+}
+
+#[tokio::test]
+async fn the_documents_example_bodies_are_accepted() {
+    let app = spawn_app();
+    let c = contract(&app).await;
+    let examples = |name: &str| c.doc["components"]["schemas"][name]["examples"].as_array().cloned().unwrap();
+    for reference in ["newsletter", "trade-account"] {
+        let role = json!({"reference": reference, "name": reference, "grant_rule": "automatic"});
+        assert_eq!(call(&app, &c, "POST", "/v1/access-roles", Some(&role)).await.status, 201);
+    }
+    let mut user = None;
+    for example in examples("NewContact") {
+        let r = call(&app, &c, "POST", "/v1/contacts", Some(&example)).await;
+        assert_eq!(r.status, 201, "{example}: {}", r.text);
+        user = user.or_else(|| (r.body["kind"] == "user").then(|| r.body["id"].as_str().unwrap().to_owned()));
+    }
+    for example in examples("ContactUpsert") {
+        let r = call(&app, &c, "POST", "/v1/contacts/upsert", Some(&example)).await;
+        assert!(r.status == 200 || r.status == 201, "{example}: {}", r.text);
+    }
+    let user = user.expect("a user example");
+    for example in examples("ContactPatch") {
+        let r = call(&app, &c, "PATCH", &format!("/v1/contacts/{user}"), Some(&example)).await;
+        assert_eq!(r.status, 200, "{example}: {}", r.text);
+    }
+    for example in examples("RoleGrants") {
+        let r = call(&app, &c, "POST", &format!("/v1/contacts/{user}/roles"), Some(&example)).await;
+        assert_eq!(r.status, 200, "{example}: {}", r.text);
+    }
+    for example in examples("ZephrCreateContact") {
+        let r = call(&app, &c, "POST", "/zephr/createContact", Some(&example)).await;
+        assert_eq!(r.status, 200, "{example}: {}", r.text);
+    }
 }
