@@ -15,13 +15,36 @@ use crate::{
     auth::Caller,
     contacts_read::to_json,
     decision, idempotency,
+    openapi::{
+        IdempotencyKey,
+        bodies::{AccessRole, AccessRoleDefinition, AccessRoleList, Problem as ProblemBody},
+    },
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
 };
 
-/// `POST /v1/access-roles` with `{reference, name, grant_rule}`: 201 with
-/// the role as the read model now shows it.
+/// Define an access role.
+///
+/// Adds a role to the tenant's catalogue: 201 with the role as the read model
+/// now shows it. Its grant rule decides how a grant of it starts:
+/// `automatic` (active), `email_verification` (pending until the user
+/// accepts an invite), `manual_approval` (pending until approved).
+#[utoipa::path(
+    post,
+    path = "/v1/access-roles",
+    tag = "access-roles",
+    operation_id = "define_access_role",
+    security(("api_key" = [])),
+    params(IdempotencyKey),
+    request_body(content = AccessRoleDefinition, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The role.", body = AccessRole,
+            headers(("Location" = String, description = "`/v1/access-roles/{reference}`"))),
+        (status = 409, description = "`role_exists`", body = ProblemBody),
+        (status = 422, description = "`validation_failed`: every failing field, in `errors`.", body = ProblemBody),
+    ),
+)]
 pub async fn define(State(state): State<AppState>, caller: Caller, req: WriteRequest) -> Response {
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
@@ -42,14 +65,36 @@ pub async fn define(State(state): State<AppState>, caller: Caller, req: WriteReq
     .await
 }
 
-/// `GET /v1/access-roles`: the whole catalogue (a tenant has a handful of
-/// roles, so there is no paging), ordered by reference.
+/// List access roles.
+///
+/// The whole catalogue (a tenant has a handful of roles, so there is no
+/// paging), ordered by reference.
+#[utoipa::path(
+    get,
+    path = "/v1/access-roles",
+    tag = "access-roles",
+    operation_id = "list_access_roles",
+    security(("api_key" = [])),
+    responses((status = 200, description = "The catalogue.", body = AccessRoleList)),
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Reply, Problem> {
     let roles = state.port("access_roles", state.roles().access_roles(caller.tenant_id())).await?;
     Ok(Reply::json(StatusCode::OK, json!({ "data": to_json(&roles)? })))
 }
 
-/// `GET /v1/access-roles/{reference}`: where a define's `Location` points.
+/// Read an access role.
+#[utoipa::path(
+    get,
+    path = "/v1/access-roles/{reference}",
+    tag = "access-roles",
+    operation_id = "get_access_role",
+    security(("api_key" = [])),
+    params(("reference" = String, Path, description = "The role's reference.")),
+    responses(
+        (status = 200, description = "The role.", body = AccessRole),
+        (status = 404, description = "`role_not_found`", body = ProblemBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,

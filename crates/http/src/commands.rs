@@ -18,6 +18,10 @@ use crate::{
     contacts_read::to_json,
     decision, idempotency,
     idempotency::Slot,
+    openapi::{
+        IdempotencyKey,
+        bodies::{CommandEnvelope as EnvelopeBody, CommandState, CommandSubmitted, Problem as ProblemBody},
+    },
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
@@ -28,9 +32,31 @@ const FIELDS: [&str; 5] = ["command_id", "tenant_id", "type", "issued_at", "payl
 /// delivery reports of invites are the mailer's alone to make.
 /// Commands an API key may not send: tenants are made by the CLI, delivery
 /// reports by the mailer, and accepting an invite needs the invite's token.
-const NOT_THROUGH_API: [&str; 4] = ["CreateTenant", "RecordInviteSent", "RecordInviteDeliveryFailed", "AcceptInvite"];
+pub(crate) const NOT_THROUGH_API: [&str; 4] =
+    ["CreateTenant", "RecordInviteSent", "RecordInviteDeliveryFailed", "AcceptInvite"];
 
-/// `POST /v1/commands`: 202 with the command id to poll.
+/// Submit a command.
+///
+/// Publishes the envelope as it is and answers 202 at once with the command
+/// id to poll. The envelope's `command_id` is the idempotency key: sending it
+/// again re-submits the same command, which is decided once.
+#[utoipa::path(
+    post,
+    path = "/v1/commands",
+    tag = "commands",
+    operation_id = "submit_command",
+    security(("api_key" = [])),
+    params(IdempotencyKey),
+    request_body(content = EnvelopeBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Published, not decided yet.", body = CommandSubmitted,
+            headers(("Location" = String, description = "`/v1/commands/{command_id}`"))),
+        (status = 403, description = "`tenant_mismatch`: `tenant_id` is not the key's tenant; \
+            `command_not_allowed`: the type cannot be sent through the API.", body = ProblemBody),
+        (status = 422, description = "`validation_failed`: every failing field of the envelope and its payload \
+            (`payload.<field>`), in `errors`.", body = ProblemBody),
+    ),
+)]
 pub async fn submit(State(state): State<AppState>, caller: Caller, req: WriteRequest) -> Response {
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     // The envelope's own command id is the natural idempotency key.
@@ -47,8 +73,22 @@ pub async fn submit(State(state): State<AppState>, caller: Caller, req: WriteReq
     .await
 }
 
-/// `GET /v1/commands/{command_id}`: accepted, rejected (with the problem a
-/// synchronous call would have answered), pending, or not found.
+/// A command's status.
+///
+/// Accepted (with the events it appended), rejected (with the problem a
+/// synchronous call would have answered), or pending.
+#[utoipa::path(
+    get,
+    path = "/v1/commands/{command_id}",
+    tag = "commands",
+    operation_id = "get_command",
+    security(("api_key" = [])),
+    params(("command_id" = String, Path, description = "The command id (a ULID).")),
+    responses(
+        (status = 200, description = "How the command was decided, if it was.", body = CommandState),
+        (status = 404, description = "`command_not_found`", body = ProblemBody),
+    ),
+)]
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,8 +14,31 @@ use ledger_ports::Cursor;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::{auth::Caller, list_query::ListQuery, problem::Problem, problem::Reply, state::AppState};
+use crate::{
+    auth::Caller,
+    list_query::ListQuery,
+    openapi::bodies::{Contact as ContactBody, ContactPage, EventList, Problem as ProblemBody},
+    problem::Problem,
+    problem::Reply,
+    state::AppState,
+};
 
+/// Read a contact.
+///
+/// By contact id, else by external id.
+#[utoipa::path(
+    get,
+    path = "/v1/contacts/{id}",
+    tag = "contacts",
+    operation_id = "get_contact",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The contact id (`contact_<ULID>` or a bare ULID), or its external id.")),
+    responses(
+        (status = 200, description = "The contact.", body = ContactBody,
+            headers(("ETag" = String, description = "The contact's version, quoted."))),
+        (status = 404, description = "`contact_not_found`", body = ProblemBody),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -26,13 +49,51 @@ pub async fn get(
     contact_reply(StatusCode::OK, &contact, None)
 }
 
-/// `GET /v1/contacts/upsert` lands on the upsert route; it still means the
-/// contact whose external id is "upsert".
+/// Read the contact whose external id is `upsert`.
+///
+/// `/v1/contacts/upsert` is the create-or-update route; read with GET, it is
+/// still the contact whose external id is "upsert", as `/v1/contacts/{id}` reads.
+#[utoipa::path(
+    get,
+    path = "/v1/contacts/upsert",
+    tag = "contacts",
+    operation_id = "get_contact_upsert",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The contact.", body = ContactBody,
+            headers(("ETag" = String, description = "The contact's version, quoted."))),
+        (status = 404, description = "`contact_not_found`", body = ProblemBody),
+    ),
+)]
 pub async fn get_upsert_literal(State(state): State<AppState>, caller: Caller) -> Result<Reply, Problem> {
     let contact = find(&state, caller.tenant_id(), "upsert").await?.ok_or_else(contact_not_found)?;
     contact_reply(StatusCode::OK, &contact, None)
 }
 
+/// List contacts.
+///
+/// A page of the tenant's contacts ordered by id, filtered by any of the
+/// parameters; follow `next_cursor` for the next page. An empty parameter
+/// counts as absent; an unknown or repeated one is refused.
+#[utoipa::path(
+    get,
+    path = "/v1/contacts",
+    tag = "contacts",
+    operation_id = "list_contacts",
+    security(("api_key" = [])),
+    params(
+        ("email" = Option<String>, Query, description = "Contacts with this email."),
+        ("kind" = Option<String>, Query, description = "`user`, `guest`, `branch`, `recipient` or `contact`."),
+        ("tag" = Option<String>, Query, description = "Contacts with this tag."),
+        ("external_id" = Option<String>, Query, description = "The contact with this external id."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Contacts per page (default 20)."),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of contacts.", body = ContactPage),
+        (status = 422, description = "`validation_failed`: every bad parameter, in `errors`.", body = ProblemBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,6 +117,22 @@ pub async fn list(
     Ok(Reply::json(StatusCode::OK, body))
 }
 
+/// A contact's history.
+///
+/// Its events, oldest first: type, version, time, command id and data
+/// (secrets left out). A deleted contact's history stays readable by its id.
+#[utoipa::path(
+    get,
+    path = "/v1/contacts/{id}/events",
+    tag = "contacts",
+    operation_id = "list_contact_events",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The contact id (`contact_<ULID>` or a bare ULID), or its external id.")),
+    responses(
+        (status = 200, description = "The contact's events.", body = EventList),
+        (status = 404, description = "`contact_not_found`", body = ProblemBody),
+    ),
+)]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,

@@ -13,13 +13,41 @@ use crate::{
     contact_input::{ContactWrite, contact_command},
     contacts_read::{ContactPath, contact_reply, read_back},
     decision, idempotency,
+    openapi::{
+        IdempotencyKey, IfMatch,
+        bodies::{
+            Contact, ContactPatch, ContactUpsert, CreatedContact, NewContact, Problem as ProblemBody, UpsertedContact,
+        },
+    },
     problem::{Problem, Reply},
     request::{JSON, MERGE_PATCH, WriteRequest},
     state::AppState,
     warnings,
 };
 
-/// `POST /v1/contacts`: 201 with the new contact.
+/// Create a contact.
+///
+/// 201 with the contact as the read model now shows it, its `Location` and
+/// its `ETag`. A user needs a password or `"invite": true`; access roles are
+/// granted to users only (other kinds ignore them, with a warning).
+#[utoipa::path(
+    post,
+    path = "/v1/contacts",
+    tag = "contacts",
+    operation_id = "create_contact",
+    security(("api_key" = [])),
+    params(IdempotencyKey),
+    request_body(content = NewContact, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new contact.", body = CreatedContact, headers(
+            ("Location" = String, description = "`/v1/contacts/{id}`"),
+            ("ETag" = String, description = "The contact's version, quoted."),
+        )),
+        (status = 409, description = "`email_taken`, `external_id_taken`, `email_belongs_to_user`: another contact \
+            holds the email or external id (`errors` names the field).", body = ProblemBody),
+        (status = 422, description = "`validation_failed`: every failing field, in `errors`.", body = ProblemBody),
+    ),
+)]
 pub async fn create(State(state): State<AppState>, caller: Caller, req: WriteRequest) -> Response {
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
@@ -36,7 +64,34 @@ pub async fn create(State(state): State<AppState>, caller: Caller, req: WriteReq
     .await
 }
 
-/// `POST /v1/contacts/upsert`: 201 when it created the contact, else 200.
+/// Create or update a contact.
+///
+/// The contact of that kind (default `contact`) matched by `email` (or, with
+/// `"match_on": "external_id"`, by external id) is updated with the fields
+/// given; when none matches, it is created. A registered user is never
+/// updated this way, and the tenant must have contact capture on.
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/upsert",
+    tag = "contacts",
+    operation_id = "upsert_contact",
+    security(("api_key" = [])),
+    params(IdempotencyKey),
+    request_body(content = ContactUpsert, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Updated (`\"outcome\": \"updated\"`).", body = UpsertedContact,
+            headers(("ETag" = String, description = "The contact's version, quoted."))),
+        (status = 201, description = "Created (`\"outcome\": \"created\"`).", body = UpsertedContact, headers(
+            ("Location" = String, description = "`/v1/contacts/{id}`"),
+            ("ETag" = String, description = "The contact's version, quoted."),
+        )),
+        (status = 403, description = "`contact_capture_disabled`: the tenant has contact capture off.", body = ProblemBody),
+        (status = 409, description = "`registered_user`: the email is a registered user's; `email_taken`, \
+            `external_id_taken`, `email_belongs_to_user` as for a create.", body = ProblemBody),
+        (status = 422, description = "`validation_failed`: every failing field, in `errors` (also what an update may \
+            not change: kind, type, password, invite).", body = ProblemBody),
+    ),
+)]
 pub async fn upsert(State(state): State<AppState>, caller: Caller, req: WriteRequest) -> Response {
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotency::run(state, tenant, req, None, move |slot| async move {
@@ -57,8 +112,31 @@ pub async fn upsert(State(state): State<AppState>, caller: Caller, req: WriteReq
     .await
 }
 
-/// `PATCH /v1/contacts/{id}`: a JSON merge patch, optionally conditional on
-/// `If-Match: "<version>"`.
+/// Patch a contact.
+///
+/// A JSON merge patch of the profile, optionally conditional on
+/// `If-Match: "<version>"`. A patch that changes nothing appends no event.
+#[utoipa::path(
+    patch,
+    path = "/v1/contacts/{id}",
+    tag = "contacts",
+    operation_id = "patch_contact",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The contact id (`contact_<ULID>` or a bare ULID)."), IfMatch, IdempotencyKey),
+    request_body(content(
+        (ContactPatch = "application/merge-patch+json"),
+        (ContactPatch = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The contact after the patch.", body = Contact,
+            headers(("ETag" = String, description = "The contact's version, quoted."))),
+        (status = 404, description = "`contact_not_found`", body = ProblemBody),
+        (status = 409, description = "`email_taken`, `external_id_taken`, `email_belongs_to_user`", body = ProblemBody),
+        (status = 412, description = "`version_mismatch`: the contact is at another version; \
+            `precondition_failed`: `If-Match` is not one version.", body = ProblemBody),
+        (status = 422, description = "`validation_failed`: every failing field, in `errors`.", body = ProblemBody),
+    ),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -83,9 +161,24 @@ pub async fn patch(
     .await
 }
 
-/// `DELETE /v1/contacts/{id}`: 204; the contact leaves every list and its
-/// email and external id are free again (its events stay readable).
-/// Optionally conditional on `If-Match: "<version>"`.
+/// Delete a contact.
+///
+/// The contact leaves every read and list, its grants go with it, its email
+/// and external id are free again and its id is never reused; its history
+/// stays readable by id. Optionally conditional on `If-Match: "<version>"`.
+#[utoipa::path(
+    delete,
+    path = "/v1/contacts/{id}",
+    tag = "contacts",
+    operation_id = "delete_contact",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The contact id (`contact_<ULID>` or a bare ULID)."), IfMatch, IdempotencyKey),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`contact_not_found` (also once deleted)", body = ProblemBody),
+        (status = 412, description = "`version_mismatch`, `precondition_failed`", body = ProblemBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -33,13 +33,40 @@ use crate::{
     auth::Caller,
     contacts_read::{ContactPath, contact_not_found, find},
     decision, idempotency,
+    openapi::{
+        IdempotencyKey,
+        bodies::{GrantList, Problem as ProblemBody, RoleGrants},
+    },
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
     warnings,
 };
 
-/// `GET /v1/contacts/{id}/roles[?as_of=<RFC 3339>]`.
+/// A contact's grants.
+///
+/// Every current grant with its recorded `status` and what it amounts to
+/// now (`effective`: `active`, `pending`, `expired`). With `as_of`, the grants
+/// as they stood at that instant, folded from their history: one not yet
+/// granted is absent, one revoked by then listed as `revoked` with its
+/// `revoked_at`.
+#[utoipa::path(
+    get,
+    path = "/v1/contacts/{id}/roles",
+    tag = "roles",
+    operation_id = "list_contact_roles",
+    security(("api_key" = [])),
+    params(
+        ("id" = String, Path, description = "The contact id (`contact_<ULID>` or a bare ULID), or its external id."),
+        ("as_of" = Option<String>, Query, format = DateTime,
+            description = "An RFC 3339 / ATOM date-time, e.g. `2030-01-01T00:00:00Z`; empty or absent means now."),
+    ),
+    responses(
+        (status = 200, description = "The grants.", body = GrantList),
+        (status = 404, description = "`contact_not_found`", body = ProblemBody),
+        (status = 422, description = "`validation_failed`: a bad `as_of`, or an unknown parameter.", body = ProblemBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,9 +90,25 @@ pub async fn list(
     }
 }
 
-/// `POST /v1/contacts/{id}/roles` with `{"access_roles": [...]}`: 200 with
-/// every grant of the contact. A contact that is not a user ignores grants
-/// (the domain decides nothing), and the answer warns about it.
+/// Grant access roles.
+///
+/// 200 with every grant of the contact. A contact that is not a user ignores
+/// grants, and the answer warns about it.
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/{id}/roles",
+    tag = "roles",
+    operation_id = "grant_roles",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The contact id (`contact_<ULID>` or a bare ULID)."), IdempotencyKey),
+    request_body(content = RoleGrants, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every grant of the contact.", body = GrantList),
+        (status = 404, description = "`contact_not_found`", body = ProblemBody),
+        (status = 422, description = "`validation_failed`: every failing field, in `errors` (`unknown_role` for a \
+            reference the catalogue lacks).", body = ProblemBody),
+    ),
+)]
 pub async fn grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -81,8 +124,26 @@ pub async fn grant(
     .await
 }
 
-/// `POST /v1/contacts/{id}/roles/{reference}/approve`: 200 with every grant;
-/// approving an active grant changes nothing and answers the same.
+/// Approve a pending grant.
+///
+/// 200 with every grant of the contact; approving an active grant changes
+/// nothing and answers the same. A body, if any, is ignored.
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/{id}/roles/{reference}/approve",
+    tag = "roles",
+    operation_id = "approve_role",
+    security(("api_key" = [])),
+    params(
+        ("id" = String, Path, description = "The contact id (`contact_<ULID>` or a bare ULID)."),
+        ("reference" = String, Path, description = "The access role's reference."),
+        IdempotencyKey,
+    ),
+    responses(
+        (status = 200, description = "Every grant of the contact.", body = GrantList),
+        (status = 404, description = "`contact_not_found`, `grant_not_found`", body = ProblemBody),
+    ),
+)]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,8 +162,26 @@ pub async fn approve(
     .await
 }
 
-/// `DELETE /v1/contacts/{id}/roles/{reference}`: 204, then 404
-/// `grant_not_found` (an `Idempotency-Key` replays the 204 instead).
+/// Revoke a grant.
+///
+/// 204; revoking it again is 404 `grant_not_found` (an `Idempotency-Key`
+/// replays the 204 instead).
+#[utoipa::path(
+    delete,
+    path = "/v1/contacts/{id}/roles/{reference}",
+    tag = "roles",
+    operation_id = "revoke_role",
+    security(("api_key" = [])),
+    params(
+        ("id" = String, Path, description = "The contact id (`contact_<ULID>` or a bare ULID)."),
+        ("reference" = String, Path, description = "The access role's reference."),
+        IdempotencyKey,
+    ),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "`contact_not_found`, `grant_not_found`", body = ProblemBody),
+    ),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

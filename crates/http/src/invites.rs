@@ -25,6 +25,7 @@ use ledger_domain::{
     rules::{PASSWORD_RULE, check_password},
 };
 use ledger_ports::{InviteState, InviteTokenView};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -35,6 +36,10 @@ use crate::{
     decision, idempotency,
     idempotency::Slot,
     invite_page::{self, Invitee},
+    openapi::{
+        IdempotencyKey,
+        bodies::{InviteAcceptance, InviteAccepted, InviteCreated, Problem as ProblemBody},
+    },
     password::hash_password,
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
@@ -46,8 +51,24 @@ pub fn hash_invite_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// `POST /v1/contacts/{id}/invites`: 201 with the new invite. The body, if
-/// any, is ignored: the path says everything.
+/// Invite a user.
+///
+/// 201 with the new invite; the mailer sends its link. A newer invite
+/// supersedes the user's older links. A body, if any, is ignored.
+#[utoipa::path(
+    post,
+    path = "/v1/contacts/{id}/invites",
+    tag = "invites",
+    operation_id = "request_invite",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The contact id (`contact_<ULID>` or a bare ULID)."), IdempotencyKey),
+    responses(
+        (status = 201, description = "The invite.", body = InviteCreated,
+            headers(("Location" = String, description = "`/v1/contacts/{id}`"))),
+        (status = 404, description = "`contact_not_found`", body = ProblemBody),
+        (status = 422, description = "`validation_failed`: only users are invited (`only_for_users`).", body = ProblemBody),
+    ),
+)]
 pub async fn request(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,8 +100,25 @@ pub async fn request(
     .await
 }
 
-/// `POST /v1/invites/accept` with `{"token", "password"}`: 200 with the
-/// registered contact. No API key: the token is the credential.
+/// Accept an invite.
+///
+/// Sets the invited user's password: 200 with the registered contact. No API
+/// key: the link's token is the credential. The answer is never cached.
+#[utoipa::path(
+    post,
+    path = "/v1/invites/accept",
+    tag = "invites",
+    operation_id = "accept_invite",
+    request_body(content = InviteAcceptance, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The user, registered.", body = InviteAccepted),
+        (status = 404, description = "`invite_not_found`: the token leads nowhere.", body = ProblemBody),
+        (status = 410, description = "`invite_used`, `invite_expired`, `invite_superseded` (a newer invite \
+            replaced it).", body = ProblemBody),
+        (status = 422, description = "`validation_failed`: every failing field, in `errors` (`weak_password`).",
+            body = ProblemBody),
+    ),
+)]
 pub async fn accept(State(state): State<AppState>, req: WriteRequest) -> Response {
     let reply = accept_json(&state, &req).await.unwrap_or_else(Reply::from);
     reply.header(header::CACHE_CONTROL, "no-store").into_response()
@@ -121,7 +159,24 @@ fn read_accept(mut body: Map<String, Value>) -> Result<(String, String), Problem
     }
 }
 
-/// `GET /invite/{token}`: the password form.
+/// The invite page.
+///
+/// The page an invited user opens from the email: their name, email, company
+/// and address, and a form to choose a password. No API key: the token is
+/// the credential. Every page is HTML, never cached.
+#[utoipa::path(
+    get,
+    path = "/invite/{token}",
+    tag = "invites",
+    operation_id = "invite_page",
+    params(("token" = String, Path, description = "The invite link's token.")),
+    responses(
+        (status = 200, description = "The password form.", body = String, content_type = "text/html"),
+        (status = 404, description = "The link is not valid.", body = String, content_type = "text/html"),
+        (status = 410, description = "The link was used, has expired, or a newer invite replaced it.", body = String,
+            content_type = "text/html"),
+    ),
+)]
 pub async fn page(State(state): State<AppState>, token: Result<Path<String>, PathRejection>) -> Response {
     let Ok(Path(token)) = token else { return invite_page::not_found().into_response() };
     let shown = async {
@@ -140,16 +195,37 @@ pub async fn page(State(state): State<AppState>, token: Result<Path<String>, Pat
 }
 
 /// The form's fields; a missing one reads as empty.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct PasswordForm {
     #[serde(default)]
+    #[schemars(description = format!("The password to set: it {PASSWORD_RULE}."))]
     password: String,
+    /// The same password again.
     #[serde(default)]
     password_confirmation: String,
 }
 
-/// `POST /invite/{token}` (a form post): sets the password, or shows the
-/// form again with what to fix (422) and publishes nothing.
+crate::openapi::bridge!(Request: PasswordForm);
+
+/// Set the password from the invite page.
+///
+/// The form post of the invite page: sets the password and shows that it is
+/// done, or shows the form again with what to fix (422) and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/invite/{token}",
+    tag = "invites",
+    operation_id = "invite_page_submit",
+    params(("token" = String, Path, description = "The invite link's token.")),
+    request_body(content = inline(PasswordForm), content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The password is set.", body = String, content_type = "text/html"),
+        (status = 404, description = "The link is not valid.", body = String, content_type = "text/html"),
+        (status = 410, description = "The link was used, has expired, or a newer invite replaced it.", body = String,
+            content_type = "text/html"),
+        (status = 422, description = "The form again, with what to fix.", body = String, content_type = "text/html"),
+    ),
+)]
 pub async fn submit_page(
     State(state): State<AppState>,
     token: Result<Path<String>, PathRejection>,

@@ -23,6 +23,7 @@ mod invites;
 mod list_query;
 mod metrics;
 mod middleware;
+mod openapi;
 mod ops;
 mod password;
 mod problem;
@@ -32,12 +33,9 @@ mod tenant;
 mod vendors;
 mod warnings;
 
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    routing::{delete, get, post},
-};
+use axum::{Router, extract::DefaultBodyLimit};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use auth::hash_api_key;
 pub use config::{HttpConfig, TokenKey};
@@ -45,38 +43,38 @@ pub use invites::hash_invite_token;
 pub use password::{PasswordHashError, hash_password};
 pub use state::AppState;
 
-/// The whole HTTP surface, ready to serve.
+/// The whole HTTP surface, ready to serve, with its OpenAPI document at
+/// `/openapi.json`. Each route is registered with its documentation (the
+/// `openapi` module says how to add one).
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config().body_limit;
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/v1/contacts", post(contacts_write::create).get(contacts_read::list))
-        .route("/v1/contacts/upsert", post(contacts_write::upsert).get(contacts_read::get_upsert_literal))
-        .route("/v1/contacts/{id}", get(contacts_read::get).patch(contacts_write::patch).delete(contacts_write::delete))
-        .route("/v1/contacts/{id}/events", get(contacts_read::events))
-        .route("/v1/contacts/{id}/roles", get(grants::list).post(grants::grant))
-        .route("/v1/contacts/{id}/roles/{reference}", delete(grants::revoke))
-        .route("/v1/contacts/{id}/roles/{reference}/approve", post(grants::approve))
-        .route("/v1/contacts/{id}/invites", post(invites::request))
-        .route("/v1/invites/accept", post(invites::accept))
-        .route("/invite/{token}", get(invites::page).post(invites::submit_page))
-        .route("/v1/access-roles", post(access_roles::define).get(access_roles::list))
-        .route("/v1/access-roles/{reference}", get(access_roles::get))
-        .route("/v1/commands", post(commands::submit))
-        .route("/v1/commands/{command_id}", get(commands::status))
-        .route("/v1/tenant", get(tenant::get).patch(tenant::configure))
-        .route("/zephr/createContact", post(vendors::zephr::create_contact))
-        .route("/api/contacts.json", post(vendors::evance::create))
-        .route("/api/v1/authenticate", post(vendors::emnify::authenticate))
-        .route("/api/v1/organisation/{org_id}/contact", post(vendors::emnify::create).get(vendors::emnify::list))
-        .route(
-            "/api/v1/organisation/{org_id}/contact/{id}",
-            get(vendors::emnify::get).patch(vendors::emnify::patch).delete(vendors::emnify::delete),
-        )
-        .route("/v2/contacts", post(vendors::orq::create).get(vendors::orq::list))
-        .route("/v2/contacts/{id}", get(vendors::orq::get).patch(vendors::orq::patch).delete(vendors::orq::delete))
+    let api = OpenApiRouter::new()
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(contacts_write::create, contacts_read::list))
+        .routes(routes!(contacts_write::upsert, contacts_read::get_upsert_literal))
+        .routes(routes!(contacts_read::get, contacts_write::patch, contacts_write::delete))
+        .routes(routes!(contacts_read::events))
+        .routes(routes!(grants::list, grants::grant))
+        .routes(routes!(grants::revoke))
+        .routes(routes!(grants::approve))
+        .routes(routes!(invites::request))
+        .routes(routes!(invites::accept))
+        .routes(routes!(invites::page, invites::submit_page))
+        .routes(routes!(access_roles::define, access_roles::list))
+        .routes(routes!(access_roles::get))
+        .routes(routes!(commands::submit))
+        .routes(routes!(commands::status))
+        .routes(routes!(tenant::get, tenant::configure))
+        .routes(routes!(vendors::zephr::create_contact))
+        .routes(routes!(vendors::evance::create))
+        .routes(routes!(vendors::emnify::authenticate))
+        .routes(routes!(vendors::emnify::create, vendors::emnify::list))
+        .routes(routes!(vendors::emnify::get, vendors::emnify::patch, vendors::emnify::delete))
+        .routes(routes!(vendors::orq::create, vendors::orq::list))
+        .routes(routes!(vendors::orq::get, vendors::orq::patch, vendors::orq::delete));
+    openapi::publish(api)
         .fallback(middleware::not_found)
         .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::track))

@@ -8,12 +8,26 @@ use crate::{
     auth::Caller,
     contacts_read::to_json,
     decision, idempotency,
+    openapi::{
+        IdempotencyKey,
+        bodies::{Problem as ProblemBody, Tenant, TenantSettings},
+    },
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
 };
 
-/// `GET /v1/tenant`.
+/// Read the tenant.
+///
+/// The tenant the API key belongs to.
+#[utoipa::path(
+    get,
+    path = "/v1/tenant",
+    tag = "tenant",
+    operation_id = "get_tenant",
+    security(("api_key" = [])),
+    responses((status = 200, description = "The tenant.", body = Tenant)),
+)]
 pub async fn get(caller: Caller) -> Result<Reply, Problem> {
     Ok(Reply::json(StatusCode::OK, tenant_json(&caller.tenant)?))
 }
@@ -25,7 +39,22 @@ fn tenant_json(view: &ledger_ports::TenantView) -> Result<Value, Problem> {
     Ok(body)
 }
 
-/// `PATCH /v1/tenant` with `{"contact_capture": bool}`.
+/// Configure the tenant.
+///
+/// Switches contact capture on or off (`ConfigureTenant`).
+#[utoipa::path(
+    patch,
+    path = "/v1/tenant",
+    tag = "tenant",
+    operation_id = "configure_tenant",
+    security(("api_key" = [])),
+    params(IdempotencyKey),
+    request_body(content = TenantSettings, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The tenant.", body = Tenant),
+        (status = 422, description = "`validation_failed`: every failing field, in `errors`.", body = ProblemBody),
+    ),
+)]
 pub async fn configure(State(state): State<AppState>, caller: Caller, req: WriteRequest) -> Response {
     let (state, req, caller) = (&state, &req, &caller);
     let tenant = caller.tenant_id();

@@ -32,6 +32,7 @@ use ledger_domain::{
     Code, Command, Contact, ContactKind, DeleteContact, FieldError, TenantId, admit, wire, wire::ContactWrite,
 };
 use ledger_ports::{ContactFilter, Cursor};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -39,6 +40,7 @@ use crate::{
     auth::hash_api_key,
     contacts_read::read_back,
     decision, idempotency,
+    openapi::{IdempotencyKey, bridge},
     problem::{Problem, Reply},
     request::{JSON, MERGE_PATCH, WriteRequest},
     state::AppState,
@@ -75,6 +77,134 @@ const BODY: &[&str] = &[
     "organisation_id",
 ];
 
+/// `POST /api/v1/authenticate`: your API key, or a refresh token.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = json!({"application_token": "<your API key>"}))]
+#[allow(dead_code, reason = "described, never built: `authenticate` reads the body")]
+pub struct EmnifyAuthenticate {
+    pub application_token: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+/// HS256 JWTs naming the tenant (`sub`) and its organisation (`org_id`).
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `authenticate` writes it")]
+pub struct EmnifyTokens {
+    /// For `Authorization: Bearer`; valid one hour.
+    pub auth_token: String,
+    /// For a new pair; valid 30 days.
+    pub refresh_token: String,
+}
+
+/// An object holding an id: `{"id": 6}`.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "described, never built")]
+pub struct EmnifyIdRef {
+    pub id: i64,
+}
+
+/// An organisation contact as a client sends it. Only `type` is required;
+/// `id` and `organisation_id` may not be given.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = json!({"type": {"id": 6}, "name": "Jane Doe", "email": "billing@example.com",
+    "street": "Landsberger Str. 110", "zipcode": "80339", "city": "Munich", "country": {"id": 74},
+    "purchase_order_number": "PO-2026-001"}))]
+#[allow(dead_code, reason = "described, never built: `create_command` reads the body")]
+pub struct EmnifyCreateContact {
+    /// The contact type, fixed at creation.
+    #[serde(rename = "type")]
+    pub kind: EmnifyIdRef,
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub street: Option<String>,
+    pub zipcode: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<EmnifyIdRef>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub state: Option<String>,
+    pub secondary_address: Option<String>,
+    /// At most 50 characters; only on invoice contacts (type 6).
+    #[schemars(length(max = 50))]
+    pub purchase_order_number: Option<String>,
+}
+
+/// The fields to change (`null` clears one); `type` may only be repeated.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = json!({"city": "Berlin"}))]
+#[allow(dead_code, reason = "described, never built: `patch` reads the body")]
+pub struct EmnifyUpdateContact {
+    #[serde(rename = "type")]
+    pub kind: Option<EmnifyIdRef>,
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub street: Option<String>,
+    pub zipcode: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<EmnifyIdRef>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub state: Option<String>,
+    pub secondary_address: Option<String>,
+    #[schemars(length(max = 50))]
+    pub purchase_order_number: Option<String>,
+}
+
+/// An organisation contact as emnify shows it.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `view_of` writes it")]
+pub struct EmnifyContact {
+    /// The contact's per-tenant number.
+    pub id: u64,
+    /// `contact_<ULID>`.
+    pub contact_id: String,
+    pub organisation: EmnifyOrganisation,
+    #[serde(rename = "type")]
+    pub kind: Option<EmnifyIdRef>,
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub street: Option<String>,
+    pub zipcode: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<EmnifyIdRef>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub state: Option<String>,
+    pub secondary_address: Option<String>,
+    pub purchase_order_number: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built")]
+pub struct EmnifyOrganisation {
+    pub id: u64,
+}
+
+/// emnify's error: the status, the problem code, a message, and for a 422
+/// every failing field.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `error` writes it")]
+pub struct EmnifyError {
+    pub error_code: u16,
+    pub error_token: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+bridge!(Request: EmnifyAuthenticate, EmnifyCreateContact, EmnifyUpdateContact);
+bridge!(Response: EmnifyTokens, EmnifyContact, EmnifyError);
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
@@ -104,7 +234,22 @@ fn unauthorized(detail: &str) -> Problem {
     Problem::new(Code::Unauthorized, detail).header(header::WWW_AUTHENTICATE, "Bearer")
 }
 
-/// `POST /api/v1/authenticate`.
+/// emnify: authenticate.
+///
+/// An API key (`application_token`) or a refresh token gives a new pair of
+/// tokens.
+#[utoipa::path(
+    post,
+    path = "/api/v1/authenticate",
+    tag = "emnify",
+    operation_id = "emnify_authenticate",
+    request_body(content = EmnifyAuthenticate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The tokens.", body = EmnifyTokens),
+        (status = 401, description = "An unknown key or a token that is not valid.", body = EmnifyError),
+        (status = 422, description = "Neither a key nor a refresh token.", body = EmnifyError),
+    ),
+)]
 pub async fn authenticate(State(state): State<AppState>, req: Result<WriteRequest, Problem>) -> Response {
     let answer = async {
         let body = req?.json_object(&[JSON])?;
@@ -160,7 +305,27 @@ impl FromRequestParts<AppState> for OrgCaller {
     }
 }
 
-/// `POST /api/v1/organisation/{org_id}/contact`.
+/// emnify: create an organisation contact.
+///
+/// Only `type` is required; `id` and `organisation_id` may not be given, in
+/// the body or the query string.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organisation/{org_id}/contact",
+    tag = "emnify",
+    operation_id = "emnify_create_contact",
+    security(("emnify_token" = [])),
+    params(("org_id" = u64, Path, description = "The tenant's organisation id (`GET /v1/tenant`)."), IdempotencyKey),
+    request_body(content = EmnifyCreateContact, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", body = EmnifyContact,
+            headers(("Location" = String, description = "`/api/v1/organisation/{org_id}/contact/{id}`"))),
+        (status = 401, description = "No or a bad token.", body = EmnifyError),
+        (status = 403, description = "Another organisation's id.", body = EmnifyError),
+        (status = 409, description = "An email or external id in use.", body = EmnifyError),
+        (status = 422, description = "Every failing field.", body = EmnifyError),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Result<OrgCaller, Problem>,
@@ -192,7 +357,21 @@ pub async fn create(
     in_vendor_shape(response)
 }
 
-/// `GET /api/v1/organisation/{org_id}/contact/{id}`.
+/// emnify: an organisation contact.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organisation/{org_id}/contact/{id}",
+    tag = "emnify",
+    operation_id = "emnify_get_contact",
+    security(("emnify_token" = [])),
+    params(("org_id" = u64, Path, description = "The tenant's organisation id (`GET /v1/tenant`)."), ("id" = u64, Path, description = "The contact's numeric id.")),
+    responses(
+        (status = 200, description = "The contact.", body = EmnifyContact),
+        (status = 401, description = "No or a bad token.", body = EmnifyError),
+        (status = 403, description = "Another organisation's id.", body = EmnifyError),
+        (status = 404, description = "`contact_not_found`", body = EmnifyError),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Result<OrgCaller, Problem>,
@@ -206,7 +385,26 @@ pub async fn get(
     in_vendor_shape(answer.await.unwrap_or_else(|p| error(&p)).into_response())
 }
 
-/// `PATCH /api/v1/organisation/{org_id}/contact/{id}`.
+/// emnify: update an organisation contact.
+///
+/// The fields given change (`null` clears one); the type stays fixed.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/organisation/{org_id}/contact/{id}",
+    tag = "emnify",
+    operation_id = "emnify_update_contact",
+    security(("emnify_token" = [])),
+    params(("org_id" = u64, Path, description = "The tenant's organisation id (`GET /v1/tenant`)."), ("id" = u64, Path, description = "The contact's numeric id."), IdempotencyKey),
+    request_body(content = EmnifyUpdateContact, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The contact as it now stands.", body = EmnifyContact),
+        (status = 401, description = "No or a bad token.", body = EmnifyError),
+        (status = 403, description = "Another organisation's id.", body = EmnifyError),
+        (status = 404, description = "`contact_not_found`", body = EmnifyError),
+        (status = 409, description = "An email or external id in use.", body = EmnifyError),
+        (status = 422, description = "Every failing field (a changed type is `immutable_field`).", body = EmnifyError),
+    ),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Result<OrgCaller, Problem>,
@@ -245,7 +443,21 @@ pub async fn patch(
     in_vendor_shape(response)
 }
 
-/// `DELETE /api/v1/organisation/{org_id}/contact/{id}`.
+/// emnify: delete an organisation contact.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organisation/{org_id}/contact/{id}",
+    tag = "emnify",
+    operation_id = "emnify_delete_contact",
+    security(("emnify_token" = [])),
+    params(("org_id" = u64, Path, description = "The tenant's organisation id (`GET /v1/tenant`)."), ("id" = u64, Path, description = "The contact's numeric id."), IdempotencyKey),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "No or a bad token.", body = EmnifyError),
+        (status = 403, description = "Another organisation's id.", body = EmnifyError),
+        (status = 404, description = "`contact_not_found`", body = EmnifyError),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Result<OrgCaller, Problem>,
@@ -270,7 +482,34 @@ pub async fn delete(
     in_vendor_shape(response)
 }
 
-/// `GET /api/v1/organisation/{org_id}/contact`.
+/// emnify: list organisation contacts.
+///
+/// An unwrapped array in id (creation) order, paged by number; totals in
+/// the headers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organisation/{org_id}/contact",
+    tag = "emnify",
+    operation_id = "emnify_list_contacts",
+    security(("emnify_token" = [])),
+    params(
+        ("org_id" = u64, Path, description = "The tenant's organisation id (`GET /v1/tenant`)."),
+        ("page" = Option<u64>, Query, description = "From 1 (default).", minimum = 1),
+        ("per_page" = Option<u64>, Query, description = "1-1000, default 20.", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "A page.", body = [EmnifyContact],
+            headers(
+                ("X-Total-Count" = u64, description = "Contacts in all."),
+                ("X-Total-Pages" = u64, description = "Pages in all."),
+                ("X-Current-Page" = u64, description = "This page."),
+                ("X-Count-Per-Page" = u64, description = "`per_page`."),
+            )),
+        (status = 401, description = "No or a bad token.", body = EmnifyError),
+        (status = 403, description = "Another organisation's id.", body = EmnifyError),
+        (status = 422, description = "A query parameter that is not right.", body = EmnifyError),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Result<OrgCaller, Problem>,

@@ -17,7 +17,8 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use ledger_domain::{Contact, FieldError, TenantId};
+use ledger_domain::{Contact, FieldError, TenantId, Warning, roles::GrantItem};
+use schemars::JsonSchema;
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -25,6 +26,7 @@ use crate::{
     contact_input::{ContactWrite, contact_command},
     contacts_read::read_back,
     decision, idempotency,
+    openapi::{IdempotencyKey, bridge},
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
@@ -58,7 +60,138 @@ const ADDRESS: &[(&str, &str)] = &[
     ("company", "company"),
 ];
 
-/// `POST /api/contacts.json`.
+/// Evance's request: the contact, and whether to invite a user.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = json!({"contact": {"firstname": "Bob", "lastname": "Bobsworth", "email": "bob@email.com",
+    "type": "user", "address": {"line1": "2 Sorrel Horse Mews", "city": "Ipswich", "countryCode": "GB", "zip": "IP4 1LN"},
+    "tags": {"contact": ["Engineers", "QA"]}}, "invite": true}))]
+#[allow(dead_code, reason = "described, never built: `native_body` reads the body")]
+pub struct EvanceAddContact {
+    pub contact: EvanceContactInput,
+    /// Invite a user to set their password (outside the contact object).
+    pub invite: Option<bool>,
+}
+
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "described, never built")]
+pub struct EvanceContactInput {
+    /// `user`, `guest`, `branch` or `recipient` (`hq` is refused).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    /// Plain text, at least 8 characters with letters and numbers; stored
+    /// only as an argon2id hash.
+    pub password: Option<String>,
+    pub address: Option<EvanceAddress>,
+    /// A reference (the role's rule applies) or `{reference, expires, status: "active"}`.
+    #[serde(rename = "accessRoles")]
+    pub access_roles: Option<Vec<GrantItem>>,
+    pub tags: Option<EvanceTags>,
+}
+
+/// A primary address; names and company are inherited from the contact
+/// unless given, and a supplied `id` makes a new address.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "described, never built")]
+pub struct EvanceAddress {
+    pub id: Option<String>,
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub line3: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    #[serde(rename = "countryCode")]
+    pub country_code: Option<String>,
+    pub zip: Option<String>,
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub company: Option<String>,
+}
+
+/// Tags of the default contact tag type.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "described, never built")]
+pub struct EvanceTags {
+    pub contact: Vec<String>,
+}
+
+/// Evance's answer: the contact in its names, and what was ignored.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `create` writes it")]
+pub struct EvanceAdded {
+    pub contact: EvanceContact,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<Warning>>,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `view_of` writes it")]
+pub struct EvanceContact {
+    /// `contact_<ULID>`.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub address: Option<EvanceAddress>,
+    #[serde(rename = "accessRoles")]
+    pub access_roles: Vec<EvanceGrant>,
+    pub tags: EvanceTags,
+}
+
+/// A role the contact holds now.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built")]
+pub struct EvanceGrant {
+    pub reference: String,
+    /// `active` or `pending`.
+    pub status: String,
+    pub expires: Option<String>,
+}
+
+/// The Evance route's error: a code, a message, and for a 400 every failing
+/// field (`contact.firstname`, ...).
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `error` writes it")]
+pub struct EvanceError {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+bridge!(Request: EvanceAddContact);
+bridge!(Response: EvanceAdded, EvanceError);
+
+/// Evance: add a contact.
+///
+/// A user, guest, branch or recipient, with its primary address, access
+/// roles and tags, and an invite for a user; in Evance's field names.
+#[utoipa::path(
+    post,
+    path = "/api/contacts.json",
+    tag = "evance",
+    operation_id = "evance_add_contact",
+    security(("api_key" = [])),
+    params(IdempotencyKey),
+    request_body(content = EvanceAddContact, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Added.", body = EvanceAdded,
+            headers(("Location" = String, description = "`/v1/contacts/{id}`"))),
+        (status = 400, description = "Every failing field, as `contact.*`.", body = EvanceError),
+        (status = 409, description = "An email or external id in use (`email_taken`, `email_belongs_to_user`, ...).",
+            body = EvanceError),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Result<Caller, Problem>,

@@ -22,12 +22,14 @@ use ledger_domain::{
     Code, Command, Contact, ContactKind, DeleteContact, FieldError, TenantId, admit, wire, wire::ContactWrite,
 };
 use ledger_ports::{ContactFilter, Cursor};
+use schemars::JsonSchema;
 use serde_json::{Map, Value, json};
 
 use crate::{
     auth::Caller,
     contacts_read::{find, read_back},
     decision, idempotency,
+    openapi::{IdempotencyKey, bridge},
     problem::{Problem, Reply},
     request::{JSON, MERGE_PATCH, WriteRequest},
     state::AppState,
@@ -43,10 +45,102 @@ const FIELDS: &[(&str, &str)] = &[
     ("tags", "tags"),
     ("metadata", "metadata"),
 ];
+/// An orq.ai contact as a client sends it to create one.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = json!({"external_id": "user_12345", "display_name": "Jane Smith", "email": "jane.smith@example.com",
+    "avatar_url": "https://example.com/avatars/jane-smith.jpg", "tags": ["premium", "beta-user"],
+    "metadata": {"department": "Engineering"}}))]
+#[allow(dead_code, reason = "described, never built: `create_command` reads the body")]
+pub struct OrqCreateContact {
+    /// The contact's id in your system: 1-120 characters, unique.
+    #[schemars(length(min = 1, max = 120))]
+    pub external_id: String,
+    /// Display name or nickname.
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// The fields to change; a field given `null` is cleared.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = json!({"display_name": "Jane Doe"}))]
+#[allow(dead_code, reason = "described, never built: `patch` reads the body")]
+pub struct OrqUpdateContact {
+    #[schemars(length(min = 1, max = 120))]
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// A contact as orq.ai shows it.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `view_of` writes it")]
+pub struct OrqContact {
+    /// `contact_<ULID>`.
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub external_id: Option<String>,
+    /// The tenant's id as a UUID, stable per tenant.
+    pub workspace_id: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Map<String, Value>,
+    pub created: chrono::DateTime<chrono::Utc>,
+    pub updated: chrono::DateTime<chrono::Utc>,
+}
+
+/// A page of contacts, in id (creation) order.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `list` writes it")]
+pub struct OrqContactList {
+    pub data: Vec<OrqContact>,
+    pub has_more: bool,
+}
+
+/// orq.ai route errors: a code, a message, and for a 400 every failing field.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `error` writes it")]
+pub struct OrqError {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+bridge!(Request: OrqCreateContact, OrqUpdateContact);
+bridge!(Response: OrqContact, OrqContactList, OrqError);
+
 const LIMIT_DEFAULT: u32 = 10;
 const LIMIT_MAX: u32 = 50;
 
-/// `POST /v2/contacts`.
+/// orq.ai: create a contact.
+///
+/// orq.ai's create: a `contact` kind contact with its `external_id`
+/// (required, unique). Answers and errors in orq.ai's shapes.
+#[utoipa::path(
+    post,
+    path = "/v2/contacts",
+    tag = "orq",
+    operation_id = "orq_create_contact",
+    security(("api_key" = [])),
+    params(IdempotencyKey),
+    request_body(content = OrqCreateContact, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", body = OrqContact,
+            headers(("Location" = String, description = "`/v2/contacts/{_id}`"))),
+        (status = 400, description = "Every failing field, under orq.ai's names.", body = OrqError),
+        (status = 409, description = "`external_id_taken` or `email_taken`.", body = OrqError),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Result<Caller, Problem>,
@@ -76,7 +170,21 @@ pub async fn create(
     in_vendor_shape(response)
 }
 
-/// `GET /v2/contacts/{id}`.
+/// orq.ai: retrieve a contact.
+///
+/// By contact id or by external id.
+#[utoipa::path(
+    get,
+    path = "/v2/contacts/{id}",
+    tag = "orq",
+    operation_id = "orq_get_contact",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The contact id (`contact_<ULID>`) or its external id.")),
+    responses(
+        (status = 200, description = "The contact.", body = OrqContact),
+        (status = 404, description = "`contact_not_found`", body = OrqError),
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Result<Caller, Problem>,
@@ -90,7 +198,24 @@ pub async fn get(
     in_vendor_shape(answer.await.unwrap_or_else(|p| error(&p)).into_response())
 }
 
-/// `PATCH /v2/contacts/{id}`.
+/// orq.ai: update a contact.
+///
+/// Changes only the fields given; `null` clears one.
+#[utoipa::path(
+    patch,
+    path = "/v2/contacts/{id}",
+    tag = "orq",
+    operation_id = "orq_update_contact",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The contact id (`contact_<ULID>`) or its external id."), IdempotencyKey),
+    request_body(content = OrqUpdateContact, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The contact as it now stands.", body = OrqContact),
+        (status = 400, description = "Every failing field, under orq.ai's names.", body = OrqError),
+        (status = 404, description = "`contact_not_found`", body = OrqError),
+        (status = 409, description = "`external_id_taken` or `email_taken`.", body = OrqError),
+    ),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Result<Caller, Problem>,
@@ -128,7 +253,21 @@ pub async fn patch(
     in_vendor_shape(response)
 }
 
-/// `DELETE /v2/contacts/{id}`.
+/// orq.ai: delete a contact.
+///
+/// `ContactDeleted`: the contact leaves every list; its external id is free again.
+#[utoipa::path(
+    delete,
+    path = "/v2/contacts/{id}",
+    tag = "orq",
+    operation_id = "orq_delete_contact",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The contact id (`contact_<ULID>`) or its external id."), IdempotencyKey),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "`contact_not_found`", body = OrqError),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Result<Caller, Problem>,
@@ -153,7 +292,26 @@ pub async fn delete(
     in_vendor_shape(response)
 }
 
-/// `GET /v2/contacts`.
+/// orq.ai: list contacts.
+///
+/// In id (creation) order; `starting_after` and `ending_before` are contact
+/// ids (exclusive), one of them at a time.
+#[utoipa::path(
+    get,
+    path = "/v2/contacts",
+    tag = "orq",
+    operation_id = "orq_list_contacts",
+    security(("api_key" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "1-50, default 10.", minimum = 1, maximum = 50),
+        ("starting_after" = Option<String>, Query, description = "The contacts after this contact id."),
+        ("ending_before" = Option<String>, Query, description = "The contacts before this contact id."),
+    ),
+    responses(
+        (status = 200, description = "A page.", body = OrqContactList),
+        (status = 400, description = "A query parameter that is not right.", body = OrqError),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Result<Caller, Problem>,

@@ -8,19 +8,23 @@
 //! right, listing every failing field under Zephr's names; 401; 403 when
 //! contact capture is off; 409 `User {email} already exists` for a
 //! registered user. Errors are `{"status", "message", "errors"?}`.
+use std::collections::BTreeMap;
+
 use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use ledger_domain::{
-    Command, ContactKind, CreateContact, FieldError, MatchOn, Profile, UpsertContact, admit, input::Reader,
+    Command, CommandId, ContactKind, CreateContact, FieldError, MatchOn, Profile, UpsertContact, admit, input::Reader,
 };
+use schemars::JsonSchema;
 use serde_json::{Map, Value, json};
 
 use crate::{
     auth::Caller,
     decision, idempotency,
+    openapi::{IdempotencyKey, bodies::Problem as ProblemBody, bridge},
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
@@ -30,7 +34,37 @@ use crate::{
 pub const CREATED: &str = "Creating contact successful";
 pub const UPDATED: &str = "Updating contact successful";
 
-/// `POST /zephr/createContact`.
+/// Zephr: create or update a contact.
+///
+/// Zuora Zephr's `createContact`: the contact (of kind `contact`) with that
+/// email gets the attributes as its metadata, or is created with them.
+/// Answers and errors are Zephr's: `{"tracking_id", "message"}`, and
+/// `{"status", "message", "errors"?}` with every failing field under Zephr's
+/// names. The tracking id is the command id (`GET /v1/commands/{command_id}`).
+#[utoipa::path(
+    post,
+    path = "/zephr/createContact",
+    tag = "zephr",
+    operation_id = "zephr_create_contact",
+    security(("api_key" = [])),
+    params(IdempotencyKey),
+    request_body(content = ZephrCreateContact, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Created or updated.", body = ZephrContactSaved),
+        (status = 400, description = "The body is not right: every failing field under Zephr's names, in `errors`.",
+            content((ZephrError = "application/json"), (ProblemBody = "application/problem+json"))),
+        (status = 401, description = "In Zephr's shape.", body = ZephrError),
+        (status = 403, description = "Contact capture is off for the tenant.", body = ZephrError),
+        (status = 409, description = "`User {email} already exists`: a registered user has the email.",
+            body = ZephrError),
+        (status = 413, description = "In Zephr's shape.", body = ZephrError),
+        (status = 422, description = "Native problem+json, about the request rather than the contact.", body = ProblemBody),
+        (status = 503, description = "Zephr's shape once the command is published (then `GET \
+            /v1/commands/{command_id}` tells its fate), else native problem+json.",
+            content((ZephrError = "application/json"), (ProblemBody = "application/problem+json")),
+            headers(("Retry-After" = u32, description = "Seconds to wait."))),
+    ),
+)]
 pub async fn create_contact(
     State(state): State<AppState>,
     caller: Result<Caller, Problem>,
@@ -56,6 +90,59 @@ pub async fn create_contact(
     .await;
     in_vendor_shape(response)
 }
+
+/// Zephr's `createContact` body.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = json!({"identifiers": {"email_address": "grace@example.com"}, "attributes": {"plan": "gold"}}))]
+#[allow(dead_code, reason = "described, never built: `read` reads the body")]
+pub struct ZephrCreateContact {
+    pub identifiers: ZephrIdentifiers,
+    /// The contact's metadata: string values only.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// How Zephr names the contact.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "described, never built")]
+pub struct ZephrIdentifiers {
+    /// The contact is found or created by it.
+    pub email_address: String,
+}
+
+/// Zephr's answer to a create or an update.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `create_contact` writes it")]
+pub struct ZephrContactSaved {
+    /// The command id.
+    pub tracking_id: CommandId,
+    pub message: ZephrMessage,
+}
+
+#[derive(JsonSchema)]
+#[schemars(inline)]
+#[allow(dead_code, reason = "described, never built")]
+pub enum ZephrMessage {
+    #[serde(rename = "Creating contact successful")]
+    Created,
+    #[serde(rename = "Updating contact successful")]
+    Updated,
+}
+
+/// Zephr's error: the HTTP status, a message, and for a 400 every failing field.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "described, never built: `error` writes it")]
+pub struct ZephrError {
+    pub status: u16,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+bridge!(Request: ZephrCreateContact);
+bridge!(Response: ZephrContactSaved, ZephrError);
 
 /// The upsert a Zephr body asks for, or every failing field under Zephr's names.
 fn read(body: &Map<String, Value>) -> Result<Command, Problem> {

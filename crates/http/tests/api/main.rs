@@ -1,6 +1,7 @@
 //! HTTP tests of the adapter against fake ports, all in one test binary.
 //! Requests go through the real router with `tower::ServiceExt::oneshot`;
 //! no network is used.
+mod contract;
 mod support;
 
 mod auth;
@@ -11,6 +12,7 @@ mod idempotency;
 mod invite_pages;
 mod invites;
 mod lists;
+mod openapi;
 mod ops;
 mod resilience;
 mod roles;

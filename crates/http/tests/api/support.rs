@@ -2,10 +2,11 @@
 //! command at once with the real pure domain (`ledger_domain::decide`), the
 //! way the command handler and projector would, so the tests see real
 //! contacts, real conflicts and real rejections without Kafka or PostgreSQL.
-//! Any port can be made to hang or to fail, to test the 503 paths.
+//! Any port can be made to hang or to fail, to test the 503 paths. Every
+//! answer of a documented route is checked against `/openapi.json`.
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -33,6 +34,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use ulid::Ulid;
+
+use crate::contract::Contract;
 
 pub const KEY: &str = "test-key-tenant-a";
 
@@ -486,7 +489,32 @@ impl TestApp {
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        TestResponse { status, headers, text, body }
+        let answer = TestResponse { status, headers, text, body };
+        self.fits_the_document(method, path, &answer).await;
+        answer
+    }
+
+    /// Every answer of a documented operation fits `/openapi.json`: its
+    /// status is documented, and so is its body (405, the router's own
+    /// answer to a method no route takes, is in no operation).
+    async fn fits_the_document(&self, method: &str, path: &str, answer: &TestResponse) {
+        static CONTRACT: OnceLock<Contract> = OnceLock::new();
+        if answer.status == 405 {
+            return;
+        }
+        let contract = match CONTRACT.get() {
+            Some(contract) => contract,
+            None => {
+                let req = Request::builder().uri("/openapi.json").body(Body::empty()).unwrap();
+                let response = self.router.clone().oneshot(req).await.unwrap();
+                let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+                CONTRACT.get_or_init(|| Contract::new(serde_json::from_slice(&bytes).expect("/openapi.json is JSON")))
+            }
+        };
+        if contract.operation(method, path).is_some() {
+            let fits = contract.check_answer(method, path, answer.status, answer.header("content-type"), &answer.body);
+            fits.unwrap_or_else(|e| panic!("the answer does not fit /openapi.json: {e}\n{}", answer.text));
+        }
     }
 
     /// An authenticated JSON request (`Idempotency-Key` and the like in `extra`).
