@@ -29,6 +29,16 @@ async fn call(app: &TestApp, org: &Org, method: Method, path: &str, body: Option
     r.send().await.expect("request")
 }
 
+/// Calls an organisation route and checks the answer against the published document.
+async fn checked(app: &TestApp, org: &Org, method: Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+    let full = format!("/api/v1/organisation/{}{path}", org.id);
+    let r = call(app, org, method.clone(), path, body).await;
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (status, body) = json_of(r).await;
+    app.assert_documented(method.as_str(), &full, status, content_type.as_deref(), &body).await;
+    (status, body)
+}
+
 async fn json_of(r: reqwest::Response) -> (StatusCode, Value) {
     let status = r.status();
     let text = r.text().await.expect("body");
@@ -80,7 +90,7 @@ async fn authenticate_gives_an_auth_and_a_refresh_token_for_the_tenants_organisa
     let (status, again) = json_of(refreshed.send().await.expect("refresh")).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     let org = Org { id: authenticate(&app).await.id, token: again["auth_token"].as_str().expect("auth").to_owned() };
-    let (status, _) = json_of(call(&app, &org, Method::GET, "/contact", None).await).await;
+    let (status, _) = checked(&app, &org, Method::GET, "/contact", None).await;
     assert_eq!(status, StatusCode::OK, "a refreshed token works");
     let bad = app.client.post(app.url("/api/v1/authenticate")).json(&json!({"application_token": "nope"}));
     let (status, answer) = json_of(bad.send().await.expect("authenticate")).await;
@@ -96,6 +106,8 @@ async fn authenticate_gives_an_auth_and_a_refresh_token_for_the_tenants_organisa
 async fn a_contact_with_every_field_is_created_with_a_location_a_numeric_id_and_a_string_contact_id() {
     let app = spawn_app().await;
     let org = authenticate(&app).await;
+    let full = format!("/api/v1/organisation/{}/contact", org.id);
+    app.assert_documented_request("POST", &full, &every_field()).await;
     let r = call(&app, &org, Method::POST, "/contact", Some(&every_field())).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let location = r.headers()["location"].to_str().expect("location").to_owned();
@@ -121,13 +133,11 @@ async fn a_contact_with_every_field_is_created_with_a_location_a_numeric_id_and_
 async fn only_type_is_required() {
     let app = spawn_app().await;
     let org = authenticate(&app).await;
-    let (status, body) =
-        json_of(call(&app, &org, Method::POST, "/contact", Some(&json!({"type": {"id": 2}}))).await).await;
+    let (status, body) = checked(&app, &org, Method::POST, "/contact", Some(&json!({"type": {"id": 2}}))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["type"], json!({"id": 2}));
     assert_eq!(body["email"], Value::Null);
-    let (status, body) =
-        json_of(call(&app, &org, Method::POST, "/contact", Some(&json!({"name": "No Type"}))).await).await;
+    let (status, body) = checked(&app, &org, Method::POST, "/contact", Some(&json!({"name": "No Type"}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(errors(&body), vec![("type".to_owned(), "required".to_owned())]);
     assert_eq!(body["error_code"], 422);
@@ -139,11 +149,11 @@ async fn a_purchase_order_number_is_at_most_50_characters_and_only_on_type_6() {
     let app = spawn_app().await;
     let org = authenticate(&app).await;
     let on_type_2 = json!({"type": {"id": 2}, "purchase_order_number": "PO-1"});
-    let (status, body) = json_of(call(&app, &org, Method::POST, "/contact", Some(&on_type_2)).await).await;
+    let (status, body) = checked(&app, &org, Method::POST, "/contact", Some(&on_type_2)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(errors(&body), vec![("purchase_order_number".to_owned(), "only_for_invoice_contacts".to_owned())]);
     let too_long = json!({"type": {"id": 6}, "purchase_order_number": "x".repeat(51)});
-    let (status, body) = json_of(call(&app, &org, Method::POST, "/contact", Some(&too_long)).await).await;
+    let (status, body) = checked(&app, &org, Method::POST, "/contact", Some(&too_long)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(errors(&body), vec![("purchase_order_number".to_owned(), "too_long".to_owned())]);
     let fifty = json!({"type": {"id": 6}, "purchase_order_number": "x".repeat(50)});
@@ -156,17 +166,16 @@ async fn id_and_organisation_id_may_not_be_given_in_the_body_or_the_query() {
     let app = spawn_app().await;
     let org = authenticate(&app).await;
     let body = json!({"type": {"id": 2}, "id": 5, "organisation_id": 9});
-    let (status, answer) = json_of(call(&app, &org, Method::POST, "/contact", Some(&body)).await).await;
+    let (status, answer) = checked(&app, &org, Method::POST, "/contact", Some(&body)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         errors(&answer),
         vec![("id".to_owned(), "not_allowed".to_owned()), ("organisation_id".to_owned(), "not_allowed".to_owned())]
     );
-    let (status, answer) =
-        json_of(call(&app, &org, Method::POST, "/contact?id=5", Some(&json!({"type": {"id": 2}}))).await).await;
+    let (status, answer) = checked(&app, &org, Method::POST, "/contact?id=5", Some(&json!({"type": {"id": 2}}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(errors(&answer), vec![("query.id".to_owned(), "not_allowed".to_owned())]);
-    let (status, list) = json_of(call(&app, &org, Method::GET, "/contact", None).await).await;
+    let (status, list) = checked(&app, &org, Method::GET, "/contact", None).await;
     assert_eq!((status, list), (StatusCode::OK, json!([])), "nothing was created");
     app.stop().await;
 }
@@ -176,7 +185,7 @@ async fn validation_errors_name_every_failing_field_at_once() {
     let app = spawn_app().await;
     let org = authenticate(&app).await;
     let body = json!({"type": "six", "email": "not-an-email", "country": "DE", "zipcode": 80339, "colour": "red"});
-    let (status, answer) = json_of(call(&app, &org, Method::POST, "/contact", Some(&body)).await).await;
+    let (status, answer) = checked(&app, &org, Method::POST, "/contact", Some(&body)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     let fields: Vec<String> = errors(&answer).into_iter().map(|(f, _)| f).collect();
     for field in ["type", "email", "country", "zipcode", "colour"] {
@@ -190,7 +199,7 @@ async fn another_organisation_is_403_and_a_missing_or_bad_token_is_401() {
     let app = spawn_app().await;
     let org = authenticate(&app).await;
     let other = Org { id: org.id + 1, token: org.token.clone() };
-    let (status, body) = json_of(call(&app, &other, Method::GET, "/contact", None).await).await;
+    let (status, body) = checked(&app, &other, Method::GET, "/contact", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error_code"], 403);
     let r = app.client.get(app.url(&format!("/api/v1/organisation/{}/contact", org.id))).send().await.expect("get");
@@ -222,7 +231,7 @@ async fn the_list_is_an_unwrapped_array_paged_with_totals_in_headers() {
     let page: Value = r.json().await.expect("json");
     let names: Vec<&str> = page.as_array().expect("an array").iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(names, vec!["C2", "C3"]);
-    let (status, _) = json_of(call(&app, &org, Method::GET, "/contact?per_page=0", None).await).await;
+    let (status, _) = checked(&app, &org, Method::GET, "/contact?per_page=0", None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
 }
@@ -231,23 +240,22 @@ async fn the_list_is_an_unwrapped_array_paged_with_totals_in_headers() {
 async fn patch_changes_fields_keeps_the_type_fixed_and_delete_removes_the_contact() {
     let app = spawn_app().await;
     let org = authenticate(&app).await;
-    let (_, created) = json_of(call(&app, &org, Method::POST, "/contact", Some(&every_field())).await).await;
+    let (_, created) = checked(&app, &org, Method::POST, "/contact", Some(&every_field())).await;
     let path = format!("/contact/{}", created["id"]);
     let change = json!({"city": "Berlin", "country": {"id": 75}, "phone": null});
-    let (status, patched) = json_of(call(&app, &org, Method::PATCH, &path, Some(&change)).await).await;
+    let (status, patched) = checked(&app, &org, Method::PATCH, &path, Some(&change)).await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!((patched["city"].clone(), patched["country"].clone()), (json!("Berlin"), json!({"id": 75})));
     assert_eq!(patched["phone"], Value::Null);
     assert_eq!(patched["street"], created["street"]);
-    let (status, answer) =
-        json_of(call(&app, &org, Method::PATCH, &path, Some(&json!({"type": {"id": 2}}))).await).await;
+    let (status, answer) = checked(&app, &org, Method::PATCH, &path, Some(&json!({"type": {"id": 2}}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(errors(&answer), vec![("type".to_owned(), "immutable_field".to_owned())]);
-    let (status, same) = json_of(call(&app, &org, Method::PATCH, &path, Some(&json!({"type": {"id": 6}}))).await).await;
+    let (status, same) = checked(&app, &org, Method::PATCH, &path, Some(&json!({"type": {"id": 6}}))).await;
     assert_eq!(status, StatusCode::OK, "repeating the type is fine: {same}");
-    let (status, _) = json_of(call(&app, &org, Method::DELETE, &path, None).await).await;
+    let (status, _) = checked(&app, &org, Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, gone) = json_of(call(&app, &org, Method::GET, &path, None).await).await;
+    let (status, gone) = checked(&app, &org, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
     assert_eq!(gone["error_code"], 404);
     app.stop().await;

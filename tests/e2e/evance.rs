@@ -51,10 +51,14 @@ async fn define_roles(app: &TestApp) {
     }
 }
 
+/// Sends a body and checks the answer against the published document.
 async fn send(app: &TestApp, body: &Value) -> (StatusCode, Value) {
     let r = app.post(ROUTE, body).await;
     let status = r.status();
-    (status, r.json().await.expect("a JSON body"))
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body: Value = r.json().await.expect("a JSON body");
+    app.assert_documented("POST", ROUTE, status, content_type.as_deref(), &body).await;
+    (status, body)
 }
 
 fn contact(fields: Value) -> Value {
@@ -80,6 +84,7 @@ fn pair(field: &str, code: &str) -> (String, String) {
 async fn the_seed_example_adds_an_invited_user_with_an_inheriting_address_a_role_and_tags() {
     let app = spawn_app().await;
     define_roles(&app).await;
+    app.assert_documented_request("POST", ROUTE, &seed_sample("bob.seed@email.com")).await;
     let (status, body) = send(&app, &seed_sample("bob.seed@email.com")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let c = &body["contact"];

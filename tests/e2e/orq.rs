@@ -23,15 +23,19 @@ fn seed_sample(external_id: &str, email: &str) -> Value {
     })
 }
 
+/// Sends a request and checks the answer against the published document.
 async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
-    let mut r = app.client.request(method, app.url(path)).bearer_auth(&app.key);
+    let mut r = app.client.request(method.clone(), app.url(path)).bearer_auth(&app.key);
     if let Some(body) = body {
         r = r.json(body);
     }
     let r = r.send().await.expect("request");
     let status = r.status();
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let text = r.text().await.expect("body");
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON") })
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON") };
+    app.assert_documented(method.as_str(), path, status, content_type.as_deref(), &body).await;
+    (status, body)
 }
 
 async fn create(app: &TestApp, body: &Value) -> (StatusCode, Value) {
@@ -56,6 +60,7 @@ fn is_rfc3339(v: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_sample_creates_a_contact_with_every_documented_field() {
     let app = spawn_app().await;
+    app.assert_documented_request("POST", "/v2/contacts", &seed_sample("user_12345", "jane.smith@example.com")).await;
     let r = app.post("/v2/contacts", &seed_sample("user_12345", "jane.smith@example.com")).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let location = r.headers()["location"].to_str().expect("location").to_owned();

@@ -21,10 +21,14 @@ fn seed_sample(email: &str) -> Value {
     })
 }
 
+/// Sends a body and checks the answer against the published document.
 async fn send(app: &TestApp, body: &Value) -> (StatusCode, Value) {
     let r = app.post(ROUTE, body).await;
     let status = r.status();
-    (status, r.json().await.expect("a JSON body"))
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body: Value = r.json().await.expect("a JSON body");
+    app.assert_documented("POST", ROUTE, status, content_type.as_deref(), &body).await;
+    (status, body)
 }
 
 async fn contacts_with_email(app: &TestApp, email: &str) -> Vec<Value> {
@@ -50,6 +54,7 @@ fn fields(body: &Value) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_sample_creates_a_contact_user_with_its_attributes_and_a_tracking_id() {
     let app = spawn_app().await;
+    app.assert_documented_request("POST", ROUTE, &seed_sample("joe.blow.seed@company.com")).await;
     let (status, body) = send(&app, &seed_sample("joe.blow.seed@company.com")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["message"], "Creating contact successful");

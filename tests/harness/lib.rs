@@ -3,6 +3,10 @@
 //! broker named by `CL_TEST_DATABASE_URL` and `CL_TEST_KAFKA_BROKERS`
 //! (`scripts/test` starts both).
 pub mod browser;
+/// The published OpenAPI document as a test oracle (shared with the HTTP
+/// crate's own tests).
+#[path = "../../crates/http/tests/api/contract.rs"]
+pub mod contract;
 pub mod smtp;
 
 use std::{collections::HashMap, time::Duration};
@@ -218,6 +222,33 @@ impl TestApp {
             r = r.header("If-Match", format!("\"{v}\""));
         }
         r.send().await.expect("request")
+    }
+
+    /// Checks an answer against the service's own `/openapi.json`: the
+    /// status is documented for the operation, and the body fits its schema.
+    pub async fn assert_documented(
+        &self,
+        method: &str,
+        path: &str,
+        status: StatusCode,
+        content_type: Option<&str>,
+        body: &Value,
+    ) {
+        let doc: Value =
+            self.client.get(self.url("/openapi.json")).send().await.expect("openapi").json().await.expect("json");
+        let contract = contract::Contract::new(doc);
+        if let Err(e) = contract.check_answer(method, path, status.as_u16(), content_type, body) {
+            panic!("the answer does not fit the published document: {e}");
+        }
+    }
+
+    /// Checks a request body against the documented one.
+    pub async fn assert_documented_request(&self, method: &str, path: &str, body: &Value) {
+        let doc: Value =
+            self.client.get(self.url("/openapi.json")).send().await.expect("openapi").json().await.expect("json");
+        if let Err(e) = contract::Contract::new(doc).check_request(method, path, "application/json", body) {
+            panic!("the request does not fit the published document: {e}");
+        }
     }
 
     pub async fn create_contact(&self, body: Value) -> Value {
