@@ -141,6 +141,18 @@ async fn only_type_is_required() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(errors(&body), vec![("type".to_owned(), "required".to_owned())]);
     assert_eq!(body["error_code"], 422);
+    let bad = json!({"email": "bad", "country": {"id": "x"}});
+    let (status, body) = checked(&app, &org, Method::POST, "/contact", Some(&bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        errors(&body),
+        vec![
+            ("country".to_owned(), "invalid_type".to_owned()),
+            ("email".to_owned(), "invalid_email".to_owned()),
+            ("type".to_owned(), "required".to_owned()),
+        ],
+        "a missing type does not hide the other fields: {body}"
+    );
     app.stop().await;
 }
 
@@ -175,6 +187,10 @@ async fn id_and_organisation_id_may_not_be_given_in_the_body_or_the_query() {
     let (status, answer) = checked(&app, &org, Method::POST, "/contact?id=5", Some(&json!({"type": {"id": 2}}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(errors(&answer), vec![("query.id".to_owned(), "not_allowed".to_owned())]);
+    let encoded = "/contact?organisation%5Fid=5";
+    let (status, answer) = checked(&app, &org, Method::POST, encoded, Some(&json!({"type": {"id": 2}}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a percent-encoded key is the same key");
+    assert_eq!(errors(&answer), vec![("query.organisation_id".to_owned(), "not_allowed".to_owned())]);
     let (status, list) = checked(&app, &org, Method::GET, "/contact", None).await;
     assert_eq!((status, list), (StatusCode::OK, json!([])), "nothing was created");
     app.stop().await;
@@ -258,5 +274,29 @@ async fn patch_changes_fields_keeps_the_type_fixed_and_delete_removes_the_contac
     let (status, gone) = checked(&app, &org, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
     assert_eq!(gone["error_code"], 404);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organisation_contacts_may_share_an_email_and_stay_out_of_zephr_and_orq() {
+    let app = spawn_app().await;
+    let org = authenticate(&app).await;
+    for type_id in [6, 2] {
+        let body = json!({"type": {"id": type_id}, "email": "ops@example.com", "country": {"id": 74}});
+        let (status, created) = checked(&app, &org, Method::POST, "/contact", Some(&body)).await;
+        assert_eq!(status, StatusCode::CREATED, "billing and technical contact share an email: {created}");
+    }
+    let zephr = json!({"identifiers": {"email_address": "ops@example.com"}, "attributes": {"emnify": "x"}});
+    let r = app.post("/zephr/createContact", &zephr).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["message"], "Creating contact successful", "Zephr's upsert does not land on them");
+    let (_, listed) = checked(&app, &org, Method::GET, "/contact", None).await;
+    for c in listed.as_array().expect("array") {
+        assert_eq!(c["country"], json!({"id": 74}), "their metadata is untouched: {c}");
+    }
+    let orq: Value = app.get("/v2/contacts").await.json().await.expect("json");
+    let types: Vec<&Value> = orq["data"].as_array().expect("data").iter().collect();
+    assert_eq!(types.len(), 1, "orq.ai sees only the untyped contact: {orq}");
     app.stop().await;
 }

@@ -276,8 +276,14 @@ async fn tags_must_be_an_object_with_a_contact_list_and_the_body_a_contact_objec
     assert_eq!(errors(&body), vec![pair("contact.tags", "invalid_type")]);
     let (status, body) = send(&app, &json!({"type": "recipient", "email": "t@email.com"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let fields: Vec<String> = errors(&body).into_iter().map(|(f, _)| f).collect();
-    assert!(fields.contains(&"contact".to_owned()), "{body}");
+    assert_eq!(
+        errors(&body),
+        vec![pair("contact", "required"), pair("email", "unknown_field"), pair("type", "unknown_field")],
+        "top-level keys are named as sent: {body}"
+    );
+    let (status, body) = send(&app, &contact(json!({"type": "contact", "email": "c@email.com"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(errors(&body), vec![pair("contact.type", "invalid_value")], "Evance has no `contact` type");
     app.stop().await;
 }
 

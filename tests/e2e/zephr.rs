@@ -110,9 +110,10 @@ async fn an_invalid_email_and_attributes_that_are_not_strings_are_one_400_naming
         fields(&answer),
         vec![
             ("attributes.list".to_owned(), "invalid_type".to_owned()),
-            ("attributes.n".to_owned(), "invalid_type".to_owned())
+            ("attributes.n".to_owned(), "invalid_type".to_owned()),
+            ("identifiers.email_address".to_owned(), "invalid_email".to_owned()),
         ],
-        "shape errors first: {answer}"
+        "every failing field at once: {answer}"
     );
     let (status, answer) = send(&app, &json!({"identifiers": {"email_address": "not-an-email"}})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -174,8 +174,16 @@ impl TenantState {
         }
     }
 
+    /// Organisation contacts (a `contact` with a `type_id`, emnify's) are not
+    /// found by email: they take no part in email uniqueness (an
+    /// organisation's billing and technical contact may share one) and an
+    /// upsert by email never lands on them.
+    fn found_by_email(c: &Contact) -> bool {
+        !(c.kind == ContactKind::Contact && c.type_id.is_some())
+    }
+
     fn index(&mut self, c: &Contact) {
-        if let Some(email) = &c.profile.email {
+        if let Some(email) = c.profile.email.as_ref().filter(|_| Self::found_by_email(c)) {
             self.emails.entry((c.kind, normalize_email(email))).or_default().insert(c.id);
         }
         if let Some(x) = &c.profile.external_id {
@@ -184,7 +192,7 @@ impl TenantState {
     }
 
     fn unindex(&mut self, c: &Contact) {
-        if let Some(email) = &c.profile.email {
+        if let Some(email) = c.profile.email.as_ref().filter(|_| Self::found_by_email(c)) {
             let key = (c.kind, normalize_email(email));
             if let Some(set) = self.emails.get_mut(&key) {
                 set.remove(&c.id);

@@ -117,6 +117,17 @@ impl Problem {
         &self.0.headers
     }
 
+    /// The same problem with its failing fields named by `name` (a vendor's
+    /// names for the native fields).
+    pub fn map_fields(mut self, name: impl Fn(&str) -> String) -> Self {
+        if let Some(errors) = &mut self.0.errors {
+            for e in errors.iter_mut() {
+                e.field = name(&e.field);
+            }
+        }
+        self
+    }
+
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.0.errors = Some(errors);
         self

@@ -476,3 +476,16 @@ fn an_organisation_contact_needs_only_its_type_like_emnify() {
     assert_eq!(fields(&po), vec!["purchase_order_number"], "a purchase order number only on type 6");
     g.accept("CreateContact", json!({"kind": "contact", "type_id": 6, "purchase_order_number": "PO-1"}));
 }
+
+#[test]
+fn organisation_contacts_are_not_found_by_email_so_they_may_share_one_and_an_upsert_never_lands_on_them() {
+    let mut g = given_a_tenant();
+    g.accept("CreateContact", json!({"kind": "contact", "type_id": 6, "email": "billing@x.io"}));
+    g.accept("CreateContact", json!({"kind": "contact", "type_id": 2, "email": "billing@x.io"}));
+    let upserted = g.accept("UpsertContact", json!({"email": "billing@x.io", "metadata": {"a": "1"}}));
+    assert!(
+        matches!(&upserted[..], [Event::ContactCreated(c)] if c.type_id.is_none()),
+        "the upsert creates a contact of its own: {upserted:?}"
+    );
+    assert_eq!(conflict_code(g.create(json!({"kind": "contact", "email": "billing@x.io"}))), "email_taken");
+}

@@ -22,7 +22,7 @@
 //! `{"error_code", "error_token", "message", "errors"?}`; validation is 422
 //! listing every failing field.
 use axum::{
-    extract::{FromRequestParts, Path, Query, RawQuery, State, rejection::QueryRejection},
+    extract::{FromRequestParts, Path, Query, State, rejection::QueryRejection},
     http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -44,7 +44,7 @@ use crate::{
     problem::{Problem, Reply},
     request::{JSON, MERGE_PATCH, WriteRequest},
     state::AppState,
-    vendors::{in_vendor_shape, renamed, unknown_keys},
+    vendors::{in_vendor_shape, merged, renamed, unknown_keys, without_implied_identifier},
 };
 
 const AUTH_TTL_SECS: i64 = 3600;
@@ -329,18 +329,19 @@ impl FromRequestParts<AppState> for OrgCaller {
 pub async fn create(
     State(state): State<AppState>,
     caller: Result<OrgCaller, Problem>,
-    RawQuery(query): RawQuery,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
     let (caller, req) = match (caller, req) {
         (Ok(caller), Ok(req)) => (caller, req),
         (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
     };
-    let (state, req, tenant, query) = (&state, &req, caller.tenant, query.unwrap_or_default());
+    let query: Vec<String> = query.map(|Query(pairs)| pairs.into_iter().map(|(k, _)| k).collect()).unwrap_or_default();
+    let (state, req, tenant, query) = (&state, &req, caller.tenant, &query);
     let response = idempotency::run(state, tenant, req, None, move |slot| async move {
         let answer = async {
             let body = req.json_object(&[JSON])?;
-            let command = create_command(&body, &query)?;
+            let command = create_command(&body, query)?;
             let view = decision::decide(state, tenant, slot, command).await?;
             let id = view
                 .contact_id
@@ -409,19 +410,21 @@ pub async fn patch(
     State(state): State<AppState>,
     caller: Result<OrgCaller, Problem>,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
     let (caller, req) = match (caller, req) {
         (Ok(caller), Ok(req)) => (caller, req),
         (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
     };
-    let (state, req, tenant) = (&state, &req, caller.tenant);
+    let query: Vec<String> = query.map(|Query(pairs)| pairs.into_iter().map(|(k, _)| k).collect()).unwrap_or_default();
+    let (state, req, tenant, query) = (&state, &req, caller.tenant, &query);
     let response = idempotency::run(state, tenant, req, None, move |slot| async move {
         let answer = async {
             let body = req.json_object(&[JSON, MERGE_PATCH])?;
             let contact = found(state, tenant, path).await?;
             let mut errors = unknown_keys(&body, BODY);
-            errors.extend(forbidden_ids(&body, ""));
+            errors.extend(forbidden_ids(&body, query));
             let (patch, shape) = native(&body, true);
             errors.extend(shape);
             let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
@@ -578,14 +581,13 @@ async fn found(
 }
 
 /// `id` and `organisation_id` are the service's to give.
-fn forbidden_ids(body: &Map<String, Value>, query: &str) -> Vec<FieldError> {
-    let in_query = |key: &str| query.split('&').any(|pair| pair.split('=').next() == Some(key));
+fn forbidden_ids(body: &Map<String, Value>, query: &[String]) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for key in ["id", "organisation_id"] {
         if body.contains_key(key) {
             errors.push(FieldError::new(key, "not_allowed", "must not be given: the service assigns it"));
         }
-        if in_query(key) {
+        if query.iter().any(|k| k == key) {
             errors.push(FieldError::new(
                 format!("query.{key}"),
                 "not_allowed",
@@ -624,6 +626,7 @@ fn native(body: &Map<String, Value>, patch: bool) -> (Map<String, Value>, Vec<Fi
                 (Value::Null, _) if patch => {
                     out.insert("metadata".into(), json!({"emnify": {"country": null}}));
                 }
+                (Value::Null, _) => {}
                 (_, Some(id)) => {
                     out.insert("metadata".into(), json!({"emnify": {"country": {"id": id}}}));
                 }
@@ -641,26 +644,29 @@ fn native(body: &Map<String, Value>, patch: bool) -> (Map<String, Value>, Vec<Fi
     (out, errors)
 }
 
-fn create_command(body: &Map<String, Value>, query: &str) -> Result<Command, Problem> {
-    let mut errors = unknown_keys(body, BODY);
-    errors.extend(forbidden_ids(body, query));
-    if body.get("type").is_none_or(Value::is_null) {
-        // emnify's one required field: without it there is nothing to ask the domain.
-        errors.push(FieldError::new("type", "required", "is required: {\"id\": <the contact type>}"));
-        return Err(invalid(errors));
+fn create_command(body: &Map<String, Value>, query: &[String]) -> Result<Command, Problem> {
+    let mut shape = unknown_keys(body, BODY);
+    shape.extend(forbidden_ids(body, query));
+    let missing = body.get("type").is_none_or(Value::is_null);
+    if missing {
+        // emnify's one required field.
+        shape.push(FieldError::new("type", "required", "is required: {\"id\": <the contact type>}"));
     }
-    let (mut native, shape) = native(body, false);
-    errors.extend(shape);
+    let (mut native, more) = native(body, false);
+    shape.extend(more);
     native.insert("kind".into(), json!("contact"));
-    match wire::contact_body(ContactWrite::Create, &native) {
+    let (command, native_errors) = match wire::contact_body(ContactWrite::Create, &native) {
         Ok(command) => {
-            errors.extend(admit(&command));
-            if errors.is_empty() { Ok(command) } else { Err(invalid(errors)) }
+            let rules = admit(&command);
+            (Some(command), rules)
         }
-        Err(more) => {
-            errors.extend(more);
-            Err(invalid(errors))
-        }
+        Err(errors) => (None, errors),
+    };
+    let native_errors = if missing { without_implied_identifier(native_errors) } else { native_errors };
+    let errors = merged(shape, &native_errors, emnify_name);
+    match command {
+        Some(command) if errors.is_empty() => Ok(command),
+        _ => Err(Problem::validation(errors)),
     }
 }
 

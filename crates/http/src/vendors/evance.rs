@@ -17,20 +17,24 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use ledger_domain::{Contact, FieldError, TenantId, Warning, roles::GrantItem};
+use ledger_domain::{
+    Contact, FieldError, TenantId, Warning, admit,
+    roles::GrantItem,
+    wire::{self, ContactWrite},
+};
 use schemars::JsonSchema;
 use serde_json::{Map, Value, json};
 
 use crate::{
     auth::Caller,
-    contact_input::{ContactWrite, contact_command},
+    contact_input::contact_command,
     contacts_read::read_back,
     decision, idempotency,
     openapi::{IdempotencyKey, bridge},
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
-    vendors::{in_vendor_shape, renamed, unknown_keys},
+    vendors::{in_vendor_shape, merged, renamed, unknown_keys},
 };
 
 /// Evance contact field -> native field.
@@ -207,16 +211,17 @@ pub async fn create(
             let body = req.json_object(&[JSON])?;
             let (native, shape) = native_body(&body);
             if !shape.is_empty() {
-                // Evance's own shapes are wrong: report them with the rules'
-                // verdict on the rest.
-                let rules = match contact_command(state, ContactWrite::Create, native).await {
-                    Err(p) => p.errors().to_vec(),
-                    Ok(_) => Vec::new(),
+                // Evance's own shapes are wrong: report them with the wire's
+                // and the rules' verdict on the rest (no password is hashed).
+                let native_errors = match wire::contact_body(ContactWrite::Create, &native) {
+                    Ok(command) => admit(&command),
+                    Err(errors) => errors,
                 };
-                return Err(invalid(shape.into_iter().chain(rules).collect()));
+                return Err(Problem::validation(merged(shape, &native_errors, evance_name)));
             }
-            let command = contact_command(state, ContactWrite::Create, native).await?;
-            let view = decision::decide(state, tenant, slot, command).await?;
+            let command =
+                contact_command(state, ContactWrite::Create, native).await.map_err(|p| p.map_fields(evance_name))?;
+            let view = decision::decide(state, tenant, slot, command).await.map_err(|p| p.map_fields(evance_name))?;
             let id = view
                 .contact_id
                 .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
@@ -254,6 +259,16 @@ fn native_body(body: &Map<String, Value>) -> (Map<String, Value>, Vec<FieldError
     errors.extend(renamed(&unknown_keys(contact, &known), |f| format!("contact.{f}")));
     for (key, value) in contact {
         let Some((_, name)) = CONTACT.iter().find(|(e, _)| e == key) else { continue };
+        if *name == "kind" && value.as_str().map(str::trim) == Some("contact") {
+            // Evance's types are user, guest, branch and recipient (and hq,
+            // which the domain refuses); `contact` is the other vendors'.
+            errors.push(FieldError::new(
+                "contact.type",
+                "invalid_value",
+                "must be one of user, guest, branch, recipient",
+            ));
+            continue;
+        }
         let value = match (*name, value) {
             ("address", Value::Object(address)) => {
                 let known: Vec<&str> = ADDRESS.iter().map(|(e, _)| *e).collect();
@@ -307,13 +322,6 @@ fn evance_name(native: &str) -> String {
     format!("contact.{name}")
 }
 
-fn invalid(errors: Vec<FieldError>) -> Problem {
-    let mut errors = renamed(&errors, evance_name);
-    errors.sort_by(|a, b| a.field.cmp(&b.field));
-    errors.dedup();
-    Problem::validation(errors)
-}
-
 fn renamed_warnings(warnings: &[ledger_domain::Warning]) -> Vec<Value> {
     warnings.iter().map(|w| json!({"field": evance_name(&w.field), "code": w.code, "message": w.message})).collect()
 }
@@ -351,9 +359,8 @@ async fn view_of(state: &AppState, tenant: TenantId, c: &Contact) -> Result<Valu
 fn error(p: &Problem) -> Reply {
     let status = if p.status() == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { p.status() };
     let mut body = json!({"code": p.code(), "message": p.detail()});
-    let errors = renamed(p.errors(), evance_name);
-    if !errors.is_empty() {
-        body["errors"] = json!(errors);
+    if !p.errors().is_empty() {
+        body["errors"] = json!(p.errors());
     }
     let mut reply = Reply::json(status, body);
     reply.headers.extend(p.headers().iter().cloned());

@@ -33,3 +33,25 @@ pub fn unknown_keys(body: &serde_json::Map<String, serde_json::Value>, known: &[
         .map(|k| FieldError::new(k.clone(), "unknown_field", "is not a known field"))
         .collect()
 }
+
+/// The vendor's own shape errors (already in its names), then the native
+/// wire and rule errors renamed into its names, leaving out fields that
+/// already failed: one answer naming every failing field once.
+pub fn merged(shape: Vec<FieldError>, native: &[FieldError], name: impl Fn(&str) -> String) -> Vec<FieldError> {
+    let failed: Vec<String> = shape.iter().map(|e| e.field.clone()).collect();
+    let covered = |field: &str| {
+        failed.iter().any(|f| field == f || field.starts_with(&format!("{f}.")) || field.starts_with(&format!("{f}[")))
+    };
+    let mut all = shape;
+    all.extend(renamed(native, name).into_iter().filter(|e| !covered(&e.field)));
+    all.sort_by(|a, b| a.field.cmp(&b.field));
+    all.dedup();
+    all
+}
+
+/// The native errors of a body whose vendor-required identifier is missing,
+/// without the one the missing identifier implies (a `contact` with neither
+/// email nor external id), which the vendor's own `required` names instead.
+pub fn without_implied_identifier(native: Vec<FieldError>) -> Vec<FieldError> {
+    native.into_iter().filter(|e| !(e.field == "email" && e.code == "required")).collect()
+}

@@ -33,7 +33,7 @@ use crate::{
     problem::{Problem, Reply},
     request::{JSON, MERGE_PATCH, WriteRequest},
     state::AppState,
-    vendors::{in_vendor_shape, renamed, unknown_keys},
+    vendors::{in_vendor_shape, merged, renamed, unknown_keys, without_implied_identifier},
 };
 
 /// orq.ai field -> native field.
@@ -323,7 +323,7 @@ pub async fn list(
             return Err(invalid(vec![FieldError::new("query", "invalid_query", "the query string cannot be read")]));
         };
         let (limit, cursor) = list_query(&pairs)?;
-        let filter = ContactFilter { kind: Some(ContactKind::Contact), ..ContactFilter::default() };
+        let filter = ContactFilter { kind: Some(ContactKind::Contact), typed: Some(false), ..ContactFilter::default() };
         let page = state.contacts().contacts(tenant, &filter, cursor, limit + 1);
         let mut contacts = state.port("contacts", page).await?;
         let has_more = contacts.len() > limit as usize;
@@ -380,16 +380,20 @@ async fn found(
 ) -> Result<Contact, Problem> {
     let not_found = || Problem::new(Code::ContactNotFound, "no such contact");
     let Ok(Path(id)) = id else { return Err(not_found()) };
-    find(state, tenant, &id).await?.filter(|c| c.kind == ContactKind::Contact).ok_or_else(not_found)
+    // orq.ai's contacts: `contact` kind without a type (typed ones are emnify's).
+    find(state, tenant, &id)
+        .await?
+        .filter(|c| c.kind == ContactKind::Contact && c.type_id.is_none())
+        .ok_or_else(not_found)
 }
 
-/// The native create for an orq.ai body.
+/// The native create for an orq.ai body, or every failing field at once.
 fn create_command(body: &Map<String, Value>) -> Result<Command, Problem> {
-    let mut errors = unknown_keys(body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
-    if body.get("external_id").is_none_or(Value::is_null) {
-        // orq.ai's own required field: without it there is nothing to ask the domain.
-        errors.push(FieldError::new("external_id", "required", "is required: the contact's id in your system"));
-        return Err(invalid(errors));
+    let mut shape = unknown_keys(body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
+    let missing = body.get("external_id").is_none_or(Value::is_null);
+    if missing {
+        // orq.ai's own required field (its identifier).
+        shape.push(FieldError::new("external_id", "required", "is required: the contact's id in your system"));
     }
     let mut native = Map::new();
     native.insert("kind".into(), json!("contact"));
@@ -398,15 +402,18 @@ fn create_command(body: &Map<String, Value>) -> Result<Command, Problem> {
             native.insert(n.to_owned(), v.clone());
         }
     }
-    match wire::contact_body(ContactWrite::Create, &native) {
+    let (command, native_errors) = match wire::contact_body(ContactWrite::Create, &native) {
         Ok(command) => {
-            errors.extend(admit(&command));
-            if errors.is_empty() { Ok(command) } else { Err(invalid(errors)) }
+            let rules = admit(&command);
+            (Some(command), rules)
         }
-        Err(more) => {
-            errors.extend(more);
-            Err(invalid(errors))
-        }
+        Err(errors) => (None, errors),
+    };
+    let native_errors = if missing { without_implied_identifier(native_errors) } else { native_errors };
+    let errors = merged(shape, &native_errors, orq_name);
+    match command {
+        Some(command) if errors.is_empty() => Ok(command),
+        _ => Err(Problem::validation(errors)),
     }
 }
 

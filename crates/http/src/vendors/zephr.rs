@@ -28,7 +28,7 @@ use crate::{
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
-    vendors::in_vendor_shape,
+    vendors::{in_vendor_shape, merged},
 };
 
 pub const CREATED: &str = "Creating contact successful";
@@ -186,9 +186,7 @@ fn read(body: &Map<String, Value>) -> Result<Command, Problem> {
         access_roles: Vec::new(),
     };
     let command = Command::UpsertContact(UpsertContact { match_on: MatchOn::Email, contact });
-    if errors.is_empty() {
-        errors = admit(&command);
-    }
+    errors = merged(errors, &admit(&command), field_name);
     if errors.is_empty() { Ok(command) } else { Err(Problem::validation(errors)) }
 }
 
