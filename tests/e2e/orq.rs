@@ -261,3 +261,22 @@ async fn a_request_without_an_api_key_is_401_in_orq_shape() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_and_delete_find_by_external_id_and_answer_404_and_409() {
+    let app = spawn_app().await;
+    create(&app, &seed_sample("first", "first@example.com")).await;
+    create(&app, &seed_sample("second", "second@example.com")).await;
+    let (status, body) =
+        send(&app, reqwest::Method::PATCH, "/v2/contacts/second", Some(&json!({"external_id": "first"}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "external_id_taken");
+    let (status, _) =
+        send(&app, reqwest::Method::PATCH, "/v2/contacts/nobody", Some(&json!({"display_name": "X"}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = send(&app, reqwest::Method::DELETE, "/v2/contacts/first", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "deleted by its external id");
+    let (status, _) = send(&app, reqwest::Method::GET, "/v2/contacts/first", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
