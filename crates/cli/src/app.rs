@@ -80,8 +80,11 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
     let mut tasks = Vec::new();
     let mut status = None;
     if roles.handler {
-        let hc =
-            HandlerConfig { invite_ttl: chrono::Duration::seconds(common.invite_ttl_secs), ..HandlerConfig::default() };
+        let hc = HandlerConfig {
+            invite_ttl: chrono::Duration::seconds(common.invite_ttl_secs),
+            dedup_window: chrono::Duration::seconds(common.dedup_window_secs),
+            ..HandlerConfig::default()
+        };
         let handler = Arc::new(Handler::new(kafka.clone(), hc)?);
         status = Some(handler.status());
         tasks.push(tokio::spawn(handler.run((0..kafka.partitions).collect(), rx.clone())));

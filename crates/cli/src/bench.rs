@@ -77,6 +77,7 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
         invite_ttl_secs: 7 * 24 * 3600,
         fetch_wait_ms: args.fetch_wait_ms,
         mailer_fetch_wait_ms: args.fetch_wait_ms,
+        dedup_window_secs: 7 * 24 * 3600,
         token_secret: None,
         mail: MailSettings::default(),
     };

@@ -35,6 +35,10 @@ pub struct Common {
     /// How long an invite link stays valid, in seconds (default 7 days).
     #[arg(long, env = "CL_INVITE_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub invite_ttl_secs: i64,
+    /// How far back in `issued_at` the handler recognises a retried command
+    /// id (default 7 days); an older one is refused as `command_too_old`.
+    #[arg(long, env = "CL_DEDUP_WINDOW_SECS", default_value_t = 7 * 24 * 3600)]
+    pub dedup_window_secs: i64,
     /// The HMAC key of the emnify route's tokens; every API process of a
     /// deployment must share it. Without one each process makes a random key
     /// (its tokens die with it).

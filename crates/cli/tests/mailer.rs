@@ -83,6 +83,7 @@ impl Setup {
             invite_ttl_secs: 7 * 24 * 3600,
             fetch_wait_ms: 10,
             mailer_fetch_wait_ms: 10,
+            dedup_window_secs: 7 * 24 * 3600,
             token_secret: None,
             mail: MailSettings::default(),
         };

@@ -64,6 +64,7 @@ codes! {
     InviteUsed => "invite_used",
     InviteExpired => "invite_expired",
     InviteSuperseded => "invite_superseded",
+    CommandTooOld => "command_too_old",
     // The service.
     InternalError => "internal_error",
     ServiceUnavailable => "service_unavailable",

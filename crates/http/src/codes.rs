@@ -44,6 +44,7 @@ pub fn meta(code: Code) -> (StatusCode, &'static str) {
         Code::InviteUsed => (410, "Invite Used"),
         Code::InviteExpired => (410, "Invite Expired"),
         Code::InviteSuperseded => (410, "Invite Superseded"),
+        Code::CommandTooOld => (410, "Command Too Old"),
         Code::InternalError => (500, "Internal Server Error"),
         Code::ServiceUnavailable => (503, "Service Unavailable"),
         Code::DecisionPending => (503, "Decision Pending"),

@@ -34,6 +34,9 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct HandlerConfig {
     pub invite_ttl: chrono::Duration,
+    /// How far back in `issued_at` a retried command id is recognised; an
+    /// older one is refused (`command_too_old`), never decided twice.
+    pub dedup_window: chrono::Duration,
     /// Commands decided before their records are awaited together.
     pub batch_max: usize,
     pub writer_id: String,
@@ -41,7 +44,12 @@ pub struct HandlerConfig {
 
 impl Default for HandlerConfig {
     fn default() -> Self {
-        Self { invite_ttl: chrono::Duration::days(7), batch_max: 500, writer_id: ulid::Ulid::new().to_string() }
+        Self {
+            invite_ttl: chrono::Duration::days(7),
+            dedup_window: ledger_protocol::DEDUP_WINDOW_DEFAULT,
+            batch_max: 500,
+            writer_id: ulid::Ulid::new().to_string(),
+        }
     }
 }
 
@@ -293,7 +301,9 @@ impl Handler {
         shared: &SharedConsumer,
     ) -> Result<(PartitionState, i64), KafkaError> {
         let started = Instant::now();
-        let mut state = PartitionState::new(self.hc.invite_ttl).owning(p, self.cfg.partitions);
+        let mut state = PartitionState::new(self.hc.invite_ttl)
+            .with_dedup_window(self.hc.dedup_window)
+            .owning(p, self.cfg.partitions);
         let high = high_watermark(shared.consumer(), &self.cfg.events_topic, p, Duration::from_secs(10)).await?;
         if high > 0 {
             read_until(events, &mut state, high - 1).await?;

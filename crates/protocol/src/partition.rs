@@ -1,10 +1,10 @@
 //! The command handler's state for one partition, and its step function.
 //! The Kafka adapter feeds it records (while rebuilding and tailing) and
 //! commands, and appends what it returns; all the deciding happens here.
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use ledger_domain::{CommandId, Context, Rejection, TenantId, TenantState, decide};
+use ledger_domain::{Code, CommandId, Context, Rejection, TenantId, TenantState, decide};
 
 use crate::{
     envelope::{CommandEnvelope, EnvelopeError},
@@ -33,7 +33,7 @@ pub struct PartitionState {
     fence: Fence,
     writer_epoch: Option<u64>,
     pub tenants: HashMap<TenantId, TenantState>,
-    decided: HashSet<CommandId>,
+    decided: Decided,
     next_command_offset: i64,
     invite_ttl: Duration,
     /// (this partition, partition count): commands of tenants owned by
@@ -48,12 +48,24 @@ impl PartitionState {
             fence: Fence::default(),
             writer_epoch: None,
             tenants: HashMap::new(),
-            decided: HashSet::new(),
+            decided: Decided::new(DEDUP_WINDOW_DEFAULT),
             next_command_offset: 0,
             invite_ttl,
             routing: None,
             records_applied: 0,
         }
+    }
+
+    /// How far back in `issued_at` a retried command id is recognised
+    /// (`Decided`).
+    pub fn with_dedup_window(mut self, window: Duration) -> Self {
+        self.decided = Decided::new(window);
+        self
+    }
+
+    /// How many command ids are remembered now (bounded by the window).
+    pub fn remembered_commands(&self) -> usize {
+        self.decided.ids.len()
     }
 
     /// This state is partition `partition` of `partitions`: commands of
@@ -102,9 +114,32 @@ impl PartitionState {
         Step::Forward(Box::new(forward))
     }
 
+    /// A command issued before the dedup window: it may have been decided
+    /// already and forgotten, so it is refused rather than decided again.
+    fn reject_too_old(
+        &mut self,
+        env: (TenantId, CommandId, DateTime<Utc>),
+        command_type: String,
+        source: CommandPosition,
+        rejection: Rejection,
+    ) -> Step {
+        let (tenant_id, command_id, issued_at) = env;
+        let decision = Decision {
+            tenant_id,
+            command_id,
+            command_type,
+            issued_at,
+            source,
+            epoch: self.writer_epoch.unwrap_or(0),
+            outcome: Outcome::Rejected { rejection },
+        };
+        self.fold(&decision);
+        Step::Append(Box::new(decision))
+    }
+
     fn fold(&mut self, d: &Decision) {
         self.records_applied += 1;
-        self.decided.insert(d.command_id);
+        self.decided.insert(d.command_id, d.issued_at);
         self.next_command_offset = self.next_command_offset.max(d.source.offset + 1);
         if let Outcome::Accepted { events, .. } = &d.outcome {
             let tenant = self.tenants.entry(d.tenant_id).or_default();
@@ -148,6 +183,9 @@ impl PartitionState {
                 if self.decided.contains(&command_id) {
                     return Step::Duplicate(command_id);
                 }
+                if let Some(rejection) = self.decided.too_old(issued_at) {
+                    return self.reject_too_old((tenant_id, command_id, issued_at), command_type, source, rejection);
+                }
                 if let Some(to) = self.elsewhere(&tenant_id) {
                     return self.forward((tenant_id, command_id, issued_at), source, to);
                 }
@@ -164,6 +202,15 @@ impl PartitionState {
             Ok(env) => {
                 if self.decided.contains(&env.command_id) {
                     return Step::Duplicate(env.command_id);
+                }
+                if let Some(rejection) = self.decided.too_old(env.issued_at) {
+                    let command_type = env.command.command_type().to_owned();
+                    return self.reject_too_old(
+                        (env.tenant_id, env.command_id, env.issued_at),
+                        command_type,
+                        source,
+                        rejection,
+                    );
                 }
                 if let Some(to) = self.elsewhere(&env.tenant_id) {
                     return self.forward((env.tenant_id, env.command_id, env.issued_at), source, to);
@@ -189,5 +236,69 @@ impl PartitionState {
         };
         self.fold(&decision);
         Step::Append(Box::new(decision))
+    }
+}
+
+/// The default dedup window: a week of `issued_at`.
+pub const DEDUP_WINDOW_DEFAULT: Duration = Duration::days(7);
+
+/// The command ids this partition decided, remembered for a window of
+/// `issued_at` behind the newest decided one: memory is bounded by the
+/// commands of one window, not by the whole history.
+///
+/// The guarantee: a command id is never decided twice. Retried while its
+/// `issued_at` is within the window of the newest decided command, it is
+/// recognised (`Step::Duplicate`). Arriving with an `issued_at` older than
+/// that, it may have been decided and forgotten, so it is refused as
+/// `command_too_old` (a rejection recorded like any other) and never
+/// decided. Everything here comes from the log (`issued_at` of the
+/// decisions), so a rebuild remembers exactly what the writer did.
+#[derive(Debug)]
+struct Decided {
+    window: Duration,
+    ids: HashMap<CommandId, DateTime<Utc>>,
+    by_time: BTreeMap<DateTime<Utc>, Vec<CommandId>>,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl Decided {
+    fn new(window: Duration) -> Self {
+        Self { window, ids: HashMap::new(), by_time: BTreeMap::new(), newest: None }
+    }
+
+    fn contains(&self, id: &CommandId) -> bool {
+        self.ids.contains_key(id)
+    }
+
+    fn horizon(&self) -> Option<DateTime<Utc>> {
+        self.newest.map(|n| n - self.window)
+    }
+
+    /// The rejection for a command issued before the window, if it is.
+    fn too_old(&self, issued_at: DateTime<Utc>) -> Option<Rejection> {
+        let horizon = self.horizon()?;
+        (issued_at < horizon).then(|| Rejection::Gone {
+            code: Code::CommandTooOld,
+            message: format!(
+                "issued at {issued_at}, before this partition's dedup window (from {horizon}): \
+                 it may have been decided already, so it is not decided again; send it with a new command id"
+            ),
+        })
+    }
+
+    fn insert(&mut self, id: CommandId, issued_at: DateTime<Utc>) {
+        if self.ids.insert(id, issued_at).is_none() {
+            self.by_time.entry(issued_at).or_default().push(id);
+        }
+        self.newest = Some(self.newest.map_or(issued_at, |n| n.max(issued_at)));
+        let Some(horizon) = self.horizon() else { return };
+        while let Some(entry) = self.by_time.first_entry() {
+            if *entry.key() >= horizon {
+                break;
+            }
+            for old in entry.remove() {
+                self.ids.remove(&old);
+            }
+        }
     }
 }

@@ -332,3 +332,65 @@ fn a_decision_record_says_what_it_did_and_records_from_before_the_headers_still_
     let LogRecord::Decision(old) = LogRecord::decode(&legacy, &e.value).expect("decodes") else { panic!("decision") };
     assert!(matches!(old.outcome, Outcome::Accepted { subject: Some(s), created: true, .. } if s == subject));
 }
+
+/// An envelope with its own command id and issue time (seconds from the epoch base).
+fn issued(id: u64, at_secs: i64, ty: &str, payload: serde_json::Value) -> Result<CommandEnvelope, EnvelopeError> {
+    CommandEnvelope::from_json(&json!({
+        "command_id": Ulid::from_parts(1_600_000_000_000 + id, u128::from(id)).to_string(),
+        "tenant_id": tenant().to_string(),
+        "type": ty,
+        "issued_at": Utc.timestamp_opt(1_700_000_000 + at_secs, 0).unwrap(),
+        "payload": payload,
+    }))
+}
+
+#[test]
+fn a_retried_command_id_is_recognised_within_the_window_and_refused_past_it_never_decided_twice() {
+    let day = 24 * 3600;
+    let mut s = PartitionState::new(Duration::days(7)).with_dedup_window(Duration::days(2));
+    s.apply(&claim(1));
+    s.become_writer(1);
+    let mut log = vec![claim(1)];
+    let mut offset = 0;
+    let mut step = |s: &mut PartitionState, env, log: &mut Vec<LogRecord>| {
+        offset += 1;
+        let step = s.handle(env, pos(offset));
+        if let Step::Append(d) = &step {
+            log.push(LogRecord::Decision((**d).clone()));
+        }
+        step
+    };
+    decision_of(step(&mut s, issued(1, 0, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), &mut log));
+    let create = |email: &str| json!({"kind": "contact", "email": email});
+    decision_of(step(&mut s, issued(2, day, "CreateContact", create("x@a.io")), &mut log));
+    // A day later: inside the window, the retry is recognised.
+    decision_of(step(&mut s, issued(3, 2 * day, "CreateContact", create("y@a.io")), &mut log));
+    assert!(matches!(step(&mut s, issued(2, day, "CreateContact", create("x@a.io")), &mut log), Step::Duplicate(_)));
+    // Four days after the first: command 2 (issued at day 1) is now before
+    // the window (day 4 - 2 days = day 2), and forgotten.
+    decision_of(step(&mut s, issued(4, 4 * day, "CreateContact", create("z@a.io")), &mut log));
+    assert_eq!(s.remembered_commands(), 2, "only the window's commands are kept (3 and 4)");
+    let retried = decision_of(step(&mut s, issued(2, day, "CreateContact", create("x@a.io")), &mut log));
+    match &retried.outcome {
+        Outcome::Rejected { rejection: Rejection::Gone { code, .. } } => assert_eq!(code.as_str(), "command_too_old"),
+        other => panic!("a retry past the window must be refused, not decided: {other:?}"),
+    }
+    // And a rebuild from the log remembers and refuses exactly the same.
+    let mut rebuilt = PartitionState::new(Duration::days(7)).with_dedup_window(Duration::days(2));
+    for r in &log {
+        rebuilt.apply(r);
+    }
+    rebuilt.become_writer(1);
+    assert_eq!(rebuilt.remembered_commands(), s.remembered_commands());
+    assert!(matches!(
+        rebuilt.handle(issued(4, 4 * day, "CreateContact", create("z@a.io")), pos(99)),
+        Step::Duplicate(_)
+    ));
+    let again = decision_of(rebuilt.handle(issued(2, day, "CreateContact", create("x@a.io")), pos(100)));
+    assert!(matches!(again.outcome, Outcome::Rejected { .. }), "{again:?}");
+    let contacts: usize = log
+        .iter()
+        .filter(|r| matches!(r, LogRecord::Decision(d) if matches!(&d.outcome, Outcome::Accepted { events, .. } if events.iter().any(|e| matches!(e, Event::ContactCreated(_))))))
+        .count();
+    assert_eq!(contacts, 3, "x, y and z created once each");
+}
