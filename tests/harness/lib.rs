@@ -132,9 +132,10 @@ pub async fn fresh_common(partitions: i32) -> (Common, TestDatabase) {
         invite_ttl_secs: 7 * 24 * 3600,
         fetch_wait_ms: fetch_wait_ms(),
         mailer_fetch_wait_ms: fetch_wait_ms(),
+        dedup_window_secs: 7 * 24 * 3600,
+        token_secret: None,
         // Tests that do not look at mail still run the mailer: its .eml
         // files go to a temporary folder.
-        token_secret: None,
         mail: MailSettings {
             mail_outbox: std::env::temp_dir().join(format!("cl-outbox-{id}")),
             ..MailSettings::default()
