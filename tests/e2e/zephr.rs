@@ -158,3 +158,24 @@ async fn a_request_without_an_api_key_is_401_in_zephrs_shape() {
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_replays_the_answer_and_a_reused_one_is_refused_in_zephrs_shape() {
+    let app = spawn_app().await;
+    let post = |body: Value| {
+        app.client.post(app.url(ROUTE)).bearer_auth(&app.key).header("Idempotency-Key", "zephr-k1").json(&body).send()
+    };
+    let first: Value = post(seed_sample("idem@company.com")).await.expect("post").json().await.expect("json");
+    let again = post(seed_sample("idem@company.com")).await.expect("post");
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again["tracking_id"], first["tracking_id"], "the first answer, replayed");
+    let other = post(seed_sample("other@company.com")).await.expect("post");
+    let status = other.status();
+    let content_type = other.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body: Value = other.json().await.expect("json");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["status"], 422, "in Zephr's shape: {body}");
+    app.assert_documented("POST", ROUTE, status, content_type.as_deref(), &body).await;
+    app.stop().await;
+}

@@ -53,11 +53,29 @@ where
     F: FnOnce(Slot) -> Fut,
     Fut: Future<Output = Result<Reply, Problem>>,
 {
+    run_shaped(state, tenant, req, candidate, Reply::from, work).await
+}
+
+/// `run`, with the problems of the key itself (malformed, reused for
+/// another request, the store unreachable) answered through `shape`: a
+/// vendor route's own error shape.
+pub async fn run_shaped<F, Fut>(
+    state: &AppState,
+    tenant: TenantId,
+    req: &WriteRequest,
+    candidate: Option<CommandId>,
+    shape: impl Fn(Problem) -> Reply,
+    work: F,
+) -> Response
+where
+    F: FnOnce(Slot) -> Fut,
+    Fut: Future<Output = Result<Reply, Problem>>,
+{
     let fresh = Slot::fresh(candidate);
     let key = match key(&req.headers) {
         Ok(Some(key)) => key,
-        Ok(None) => return work(fresh).await.unwrap_or_else(Reply::from).into_response(),
-        Err(problem) => return problem.into_response(),
+        Ok(None) => return work(fresh).await.unwrap_or_else(&shape).into_response(),
+        Err(problem) => return shape(problem).into_response(),
     };
     let hash = request_hash(req);
     let begun = state.idempotency().idempotency_begin(tenant, &key, &hash, fresh.command_id, fresh.issued_at);
@@ -67,11 +85,11 @@ where
         Ok(Idempotency::Done(stored)) => return replay(stored).into_response(),
         Ok(Idempotency::Mismatch) => {
             let detail = "this Idempotency-Key was already used for a different request";
-            return Problem::new(Code::IdempotencyKeyReused, detail).into_response();
+            return shape(Problem::new(Code::IdempotencyKeyReused, detail)).into_response();
         }
-        Err(problem) => return problem.into_response(),
+        Err(problem) => return shape(problem).into_response(),
     };
-    let reply = work(slot).await.unwrap_or_else(Reply::from);
+    let reply = work(slot).await.unwrap_or_else(&shape);
     if reply.status.is_success() || reply.status.is_client_error() {
         let stored =
             StoredResponse { status: reply.status.as_u16(), headers: reply.headers.clone(), body: reply.body.clone() };

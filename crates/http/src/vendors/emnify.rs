@@ -338,22 +338,29 @@ pub async fn create(
     };
     let query: Vec<String> = query.map(|Query(pairs)| pairs.into_iter().map(|(k, _)| k).collect()).unwrap_or_default();
     let (state, req, tenant, query) = (&state, &req, caller.tenant, &query);
-    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
-        let answer = async {
-            let body = req.json_object(&[JSON])?;
-            let command = create_command(&body, query)?;
-            let view = decision::decide(state, tenant, slot, command).await?;
-            let id = view
-                .contact_id
-                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
-            let contact = read_back(state, tenant, id).await?;
-            let location = format!("/api/v1/organisation/{}/contact/{}", tenant.organisation_id(), contact.number);
-            Ok::<_, Problem>(
-                Reply::json(StatusCode::CREATED, view_of(tenant, &contact)).header(header::LOCATION, location),
-            )
-        };
-        Ok(answer.await.unwrap_or_else(|p| error(&p)))
-    })
+    let response = idempotency::run_shaped(
+        state,
+        tenant,
+        req,
+        None,
+        |p| error(&p),
+        move |slot| async move {
+            let answer = async {
+                let body = req.json_object(&[JSON])?;
+                let command = create_command(&body, query)?;
+                let view = decision::decide(state, tenant, slot, command).await?;
+                let id = view
+                    .contact_id
+                    .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+                let contact = read_back(state, tenant, id).await?;
+                let location = format!("/api/v1/organisation/{}/contact/{}", tenant.organisation_id(), contact.number);
+                Ok::<_, Problem>(
+                    Reply::json(StatusCode::CREATED, view_of(tenant, &contact)).header(header::LOCATION, location),
+                )
+            };
+            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+        },
+    )
     .await;
     in_vendor_shape(response)
 }
@@ -419,29 +426,36 @@ pub async fn patch(
     };
     let query: Vec<String> = query.map(|Query(pairs)| pairs.into_iter().map(|(k, _)| k).collect()).unwrap_or_default();
     let (state, req, tenant, query) = (&state, &req, caller.tenant, &query);
-    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
-        let answer = async {
-            let body = req.json_object(&[JSON, MERGE_PATCH])?;
-            let contact = found(state, tenant, path).await?;
-            let mut errors = unknown_keys(&body, BODY);
-            errors.extend(forbidden_ids(&body, query));
-            let (patch, shape) = native(&body, true);
-            errors.extend(shape);
-            let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
-            let command = match wire::parse("PatchContact", &payload) {
-                Ok(command) if errors.is_empty() => command,
-                Ok(_) => return Err(invalid(errors)),
-                Err(more) => {
-                    errors.extend(more);
-                    return Err(invalid(errors));
-                }
+    let response = idempotency::run_shaped(
+        state,
+        tenant,
+        req,
+        None,
+        |p| error(&p),
+        move |slot| async move {
+            let answer = async {
+                let body = req.json_object(&[JSON, MERGE_PATCH])?;
+                let contact = found(state, tenant, path).await?;
+                let mut errors = unknown_keys(&body, BODY);
+                errors.extend(forbidden_ids(&body, query));
+                let (patch, shape) = native(&body, true);
+                errors.extend(shape);
+                let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
+                let command = match wire::parse("PatchContact", &payload) {
+                    Ok(command) if errors.is_empty() => command,
+                    Ok(_) => return Err(invalid(errors)),
+                    Err(more) => {
+                        errors.extend(more);
+                        return Err(invalid(errors));
+                    }
+                };
+                decision::decide(state, tenant, slot, command).await?;
+                let contact = read_back(state, tenant, contact.id).await?;
+                Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
             };
-            decision::decide(state, tenant, slot, command).await?;
-            let contact = read_back(state, tenant, contact.id).await?;
-            Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
-        };
-        Ok(answer.await.unwrap_or_else(|p| error(&p)))
-    })
+            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+        },
+    )
     .await;
     in_vendor_shape(response)
 }
@@ -472,15 +486,22 @@ pub async fn delete(
         (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
     };
     let (state, req, tenant) = (&state, &req, caller.tenant);
-    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
-        let answer = async {
-            let contact = found(state, tenant, path).await?;
-            let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
-            decision::decide(state, tenant, slot, command).await?;
-            Ok::<_, Problem>(Reply::no_content())
-        };
-        Ok(answer.await.unwrap_or_else(|p| error(&p)))
-    })
+    let response = idempotency::run_shaped(
+        state,
+        tenant,
+        req,
+        None,
+        |p| error(&p),
+        move |slot| async move {
+            let answer = async {
+                let contact = found(state, tenant, path).await?;
+                let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
+                decision::decide(state, tenant, slot, command).await?;
+                Ok::<_, Problem>(Reply::no_content())
+            };
+            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+        },
+    )
     .await;
     in_vendor_shape(response)
 }

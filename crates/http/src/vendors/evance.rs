@@ -206,36 +206,45 @@ pub async fn create(
         (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
-        let answer = async {
-            let body = req.json_object(&[JSON])?;
-            let (native, shape) = native_body(&body);
-            if !shape.is_empty() {
-                // Evance's own shapes are wrong: report them with the wire's
-                // and the rules' verdict on the rest (no password is hashed).
-                let native_errors = match wire::contact_body(ContactWrite::Create, &native) {
-                    Ok(command) => admit(&command),
-                    Err(errors) => errors,
-                };
-                return Err(Problem::validation(merged(shape, &native_errors, evance_name)));
-            }
-            let command =
-                contact_command(state, ContactWrite::Create, native).await.map_err(|p| p.map_fields(evance_name))?;
-            let view = decision::decide(state, tenant, slot, command).await.map_err(|p| p.map_fields(evance_name))?;
-            let id = view
-                .contact_id
-                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
-            let contact = read_back(state, tenant, id).await?;
-            let mut body = json!({"contact": view_of(state, tenant, &contact).await?});
-            if !view.warnings.is_empty() {
-                body["warnings"] = json!(renamed_warnings(&view.warnings));
-            }
-            Ok::<_, Problem>(
-                Reply::json(StatusCode::CREATED, body).header(header::LOCATION, format!("/v1/contacts/{id}")),
-            )
-        };
-        Ok(answer.await.unwrap_or_else(|p| error(&p)))
-    })
+    let response = idempotency::run_shaped(
+        state,
+        tenant,
+        req,
+        None,
+        |p| error(&p),
+        move |slot| async move {
+            let answer = async {
+                let body = req.json_object(&[JSON])?;
+                let (native, shape) = native_body(&body);
+                if !shape.is_empty() {
+                    // Evance's own shapes are wrong: report them with the wire's
+                    // and the rules' verdict on the rest (no password is hashed).
+                    let native_errors = match wire::contact_body(ContactWrite::Create, &native) {
+                        Ok(command) => admit(&command),
+                        Err(errors) => errors,
+                    };
+                    return Err(Problem::validation(merged(shape, &native_errors, evance_name)));
+                }
+                let command = contact_command(state, ContactWrite::Create, native)
+                    .await
+                    .map_err(|p| p.map_fields(evance_name))?;
+                let view =
+                    decision::decide(state, tenant, slot, command).await.map_err(|p| p.map_fields(evance_name))?;
+                let id = view
+                    .contact_id
+                    .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+                let contact = read_back(state, tenant, id).await?;
+                let mut body = json!({"contact": view_of(state, tenant, &contact).await?});
+                if !view.warnings.is_empty() {
+                    body["warnings"] = json!(renamed_warnings(&view.warnings));
+                }
+                Ok::<_, Problem>(
+                    Reply::json(StatusCode::CREATED, body).header(header::LOCATION, format!("/v1/contacts/{id}")),
+                )
+            };
+            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+        },
+    )
     .await;
     in_vendor_shape(response)
 }
@@ -357,7 +366,10 @@ async fn view_of(state: &AppState, tenant: TenantId, c: &Contact) -> Result<Valu
 
 /// A problem in the Evance route's shape: validation is 400.
 fn error(p: &Problem) -> Reply {
-    let status = if p.status() == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { p.status() };
+    // A body that is not right is the vendor's 400; other 422s (a reused
+    // Idempotency-Key) keep their status.
+    let status =
+        if p.code() == ledger_domain::Code::ValidationFailed.as_str() { StatusCode::BAD_REQUEST } else { p.status() };
     let mut body = json!({"code": p.code(), "message": p.detail()});
     if !p.errors().is_empty() {
         body["errors"] = json!(p.errors());

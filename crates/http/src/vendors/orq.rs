@@ -151,21 +151,28 @@ pub async fn create(
         (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
-        let answer = async {
-            let command = create_command(&req.json_object(&[JSON])?)?;
-            let view = decision::decide(state, tenant, slot, command).await?;
-            let id = view
-                .contact_id
-                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
-            let contact = read_back(state, tenant, id).await?;
-            Ok::<_, Problem>(
-                Reply::json(StatusCode::CREATED, view_of(tenant, &contact))
-                    .header(header::LOCATION, format!("/v2/contacts/{}", contact.id)),
-            )
-        };
-        Ok(answer.await.unwrap_or_else(|p| error(&p)))
-    })
+    let response = idempotency::run_shaped(
+        state,
+        tenant,
+        req,
+        None,
+        |p| error(&p),
+        move |slot| async move {
+            let answer = async {
+                let command = create_command(&req.json_object(&[JSON])?)?;
+                let view = decision::decide(state, tenant, slot, command).await?;
+                let id = view
+                    .contact_id
+                    .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+                let contact = read_back(state, tenant, id).await?;
+                Ok::<_, Problem>(
+                    Reply::json(StatusCode::CREATED, view_of(tenant, &contact))
+                        .header(header::LOCATION, format!("/v2/contacts/{}", contact.id)),
+                )
+            };
+            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+        },
+    )
     .await;
     in_vendor_shape(response)
 }
@@ -227,28 +234,35 @@ pub async fn patch(
         (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
-        let answer = async {
-            let body = req.json_object(&[JSON, MERGE_PATCH])?;
-            let contact = found(state, tenant, id).await?;
-            let mut errors = unknown_keys(&body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
-            let patch: Map<String, Value> =
-                body.into_iter().filter_map(|(k, v)| native_name(&k).map(|n| (n.to_owned(), v))).collect();
-            let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
-            let command = match wire::parse("PatchContact", &payload) {
-                Ok(command) if errors.is_empty() => command,
-                Ok(_) => return Err(invalid(errors)),
-                Err(more) => {
-                    errors.extend(more);
-                    return Err(invalid(errors));
-                }
+    let response = idempotency::run_shaped(
+        state,
+        tenant,
+        req,
+        None,
+        |p| error(&p),
+        move |slot| async move {
+            let answer = async {
+                let body = req.json_object(&[JSON, MERGE_PATCH])?;
+                let contact = found(state, tenant, id).await?;
+                let mut errors = unknown_keys(&body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
+                let patch: Map<String, Value> =
+                    body.into_iter().filter_map(|(k, v)| native_name(&k).map(|n| (n.to_owned(), v))).collect();
+                let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
+                let command = match wire::parse("PatchContact", &payload) {
+                    Ok(command) if errors.is_empty() => command,
+                    Ok(_) => return Err(invalid(errors)),
+                    Err(more) => {
+                        errors.extend(more);
+                        return Err(invalid(errors));
+                    }
+                };
+                decision::decide(state, tenant, slot, command).await?;
+                let contact = read_back(state, tenant, contact.id).await?;
+                Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
             };
-            decision::decide(state, tenant, slot, command).await?;
-            let contact = read_back(state, tenant, contact.id).await?;
-            Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
-        };
-        Ok(answer.await.unwrap_or_else(|p| error(&p)))
-    })
+            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+        },
+    )
     .await;
     in_vendor_shape(response)
 }
@@ -279,15 +293,22 @@ pub async fn delete(
         (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
-        let answer = async {
-            let contact = found(state, tenant, id).await?;
-            let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
-            decision::decide(state, tenant, slot, command).await?;
-            Ok::<_, Problem>(Reply::no_content())
-        };
-        Ok(answer.await.unwrap_or_else(|p| error(&p)))
-    })
+    let response = idempotency::run_shaped(
+        state,
+        tenant,
+        req,
+        None,
+        |p| error(&p),
+        move |slot| async move {
+            let answer = async {
+                let contact = found(state, tenant, id).await?;
+                let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
+                decision::decide(state, tenant, slot, command).await?;
+                Ok::<_, Problem>(Reply::no_content())
+            };
+            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+        },
+    )
     .await;
     in_vendor_shape(response)
 }
@@ -457,7 +478,9 @@ fn view_of(tenant: TenantId, c: &Contact) -> Value {
 
 /// A problem in orq.ai's shape: a validation problem is its 400.
 fn error(p: &Problem) -> Reply {
-    let status = if p.status() == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { p.status() };
+    // A body that is not right is the vendor's 400; other 422s (a reused
+    // Idempotency-Key) keep their status.
+    let status = if p.code() == Code::ValidationFailed.as_str() { StatusCode::BAD_REQUEST } else { p.status() };
     let mut body = json!({"code": p.code(), "message": p.detail()});
     let errors = renamed(p.errors(), orq_name);
     if !errors.is_empty() {

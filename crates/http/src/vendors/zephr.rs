@@ -58,7 +58,8 @@ pub const UPDATED: &str = "Updating contact successful";
         (status = 409, description = "`User {email} already exists`: a registered user has the email.",
             body = ZephrError),
         (status = 413, description = "In Zephr's shape.", body = ZephrError),
-        (status = 422, description = "Native problem+json, about the request rather than the contact.", body = ProblemBody),
+        (status = 422, description = "About the request rather than the contact (a reused `Idempotency-Key`).",
+            body = ZephrError),
         (status = 503, description = "Zephr's shape once the command is published (then `GET \
             /v1/commands/{command_id}` tells its fate), else native problem+json.",
             content((ZephrError = "application/json"), (ProblemBody = "application/problem+json")),
@@ -75,18 +76,25 @@ pub async fn create_contact(
         (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run(state, tenant, req, None, move |slot| async move {
-        let answer = async {
-            let command = read(&req.json_object(&[JSON])?)?;
-            let view = decision::decide(state, tenant, slot, command).await?;
-            let message = if view.created { CREATED } else { UPDATED };
-            Ok::<_, Problem>(Reply::json(
-                StatusCode::OK,
-                json!({"tracking_id": slot.command_id.to_string(), "message": message}),
-            ))
-        };
-        Ok(answer.await.unwrap_or_else(|p| error(&p)))
-    })
+    let response = idempotency::run_shaped(
+        state,
+        tenant,
+        req,
+        None,
+        |p| error(&p),
+        move |slot| async move {
+            let answer = async {
+                let command = read(&req.json_object(&[JSON])?)?;
+                let view = decision::decide(state, tenant, slot, command).await?;
+                let message = if view.created { CREATED } else { UPDATED };
+                Ok::<_, Problem>(Reply::json(
+                    StatusCode::OK,
+                    json!({"tracking_id": slot.command_id.to_string(), "message": message}),
+                ))
+            };
+            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+        },
+    )
     .await;
     in_vendor_shape(response)
 }
@@ -201,7 +209,10 @@ fn field_name(native: &str) -> String {
 
 /// A problem in Zephr's shape: a validation problem is its 400.
 fn error(p: &Problem) -> Reply {
-    let status = if p.status() == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { p.status() };
+    // A body that is not right is the vendor's 400; other 422s (a reused
+    // Idempotency-Key) keep their status.
+    let status =
+        if p.code() == ledger_domain::Code::ValidationFailed.as_str() { StatusCode::BAD_REQUEST } else { p.status() };
     let mut body = json!({"status": status.as_u16(), "message": p.detail()});
     let errors: Vec<FieldError> = p
         .errors()
