@@ -345,20 +345,15 @@ pub async fn create(
         None,
         |p| error(&p),
         move |slot| async move {
-            let answer = async {
-                let body = req.json_object(&[JSON])?;
-                let command = create_command(&body, query)?;
-                let view = decision::decide(state, tenant, slot, command).await?;
-                let id = view
-                    .contact_id
-                    .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
-                let contact = read_back(state, tenant, id).await?;
-                let location = format!("/api/v1/organisation/{}/contact/{}", tenant.organisation_id(), contact.number);
-                Ok::<_, Problem>(
-                    Reply::json(StatusCode::CREATED, view_of(tenant, &contact)).header(header::LOCATION, location),
-                )
-            };
-            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+            let body = req.json_object(&[JSON])?;
+            let command = create_command(&body, query)?;
+            let view = decision::decide(state, tenant, slot, command).await?;
+            let id = view
+                .contact_id
+                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+            let contact = read_back(state, tenant, id).await?;
+            let location = format!("/api/v1/organisation/{}/contact/{}", tenant.organisation_id(), contact.number);
+            Ok(Reply::json(StatusCode::CREATED, view_of(tenant, &contact)).header(header::LOCATION, location))
         },
     )
     .await;
@@ -433,27 +428,24 @@ pub async fn patch(
         None,
         |p| error(&p),
         move |slot| async move {
-            let answer = async {
-                let body = req.json_object(&[JSON, MERGE_PATCH])?;
-                let contact = found(state, tenant, path).await?;
-                let mut errors = unknown_keys(&body, BODY);
-                errors.extend(forbidden_ids(&body, query));
-                let (patch, shape) = native(&body, true);
-                errors.extend(shape);
-                let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
-                let command = match wire::parse("PatchContact", &payload) {
-                    Ok(command) if errors.is_empty() => command,
-                    Ok(_) => return Err(invalid(errors)),
-                    Err(more) => {
-                        errors.extend(more);
-                        return Err(invalid(errors));
-                    }
-                };
-                decision::decide(state, tenant, slot, command).await?;
-                let contact = read_back(state, tenant, contact.id).await?;
-                Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
+            let body = req.json_object(&[JSON, MERGE_PATCH])?;
+            let contact = found(state, tenant, path).await?;
+            let mut errors = unknown_keys(&body, BODY);
+            errors.extend(forbidden_ids(&body, query));
+            let (patch, shape) = native(&body, true);
+            errors.extend(shape);
+            let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
+            let command = match wire::parse("PatchContact", &payload) {
+                Ok(command) if errors.is_empty() => command,
+                Ok(_) => return Err(invalid(errors)),
+                Err(more) => {
+                    errors.extend(more);
+                    return Err(invalid(errors));
+                }
             };
-            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+            decision::decide(state, tenant, slot, command).await?;
+            let contact = read_back(state, tenant, contact.id).await?;
+            Ok(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
         },
     )
     .await;
@@ -493,13 +485,10 @@ pub async fn delete(
         None,
         |p| error(&p),
         move |slot| async move {
-            let answer = async {
-                let contact = found(state, tenant, path).await?;
-                let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
-                decision::decide(state, tenant, slot, command).await?;
-                Ok::<_, Problem>(Reply::no_content())
-            };
-            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+            let contact = found(state, tenant, path).await?;
+            let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
+            decision::decide(state, tenant, slot, command).await?;
+            Ok(Reply::no_content())
         },
     )
     .await;

@@ -213,36 +213,29 @@ pub async fn create(
         None,
         |p| error(&p),
         move |slot| async move {
-            let answer = async {
-                let body = req.json_object(&[JSON])?;
-                let (native, shape) = native_body(&body);
-                if !shape.is_empty() {
-                    // Evance's own shapes are wrong: report them with the wire's
-                    // and the rules' verdict on the rest (no password is hashed).
-                    let native_errors = match wire::contact_body(ContactWrite::Create, &native) {
-                        Ok(command) => admit(&command),
-                        Err(errors) => errors,
-                    };
-                    return Err(Problem::validation(merged(shape, &native_errors, evance_name)));
-                }
-                let command = contact_command(state, ContactWrite::Create, native)
-                    .await
-                    .map_err(|p| p.map_fields(evance_name))?;
-                let view =
-                    decision::decide(state, tenant, slot, command).await.map_err(|p| p.map_fields(evance_name))?;
-                let id = view
-                    .contact_id
-                    .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
-                let contact = read_back(state, tenant, id).await?;
-                let mut body = json!({"contact": view_of(state, tenant, &contact).await?});
-                if !view.warnings.is_empty() {
-                    body["warnings"] = json!(renamed_warnings(&view.warnings));
-                }
-                Ok::<_, Problem>(
-                    Reply::json(StatusCode::CREATED, body).header(header::LOCATION, format!("/v1/contacts/{id}")),
-                )
-            };
-            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+            let body = req.json_object(&[JSON])?;
+            let (native, shape) = native_body(&body);
+            if !shape.is_empty() {
+                // Evance's own shapes are wrong: report them with the wire's
+                // and the rules' verdict on the rest (no password is hashed).
+                let native_errors = match wire::contact_body(ContactWrite::Create, &native) {
+                    Ok(command) => admit(&command),
+                    Err(errors) => errors,
+                };
+                return Err(Problem::validation(merged(shape, &native_errors, evance_name)));
+            }
+            let command =
+                contact_command(state, ContactWrite::Create, native).await.map_err(|p| p.map_fields(evance_name))?;
+            let view = decision::decide(state, tenant, slot, command).await.map_err(|p| p.map_fields(evance_name))?;
+            let id = view
+                .contact_id
+                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+            let contact = read_back(state, tenant, id).await?;
+            let mut body = json!({"contact": view_of(state, tenant, &contact).await?});
+            if !view.warnings.is_empty() {
+                body["warnings"] = json!(renamed_warnings(&view.warnings));
+            }
+            Ok(Reply::json(StatusCode::CREATED, body).header(header::LOCATION, format!("/v1/contacts/{id}")))
         },
     )
     .await;

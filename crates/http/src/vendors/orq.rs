@@ -158,19 +158,14 @@ pub async fn create(
         None,
         |p| error(&p),
         move |slot| async move {
-            let answer = async {
-                let command = create_command(&req.json_object(&[JSON])?)?;
-                let view = decision::decide(state, tenant, slot, command).await?;
-                let id = view
-                    .contact_id
-                    .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
-                let contact = read_back(state, tenant, id).await?;
-                Ok::<_, Problem>(
-                    Reply::json(StatusCode::CREATED, view_of(tenant, &contact))
-                        .header(header::LOCATION, format!("/v2/contacts/{}", contact.id)),
-                )
-            };
-            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+            let command = create_command(&req.json_object(&[JSON])?)?;
+            let view = decision::decide(state, tenant, slot, command).await?;
+            let id = view
+                .contact_id
+                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+            let contact = read_back(state, tenant, id).await?;
+            Ok(Reply::json(StatusCode::CREATED, view_of(tenant, &contact))
+                .header(header::LOCATION, format!("/v2/contacts/{}", contact.id)))
         },
     )
     .await;
@@ -241,26 +236,23 @@ pub async fn patch(
         None,
         |p| error(&p),
         move |slot| async move {
-            let answer = async {
-                let body = req.json_object(&[JSON, MERGE_PATCH])?;
-                let contact = found(state, tenant, id).await?;
-                let mut errors = unknown_keys(&body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
-                let patch: Map<String, Value> =
-                    body.into_iter().filter_map(|(k, v)| native_name(&k).map(|n| (n.to_owned(), v))).collect();
-                let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
-                let command = match wire::parse("PatchContact", &payload) {
-                    Ok(command) if errors.is_empty() => command,
-                    Ok(_) => return Err(invalid(errors)),
-                    Err(more) => {
-                        errors.extend(more);
-                        return Err(invalid(errors));
-                    }
-                };
-                decision::decide(state, tenant, slot, command).await?;
-                let contact = read_back(state, tenant, contact.id).await?;
-                Ok::<_, Problem>(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
+            let body = req.json_object(&[JSON, MERGE_PATCH])?;
+            let contact = found(state, tenant, id).await?;
+            let mut errors = unknown_keys(&body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
+            let patch: Map<String, Value> =
+                body.into_iter().filter_map(|(k, v)| native_name(&k).map(|n| (n.to_owned(), v))).collect();
+            let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
+            let command = match wire::parse("PatchContact", &payload) {
+                Ok(command) if errors.is_empty() => command,
+                Ok(_) => return Err(invalid(errors)),
+                Err(more) => {
+                    errors.extend(more);
+                    return Err(invalid(errors));
+                }
             };
-            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+            decision::decide(state, tenant, slot, command).await?;
+            let contact = read_back(state, tenant, contact.id).await?;
+            Ok(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
         },
     )
     .await;
@@ -300,13 +292,10 @@ pub async fn delete(
         None,
         |p| error(&p),
         move |slot| async move {
-            let answer = async {
-                let contact = found(state, tenant, id).await?;
-                let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
-                decision::decide(state, tenant, slot, command).await?;
-                Ok::<_, Problem>(Reply::no_content())
-            };
-            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+            let contact = found(state, tenant, id).await?;
+            let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
+            decision::decide(state, tenant, slot, command).await?;
+            Ok(Reply::no_content())
         },
     )
     .await;

@@ -83,16 +83,10 @@ pub async fn create_contact(
         None,
         |p| error(&p),
         move |slot| async move {
-            let answer = async {
-                let command = read(&req.json_object(&[JSON])?)?;
-                let view = decision::decide(state, tenant, slot, command).await?;
-                let message = if view.created { CREATED } else { UPDATED };
-                Ok::<_, Problem>(Reply::json(
-                    StatusCode::OK,
-                    json!({"tracking_id": slot.command_id.to_string(), "message": message}),
-                ))
-            };
-            Ok(answer.await.unwrap_or_else(|p| error(&p)))
+            let command = read(&req.json_object(&[JSON])?)?;
+            let view = decision::decide(state, tenant, slot, command).await?;
+            let message = if view.created { CREATED } else { UPDATED };
+            Ok(Reply::json(StatusCode::OK, json!({"tracking_id": slot.command_id.to_string(), "message": message})))
         },
     )
     .await;
