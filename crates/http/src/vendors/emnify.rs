@@ -39,12 +39,12 @@ use serde_json::{Map, Value, json};
 use crate::{
     auth::hash_api_key,
     contacts_read::read_back,
-    decision, idempotency,
+    decision,
     openapi::{IdempotencyKey, bridge},
     problem::{Problem, Reply},
     request::{JSON, MERGE_PATCH, WriteRequest},
     state::AppState,
-    vendors::{in_vendor_shape, merged, renamed, unknown_keys, without_implied_identifier},
+    vendors::{idempotent, in_vendor_shape, merged, renamed, unknown_keys, unpack, without_implied_identifier},
 };
 
 const AUTH_TTL_SECS: i64 = 3600;
@@ -332,32 +332,24 @@ pub async fn create(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
-    let (caller, req) = match (caller, req) {
-        (Ok(caller), Ok(req)) => (caller, req),
-        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    let (caller, req) = match unpack(caller, req, error) {
+        Ok(both) => both,
+        Err(answer) => return answer,
     };
     let query: Vec<String> = query.map(|Query(pairs)| pairs.into_iter().map(|(k, _)| k).collect()).unwrap_or_default();
     let (state, req, tenant, query) = (&state, &req, caller.tenant, &query);
-    let response = idempotency::run_shaped(
-        state,
-        tenant,
-        req,
-        None,
-        |p| error(&p),
-        move |slot| async move {
-            let body = req.json_object(&[JSON])?;
-            let command = create_command(&body, query)?;
-            let view = decision::decide(state, tenant, slot, command).await?;
-            let id = view
-                .contact_id
-                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
-            let contact = read_back(state, tenant, id).await?;
-            let location = format!("/api/v1/organisation/{}/contact/{}", tenant.organisation_id(), contact.number);
-            Ok(Reply::json(StatusCode::CREATED, view_of(tenant, &contact)).header(header::LOCATION, location))
-        },
-    )
-    .await;
-    in_vendor_shape(response)
+    idempotent(state, tenant, req, error, move |slot| async move {
+        let body = req.json_object(&[JSON])?;
+        let command = create_command(&body, query)?;
+        let view = decision::decide(state, tenant, slot, command).await?;
+        let id = view
+            .contact_id
+            .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+        let contact = read_back(state, tenant, id).await?;
+        let location = format!("/api/v1/organisation/{}/contact/{}", tenant.organisation_id(), contact.number);
+        Ok(Reply::json(StatusCode::CREATED, view_of(tenant, &contact)).header(header::LOCATION, location))
+    })
+    .await
 }
 
 /// emnify: an organisation contact.
@@ -415,41 +407,33 @@ pub async fn patch(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
-    let (caller, req) = match (caller, req) {
-        (Ok(caller), Ok(req)) => (caller, req),
-        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    let (caller, req) = match unpack(caller, req, error) {
+        Ok(both) => both,
+        Err(answer) => return answer,
     };
     let query: Vec<String> = query.map(|Query(pairs)| pairs.into_iter().map(|(k, _)| k).collect()).unwrap_or_default();
     let (state, req, tenant, query) = (&state, &req, caller.tenant, &query);
-    let response = idempotency::run_shaped(
-        state,
-        tenant,
-        req,
-        None,
-        |p| error(&p),
-        move |slot| async move {
-            let body = req.json_object(&[JSON, MERGE_PATCH])?;
-            let contact = found(state, tenant, path).await?;
-            let mut errors = unknown_keys(&body, BODY);
-            errors.extend(forbidden_ids(&body, query));
-            let (patch, shape) = native(&body, true);
-            errors.extend(shape);
-            let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
-            let command = match wire::parse("PatchContact", &payload) {
-                Ok(command) if errors.is_empty() => command,
-                Ok(_) => return Err(invalid(errors)),
-                Err(more) => {
-                    errors.extend(more);
-                    return Err(invalid(errors));
-                }
-            };
-            decision::decide(state, tenant, slot, command).await?;
-            let contact = read_back(state, tenant, contact.id).await?;
-            Ok(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
-        },
-    )
-    .await;
-    in_vendor_shape(response)
+    idempotent(state, tenant, req, error, move |slot| async move {
+        let body = req.json_object(&[JSON, MERGE_PATCH])?;
+        let contact = found(state, tenant, path).await?;
+        let mut errors = unknown_keys(&body, BODY);
+        errors.extend(forbidden_ids(&body, query));
+        let (patch, shape) = native(&body, true);
+        errors.extend(shape);
+        let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
+        let command = match wire::parse("PatchContact", &payload) {
+            Ok(command) if errors.is_empty() => command,
+            Ok(_) => return Err(invalid(errors)),
+            Err(more) => {
+                errors.extend(more);
+                return Err(invalid(errors));
+            }
+        };
+        decision::decide(state, tenant, slot, command).await?;
+        let contact = read_back(state, tenant, contact.id).await?;
+        Ok(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
+    })
+    .await
 }
 
 /// emnify: delete an organisation contact.
@@ -473,26 +457,18 @@ pub async fn delete(
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
-    let (caller, req) = match (caller, req) {
-        (Ok(caller), Ok(req)) => (caller, req),
-        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    let (caller, req) = match unpack(caller, req, error) {
+        Ok(both) => both,
+        Err(answer) => return answer,
     };
     let (state, req, tenant) = (&state, &req, caller.tenant);
-    let response = idempotency::run_shaped(
-        state,
-        tenant,
-        req,
-        None,
-        |p| error(&p),
-        move |slot| async move {
-            let contact = found(state, tenant, path).await?;
-            let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
-            decision::decide(state, tenant, slot, command).await?;
-            Ok(Reply::no_content())
-        },
-    )
-    .await;
-    in_vendor_shape(response)
+    idempotent(state, tenant, req, error, move |slot| async move {
+        let contact = found(state, tenant, path).await?;
+        let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
+        decision::decide(state, tenant, slot, command).await?;
+        Ok(Reply::no_content())
+    })
+    .await
 }
 
 /// emnify: list organisation contacts.

@@ -15,7 +15,7 @@
 use axum::{
     extract::State,
     http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use ledger_domain::{
     Contact, FieldError, TenantId, Warning, admit,
@@ -29,12 +29,12 @@ use crate::{
     auth::Caller,
     contact_input::contact_command,
     contacts_read::read_back,
-    decision, idempotency,
+    decision,
     openapi::{IdempotencyKey, bridge},
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
-    vendors::{in_vendor_shape, merged, renamed, unknown_keys},
+    vendors::{idempotent, merged, renamed, unknown_keys, unpack},
 };
 
 /// Evance contact field -> native field.
@@ -201,45 +201,37 @@ pub async fn create(
     caller: Result<Caller, Problem>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
-    let (caller, req) = match (caller, req) {
-        (Ok(caller), Ok(req)) => (caller, req),
-        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    let (caller, req) = match unpack(caller, req, error) {
+        Ok(both) => both,
+        Err(answer) => return answer,
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run_shaped(
-        state,
-        tenant,
-        req,
-        None,
-        |p| error(&p),
-        move |slot| async move {
-            let body = req.json_object(&[JSON])?;
-            let (native, shape) = native_body(&body);
-            if !shape.is_empty() {
-                // Evance's own shapes are wrong: report them with the wire's
-                // and the rules' verdict on the rest (no password is hashed).
-                let native_errors = match wire::contact_body(ContactWrite::Create, &native) {
-                    Ok(command) => admit(&command),
-                    Err(errors) => errors,
-                };
-                return Err(Problem::validation(merged(shape, &native_errors, evance_name)));
-            }
-            let command =
-                contact_command(state, ContactWrite::Create, native).await.map_err(|p| p.map_fields(evance_name))?;
-            let view = decision::decide(state, tenant, slot, command).await.map_err(|p| p.map_fields(evance_name))?;
-            let id = view
-                .contact_id
-                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
-            let contact = read_back(state, tenant, id).await?;
-            let mut body = json!({"contact": view_of(state, tenant, &contact).await?});
-            if !view.warnings.is_empty() {
-                body["warnings"] = json!(renamed_warnings(&view.warnings));
-            }
-            Ok(Reply::json(StatusCode::CREATED, body).header(header::LOCATION, format!("/v1/contacts/{id}")))
-        },
-    )
-    .await;
-    in_vendor_shape(response)
+    idempotent(state, tenant, req, error, move |slot| async move {
+        let body = req.json_object(&[JSON])?;
+        let (native, shape) = native_body(&body);
+        if !shape.is_empty() {
+            // Evance's own shapes are wrong: report them with the wire's
+            // and the rules' verdict on the rest (no password is hashed).
+            let native_errors = match wire::contact_body(ContactWrite::Create, &native) {
+                Ok(command) => admit(&command),
+                Err(errors) => errors,
+            };
+            return Err(Problem::validation(merged(shape, &native_errors, evance_name)));
+        }
+        let command =
+            contact_command(state, ContactWrite::Create, native).await.map_err(|p| p.map_fields(evance_name))?;
+        let view = decision::decide(state, tenant, slot, command).await.map_err(|p| p.map_fields(evance_name))?;
+        let id = view
+            .contact_id
+            .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+        let contact = read_back(state, tenant, id).await?;
+        let mut body = json!({"contact": view_of(state, tenant, &contact).await?});
+        if !view.warnings.is_empty() {
+            body["warnings"] = json!(renamed_warnings(&view.warnings));
+        }
+        Ok(Reply::json(StatusCode::CREATED, body).header(header::LOCATION, format!("/v1/contacts/{id}")))
+    })
+    .await
 }
 
 /// The native contact body for an Evance body, with the errors of Evance's

@@ -2,10 +2,18 @@
 //! domain command the native API publishes; the decision comes back in the
 //! vendor's response and error shapes. A route maps shapes and names; the
 //! domain decides (no rule lives here).
-use axum::response::Response;
-use ledger_domain::FieldError;
+use std::future::Future;
 
-use crate::middleware::InVendorShape;
+use axum::response::{IntoResponse, Response};
+use ledger_domain::{FieldError, TenantId};
+
+use crate::{
+    idempotency::{self, Slot},
+    middleware::InVendorShape,
+    problem::{Problem, Reply},
+    request::WriteRequest,
+    state::AppState,
+};
 
 pub mod emnify;
 pub mod evance;
@@ -16,6 +24,36 @@ pub mod zephr;
 pub fn in_vendor_shape(mut response: Response) -> Response {
     response.extensions_mut().insert(InVendorShape);
     response
+}
+
+/// The caller and the request of a vendor write, or the answer to their
+/// problem in the vendor's shape.
+#[allow(clippy::result_large_err, reason = "an answer, made once per request")]
+pub fn unpack<C>(
+    caller: Result<C, Problem>,
+    req: Result<WriteRequest, Problem>,
+    error: fn(&Problem) -> Reply,
+) -> Result<(C, WriteRequest), Response> {
+    match (caller, req) {
+        (Ok(caller), Ok(req)) => Ok((caller, req)),
+        (Err(p), _) | (_, Err(p)) => Err(in_vendor_shape(error(&p).into_response())),
+    }
+}
+
+/// A vendor write run once per `Idempotency-Key`, every problem (the key's
+/// and the work's) answered in the vendor's shape.
+pub async fn idempotent<F, Fut>(
+    state: &AppState,
+    tenant: TenantId,
+    req: &WriteRequest,
+    error: fn(&Problem) -> Reply,
+    work: F,
+) -> Response
+where
+    F: FnOnce(Slot) -> Fut,
+    Fut: Future<Output = Result<Reply, Problem>>,
+{
+    in_vendor_shape(idempotency::run_shaped(state, tenant, req, None, |p| error(&p), work).await)
 }
 
 /// The errors with the vendor's names for the native fields.

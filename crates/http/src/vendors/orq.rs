@@ -28,12 +28,12 @@ use serde_json::{Map, Value, json};
 use crate::{
     auth::Caller,
     contacts_read::{find, read_back},
-    decision, idempotency,
+    decision,
     openapi::{IdempotencyKey, bridge},
     problem::{Problem, Reply},
     request::{JSON, MERGE_PATCH, WriteRequest},
     state::AppState,
-    vendors::{in_vendor_shape, merged, renamed, unknown_keys, without_implied_identifier},
+    vendors::{idempotent, in_vendor_shape, merged, renamed, unknown_keys, unpack, without_implied_identifier},
 };
 
 /// orq.ai field -> native field.
@@ -146,30 +146,22 @@ pub async fn create(
     caller: Result<Caller, Problem>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
-    let (caller, req) = match (caller, req) {
-        (Ok(caller), Ok(req)) => (caller, req),
-        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    let (caller, req) = match unpack(caller, req, error) {
+        Ok(both) => both,
+        Err(answer) => return answer,
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run_shaped(
-        state,
-        tenant,
-        req,
-        None,
-        |p| error(&p),
-        move |slot| async move {
-            let command = create_command(&req.json_object(&[JSON])?)?;
-            let view = decision::decide(state, tenant, slot, command).await?;
-            let id = view
-                .contact_id
-                .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
-            let contact = read_back(state, tenant, id).await?;
-            Ok(Reply::json(StatusCode::CREATED, view_of(tenant, &contact))
-                .header(header::LOCATION, format!("/v2/contacts/{}", contact.id)))
-        },
-    )
-    .await;
-    in_vendor_shape(response)
+    idempotent(state, tenant, req, error, move |slot| async move {
+        let command = create_command(&req.json_object(&[JSON])?)?;
+        let view = decision::decide(state, tenant, slot, command).await?;
+        let id = view
+            .contact_id
+            .ok_or_else(|| Problem::internal(format_args!("create {} has no contact", slot.command_id)))?;
+        let contact = read_back(state, tenant, id).await?;
+        Ok(Reply::json(StatusCode::CREATED, view_of(tenant, &contact))
+            .header(header::LOCATION, format!("/v2/contacts/{}", contact.id)))
+    })
+    .await
 }
 
 /// orq.ai: retrieve a contact.
@@ -224,39 +216,31 @@ pub async fn patch(
     id: Result<Path<String>, PathRejection>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
-    let (caller, req) = match (caller, req) {
-        (Ok(caller), Ok(req)) => (caller, req),
-        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    let (caller, req) = match unpack(caller, req, error) {
+        Ok(both) => both,
+        Err(answer) => return answer,
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run_shaped(
-        state,
-        tenant,
-        req,
-        None,
-        |p| error(&p),
-        move |slot| async move {
-            let body = req.json_object(&[JSON, MERGE_PATCH])?;
-            let contact = found(state, tenant, id).await?;
-            let mut errors = unknown_keys(&body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
-            let patch: Map<String, Value> =
-                body.into_iter().filter_map(|(k, v)| native_name(&k).map(|n| (n.to_owned(), v))).collect();
-            let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
-            let command = match wire::parse("PatchContact", &payload) {
-                Ok(command) if errors.is_empty() => command,
-                Ok(_) => return Err(invalid(errors)),
-                Err(more) => {
-                    errors.extend(more);
-                    return Err(invalid(errors));
-                }
-            };
-            decision::decide(state, tenant, slot, command).await?;
-            let contact = read_back(state, tenant, contact.id).await?;
-            Ok(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
-        },
-    )
-    .await;
-    in_vendor_shape(response)
+    idempotent(state, tenant, req, error, move |slot| async move {
+        let body = req.json_object(&[JSON, MERGE_PATCH])?;
+        let contact = found(state, tenant, id).await?;
+        let mut errors = unknown_keys(&body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
+        let patch: Map<String, Value> =
+            body.into_iter().filter_map(|(k, v)| native_name(&k).map(|n| (n.to_owned(), v))).collect();
+        let payload = json!({"contact_id": contact.id.to_string(), "patch": patch});
+        let command = match wire::parse("PatchContact", &payload) {
+            Ok(command) if errors.is_empty() => command,
+            Ok(_) => return Err(invalid(errors)),
+            Err(more) => {
+                errors.extend(more);
+                return Err(invalid(errors));
+            }
+        };
+        decision::decide(state, tenant, slot, command).await?;
+        let contact = read_back(state, tenant, contact.id).await?;
+        Ok(Reply::json(StatusCode::OK, view_of(tenant, &contact)))
+    })
+    .await
 }
 
 /// orq.ai: delete a contact.
@@ -280,26 +264,18 @@ pub async fn delete(
     id: Result<Path<String>, PathRejection>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
-    let (caller, req) = match (caller, req) {
-        (Ok(caller), Ok(req)) => (caller, req),
-        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    let (caller, req) = match unpack(caller, req, error) {
+        Ok(both) => both,
+        Err(answer) => return answer,
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run_shaped(
-        state,
-        tenant,
-        req,
-        None,
-        |p| error(&p),
-        move |slot| async move {
-            let contact = found(state, tenant, id).await?;
-            let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
-            decision::decide(state, tenant, slot, command).await?;
-            Ok(Reply::no_content())
-        },
-    )
-    .await;
-    in_vendor_shape(response)
+    idempotent(state, tenant, req, error, move |slot| async move {
+        let contact = found(state, tenant, id).await?;
+        let command = Command::DeleteContact(DeleteContact { contact_id: contact.id, expected_version: None });
+        decision::decide(state, tenant, slot, command).await?;
+        Ok(Reply::no_content())
+    })
+    .await
 }
 
 /// orq.ai: list contacts.

@@ -10,11 +10,7 @@
 //! registered user. Errors are `{"status", "message", "errors"?}`.
 use std::collections::BTreeMap;
 
-use axum::{
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, http::StatusCode, response::Response};
 use ledger_domain::{
     Command, CommandId, ContactKind, CreateContact, FieldError, MatchOn, Profile, UpsertContact, admit, input::Reader,
 };
@@ -23,12 +19,12 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     auth::Caller,
-    decision, idempotency,
+    decision,
     openapi::{IdempotencyKey, bodies::Problem as ProblemBody, bridge},
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
-    vendors::{in_vendor_shape, merged},
+    vendors::{idempotent, merged, unpack},
 };
 
 pub const CREATED: &str = "Creating contact successful";
@@ -71,26 +67,18 @@ pub async fn create_contact(
     caller: Result<Caller, Problem>,
     req: Result<WriteRequest, Problem>,
 ) -> Response {
-    let (caller, req) = match (caller, req) {
-        (Ok(caller), Ok(req)) => (caller, req),
-        (Err(p), _) | (_, Err(p)) => return in_vendor_shape(error(&p).into_response()),
+    let (caller, req) = match unpack(caller, req, error) {
+        Ok(both) => both,
+        Err(answer) => return answer,
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
-    let response = idempotency::run_shaped(
-        state,
-        tenant,
-        req,
-        None,
-        |p| error(&p),
-        move |slot| async move {
-            let command = read(&req.json_object(&[JSON])?)?;
-            let view = decision::decide(state, tenant, slot, command).await?;
-            let message = if view.created { CREATED } else { UPDATED };
-            Ok(Reply::json(StatusCode::OK, json!({"tracking_id": slot.command_id.to_string(), "message": message})))
-        },
-    )
-    .await;
-    in_vendor_shape(response)
+    idempotent(state, tenant, req, error, move |slot| async move {
+        let command = read(&req.json_object(&[JSON])?)?;
+        let view = decision::decide(state, tenant, slot, command).await?;
+        let message = if view.created { CREATED } else { UPDATED };
+        Ok(Reply::json(StatusCode::OK, json!({"tracking_id": slot.command_id.to_string(), "message": message})))
+    })
+    .await
 }
 
 /// Zephr's `createContact` body.
