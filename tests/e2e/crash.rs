@@ -8,7 +8,10 @@ use std::{
     time::Duration,
 };
 
-use contact_ledger::app::{self, Roles};
+use contact_ledger::{
+    app::{self, Roles},
+    config::Common,
+};
 use contact_ledger_tests::{ends, eventually, fresh_common, read_topic_records, spawn_role};
 use ledger_domain::{ContactId, TenantId};
 use ledger_ports::Contacts;
@@ -45,12 +48,16 @@ async fn kill_nine_while_commands_flow(victim: &'static str) {
     let (common, _db) = fresh_common(2).await;
     let other = if victim == "handler" { "projector" } else { "handler" };
     let mut other_child = spawn_role(&common, other);
+    // Restarted in place under the same member id (as a StatefulSet pod or a
+    // systemd unit is), the victim takes its partitions back at once rather
+    // than after its leases expire.
+    let common = Common { member_id: Some(format!("victim-{victim}")), ..common };
     let victim_child = Arc::new(Mutex::new(spawn_role(&common, victim)));
     let api = app::start(&common, Roles { api: true, ..Roles::NONE }, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("api");
     let base = format!("http://{}", api.addr.expect("addr"));
-    let bus = ledger_kafka::KafkaBus::new(api.kafka.clone(), None).expect("bus");
+    let bus = ledger_kafka::KafkaBus::new(api.kafka.clone()).expect("bus");
     let tenant = eventually(Duration::from_secs(60), || async {
         contact_ledger::tenant::create(&bus, &api.store, "crash", Duration::from_secs(5)).await.ok()
     })

@@ -12,6 +12,7 @@ mod orq;
 mod outage;
 mod roles;
 mod routing;
+mod scale;
 mod secrets;
 mod service;
 mod zephr;

@@ -45,7 +45,7 @@ async fn a_dead_broker_gives_503_with_retry_after_not_a_hang() {
     common.kafka_brokers = format!("127.0.0.1:{port}");
     let running = app::start(&common, Roles::ALL, "127.0.0.1:0".parse().expect("addr")).await.expect("start");
     running.ready(Duration::from_secs(60)).await.expect("ready");
-    let bus = ledger_kafka::KafkaBus::new(running.kafka.clone(), None).expect("bus");
+    let bus = ledger_kafka::KafkaBus::new(running.kafka.clone()).expect("bus");
     let tenant =
         contact_ledger::tenant::create(&bus, &running.store, "outage", Duration::from_secs(30)).await.expect("tenant");
     let key = tenant["api_key"].as_str().expect("key").to_owned();

@@ -61,12 +61,16 @@ pub fn role_command(common: &Common, role: &str) -> std::process::Command {
         .env("CL_FETCH_WAIT_MS", common.fetch_wait_ms.to_string())
         .env("CL_MAILER_FETCH_WAIT_MS", common.mailer_fetch_wait_ms.to_string())
         .env("CL_INVITE_TTL_SECS", common.invite_ttl_secs.to_string())
+        .env("CL_LEASE_TTL_MS", common.lease_ttl_ms.to_string())
         .env("CL_PUBLIC_BASE_URL", &common.mail.public_base_url)
         .env("CL_MAIL_OUTBOX", &common.mail.mail_outbox)
         .env("CL_MAIL_RETRY_MS", common.mail.mail_retry_ms.to_string())
         .env("RUST_LOG", "error")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
+    if let Some(member) = &common.member_id {
+        c.env("CL_MEMBER_ID", member);
+    }
     if let Some(host) = &common.mail.smtp_host {
         c.env("CL_SMTP_HOST", host);
     }
@@ -134,6 +138,8 @@ pub async fn fresh_common(partitions: i32) -> (Common, TestDatabase) {
         mailer_fetch_wait_ms: fetch_wait_ms(),
         dedup_window_secs: 7 * 24 * 3600,
         token_secret: None,
+        member_id: None,
+        lease_ttl_ms: 10_000,
         // Tests that do not look at mail still run the mailer: its .eml
         // files go to a temporary folder.
         mail: MailSettings {
@@ -196,7 +202,7 @@ impl TestApp {
     }
 
     pub async fn create_tenant(&self, name: &str) -> (String, String) {
-        let bus = KafkaBus::new(self.kafka(), None).expect("bus");
+        let bus = KafkaBus::new(self.kafka()).expect("bus");
         let created = tenant::create(&bus, self.store(), name, Duration::from_secs(30)).await.expect("tenant");
         (created["tenant_id"].as_str().expect("id").to_owned(), created["api_key"].as_str().expect("key").to_owned())
     }

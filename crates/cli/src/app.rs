@@ -10,6 +10,7 @@ use tokio::{sync::watch, task::JoinHandle};
 use crate::{
     config::Common,
     mailer::{self, Mailer, Retry},
+    pool::{self, Work},
     projector,
 };
 
@@ -38,17 +39,27 @@ pub struct Running {
 }
 
 impl Running {
-    /// Waits until the handler (when running) has claimed its partitions.
+    /// Waits until the handler (when this process runs one) is writing on
+    /// every partition: this process's own, or its pool's as a whole.
     pub async fn ready(&self, timeout: Duration) -> anyhow::Result<()> {
         let Some(status) = &self.handler else { return Ok(()) };
         let deadline = tokio::time::Instant::now() + timeout;
-        while !status.ready() {
+        let mut asked = tokio::time::Instant::now();
+        loop {
+            if status.writing() == usize::try_from(self.kafka.partitions).unwrap_or(usize::MAX) {
+                return Ok(());
+            }
+            if asked.elapsed() > Duration::from_millis(250) {
+                asked = tokio::time::Instant::now();
+                if self.store.partition_coverage("handler").await.is_ok_and(|c| c.complete()) {
+                    return Ok(());
+                }
+            }
             if tokio::time::Instant::now() > deadline {
-                anyhow::bail!("the handler did not claim its partitions within {timeout:?}");
+                anyhow::bail!("the handler pool did not claim every partition within {timeout:?}");
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(())
     }
 
     pub async fn stop(self) {
@@ -79,6 +90,7 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut status = None;
+    let member = common.member_id.clone().unwrap_or_else(pool::default_member);
     if roles.handler {
         let hc = HandlerConfig {
             invite_ttl: chrono::Duration::seconds(common.invite_ttl_secs),
@@ -87,20 +99,40 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
         };
         let handler = Arc::new(Handler::new(kafka.clone(), hc)?);
         status = Some(handler.status());
-        tasks.push(tokio::spawn(handler.run((0..kafka.partitions).collect(), rx.clone())));
+        let work: Work = Arc::new(move |p, stop, working| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                handler.serve(p, stop, working).await;
+            })
+        });
+        let pool = common.pool("handler", &member, kafka.partitions);
+        tasks.push(tokio::spawn(pool::run(store.clone(), pool, work, rx.clone())));
     }
     if roles.projector {
-        tasks.push(tokio::spawn(projector::run(store.clone(), kafka.clone(), rx.clone())));
+        let (s, k) = (store.clone(), kafka.clone());
+        let work: Work = Arc::new(move |p, stop, working| {
+            Box::pin(projector::run_partition(s.clone(), k.clone(), p, stop, working))
+        });
+        let pool = common.pool("projector", &member, kafka.partitions);
+        tasks.push(tokio::spawn(pool::run(store.clone(), pool, work, rx.clone())));
     }
     if roles.mailer {
-        let mailer = start_mailer(common, &store, &kafka, status.clone(), rx.clone())?;
+        let mailer = start_mailer(common, &store, &kafka, rx.clone())?;
         let mut mailer_kafka = kafka.clone();
         mailer_kafka.fetch_wait_ms = common.mailer_fetch_wait_ms;
-        tasks.push(tokio::spawn(mailer::run(mailer, mailer_kafka)));
+        let work: Work = Arc::new(move |p, stop, working| {
+            let (mailer, kafka) = (mailer.of_partition(p, stop), mailer_kafka.clone());
+            Box::pin(async move {
+                working.store(true, std::sync::atomic::Ordering::Relaxed);
+                mailer::run(mailer, kafka).await;
+            })
+        });
+        let pool = common.pool("mailer", &member, kafka.partitions);
+        tasks.push(tokio::spawn(pool::run(store.clone(), pool, work, rx.clone())));
     }
     let mut addr = None;
     if roles.api {
-        let bus = KafkaBus::new(kafka.clone(), status.clone())?;
+        let bus = KafkaBus::new(kafka.clone())?;
         let mut config = HttpConfig::default();
         match &common.token_secret {
             Some(secret) => config.token_key = TokenKey(secret.as_bytes().to_vec()),
@@ -129,7 +161,6 @@ fn start_mailer(
     common: &Common,
     store: &Store,
     kafka: &KafkaConfig,
-    handler: Option<Arc<HandlerStatus>>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Mailer> {
     let mail = common.mail.mail_config();
@@ -143,7 +174,7 @@ fn start_mailer(
             "no SMTP host configured: invite mail is written to the outbox and its link logged"
         ),
     }
-    let bus = KafkaBus::new(kafka.clone(), handler)?;
+    let bus = KafkaBus::new(kafka.clone())?;
     let retry = Retry { attempts: common.mail.attempts(), base: common.mail.retry_base() };
     Ok(Mailer::new(store.clone(), Arc::new(bus), sender, mail, retry, &kafka.events_topic, shutdown))
 }

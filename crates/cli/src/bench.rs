@@ -79,6 +79,8 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
         mailer_fetch_wait_ms: args.fetch_wait_ms,
         dedup_window_secs: 7 * 24 * 3600,
         token_secret: None,
+        member_id: None,
+        lease_ttl_ms: 10_000,
         mail: MailSettings::default(),
     };
     let sample = sample_record_size();
@@ -99,7 +101,7 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
     let roles = Roles { mailer: false, ..Roles::ALL };
     let running = app::start(&common, roles, "127.0.0.1:0".parse()?).await?;
     running.ready(Duration::from_secs(60)).await?;
-    let bus = KafkaBus::new(running.kafka.clone(), running.handler.clone())?;
+    let bus = KafkaBus::new(running.kafka.clone())?;
     let created = tenant::create(&bus, &running.store, "bench", Duration::from_secs(30)).await?;
     let key = created["api_key"].as_str().unwrap_or_default().to_owned();
     let idle =

@@ -41,17 +41,17 @@ enum Cmd {
         #[arg(long, env = "CL_HTTP", default_value = "127.0.0.1:8080")]
         http: SocketAddr,
     },
-    /// The command handler (every partition of the commands topic).
+    /// The command handler: its share of the partitions, with every other handler process.
     Handler {
         #[command(flatten)]
         common: Common,
     },
-    /// The projector (events topic -> PostgreSQL read models).
+    /// The projector (events topic -> PostgreSQL read models): its share of the partitions.
     Projector {
         #[command(flatten)]
         common: Common,
     },
-    /// The invite mailer (events topic -> invite mail -> outcome commands).
+    /// The invite mailer (events topic -> invite mail -> outcome commands): its share of the partitions.
     Mailer {
         #[command(flatten)]
         common: Common,
@@ -116,7 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!("contact-ledger listening on http://{addr}");
             }
             if demo_tenant {
-                let bus = KafkaBus::new(running.kafka.clone(), running.handler.clone())?;
+                let bus = KafkaBus::new(running.kafka.clone())?;
                 let created = tenant::demo(&bus, &running.store, &demo_tenant_file, Duration::from_secs(30)).await?;
                 println!("{created}");
             }
@@ -157,7 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Tenant { command: TenantCmd::Create { common, name } } => {
             let store = app::connect(&common).await?;
-            let bus = KafkaBus::new(common.kafka(), None)?;
+            let bus = KafkaBus::new(common.kafka())?;
             let created = tenant::create(&bus, &store, &name, Duration::from_secs(30)).await?;
             println!("{created}");
         }

@@ -39,6 +39,18 @@ pub struct Common {
     /// id (default 7 days); an older one is refused as `command_too_old`.
     #[arg(long, env = "CL_DEDUP_WINDOW_SECS", default_value_t = 7 * 24 * 3600)]
     pub dedup_window_secs: i64,
+    /// This process's name in the pools of its roles (see "Who runs which
+    /// partition" in docs/ARCHITECTURE.md). It must be unique among live
+    /// processes; a process restarted with the same id (a StatefulSet pod, a
+    /// systemd unit) takes its partitions back at once. Unset: host, process
+    /// id and a random part.
+    #[arg(long, env = "CL_MEMBER_ID")]
+    pub member_id: Option<String>,
+    /// How long a partition lease lasts without renewal: the bound on how
+    /// long a killed process's partitions wait before the others take them
+    /// (renewed every fifth of it).
+    #[arg(long, env = "CL_LEASE_TTL_MS", default_value_t = 10_000)]
+    pub lease_ttl_ms: u64,
     /// The HMAC key of the emnify route's tokens; every API process of a
     /// deployment must share it. Without one each process makes a random key
     /// (its tokens die with it).
@@ -53,6 +65,12 @@ impl Common {
         let mut cfg = KafkaConfig::new(&self.kafka_brokers, &self.topic_prefix, self.partitions);
         cfg.fetch_wait_ms = self.fetch_wait_ms;
         cfg
+    }
+
+    /// The pool settings of `role` in this process.
+    pub fn pool(&self, role: &'static str, member: &str, partitions: i32) -> crate::pool::PoolConfig {
+        let ttl = Duration::from_millis(self.lease_ttl_ms.max(500));
+        crate::pool::PoolConfig { role, member: member.to_owned(), partitions, ttl, tick: ttl / 5 }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod idle;
 pub mod mailer;
+pub mod pool;
 pub mod projector;
 pub mod replay;
 pub mod tenant;

@@ -76,6 +76,7 @@ impl Retry {
     }
 }
 
+#[derive(Clone)]
 pub struct Mailer {
     store: Store,
     bus: Arc<dyn CommandBus>,
@@ -84,6 +85,8 @@ pub struct Mailer {
     retry: Retry,
     topic: String,
     shutdown: watch::Receiver<bool>,
+    /// The one partition this mailer reads (`None`: every partition).
+    partition: Option<i32>,
 }
 
 impl Mailer {
@@ -97,13 +100,23 @@ impl Mailer {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let retry = Retry { attempts: retry.attempts.max(1), ..retry };
-        Mailer { store, bus, sender, mail, retry, topic: topic.to_owned(), shutdown }
+        Mailer { store, bus, sender, mail, retry, topic: topic.to_owned(), shutdown, partition: None }
+    }
+
+    /// The same mailer reading only `partition` until `stop` reads `true`
+    /// (the pool runs one per partition it holds).
+    pub fn of_partition(&self, partition: i32, stop: watch::Receiver<bool>) -> Mailer {
+        Mailer { partition: Some(partition), shutdown: stop, ..self.clone() }
     }
 
     /// A reader at the mailer's stored positions.
     pub async fn reader(&self, cfg: &KafkaConfig) -> anyhow::Result<EventReader> {
         let positions = self.store.mailer_positions(&self.topic).await?;
-        Ok(EventReader::new(cfg, &positions.iter().map(|(p, at)| (*p, at.next_offset)).collect())?)
+        let positions = positions.iter().map(|(p, at)| (*p, at.next_offset)).collect();
+        Ok(match self.partition {
+            Some(p) => EventReader::of(cfg, &positions, &[p])?,
+            None => EventReader::new(cfg, &positions)?,
+        })
     }
 
     /// Handles one batch of the events topic and stores the positions after
@@ -115,9 +128,13 @@ impl Mailer {
         if batch.is_empty() {
             return Ok(0);
         }
-        let lock = self.until_stopped(self.store.begin_mailer_batch(&self.topic)).await??;
+        let lock = self.until_stopped(self.store.begin_mailer_batch_of(&self.topic, self.partition)).await??;
         let mut partitions: BTreeMap<i32, (i64, Fence)> =
             lock.positions().iter().map(|(p, at)| (*p, (at.next_offset, Fence::at(at.epoch)))).collect();
+        // Only the partitions of this batch are stored: another mailer's may
+        // be moving on meanwhile.
+        let touched: std::collections::BTreeSet<i32> = batch.iter().map(|r| r.partition).collect();
+        partitions.retain(|p, _| touched.contains(p));
         for read in &batch {
             let (next, fence) = partitions.entry(read.partition).or_insert((0, Fence::default()));
             if read.offset < *next {

@@ -1,10 +1,16 @@
 //! The projector: events topic -> PostgreSQL read models. Each batch is one
 //! PostgreSQL transaction holding both the read-model writes and the next
 //! offsets, so a crash anywhere replays nothing twice and loses nothing.
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use ledger_kafka::{EventReader, KafkaConfig};
-use ledger_store::Store;
+use ledger_store::{Projection, Store};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -24,12 +30,18 @@ pub struct Gap {
 /// follow on from the stored ones: the events topic is neither compacted nor
 /// transactional, so a jump means the reader and the database disagree, and
 /// nothing is applied past it.
-pub async fn process_next(reader: &EventReader, store: &Store, topic: &str) -> anyhow::Result<usize> {
+/// `partition`: the one partition `reader` reads (`None`: every partition).
+pub async fn process_next(
+    reader: &EventReader,
+    store: &Store,
+    topic: &str,
+    partition: Option<i32>,
+) -> anyhow::Result<usize> {
     let batch = reader.next_batch(BATCH_MAX, Duration::from_millis(100)).await?;
     if batch.is_empty() {
         return Ok(0);
     }
-    let mut projection = store.begin_projection(topic).await?;
+    let mut projection = begin(store, topic, partition).await?;
     let mut next = projection.positions();
     let mut dead = Vec::new();
     for read in &batch {
@@ -60,11 +72,43 @@ pub async fn process_next(reader: &EventReader, store: &Store, topic: &str) -> a
     Ok(batch.len())
 }
 
-/// Runs until shutdown; after an error the reader restarts from the offsets
-/// stored in PostgreSQL.
+async fn begin<'s>(store: &'s Store, topic: &str, partition: Option<i32>) -> anyhow::Result<Projection<'s>> {
+    Ok(match partition {
+        Some(p) => store.begin_partition_projection(topic, p).await?,
+        None => store.begin_projection(topic).await?,
+    })
+}
+
+/// Projects one partition until `stop` reads `true` (the pool runs one such
+/// task per partition it holds); after an error the reader restarts from the
+/// offsets stored in PostgreSQL. `working` is set while it reads.
+pub async fn run_partition(
+    store: Store,
+    cfg: KafkaConfig,
+    partition: i32,
+    mut stop: watch::Receiver<bool>,
+    working: Arc<AtomicBool>,
+) {
+    while !*stop.borrow() {
+        let ran = run_once(&store, &cfg, Some(partition), &mut stop, &working).await;
+        working.store(false, Ordering::Relaxed);
+        if let Err(e) = ran {
+            if e.is::<Gap>() {
+                info!(partition, error = %e, "re-reading from the stored offsets");
+                continue;
+            }
+            warn!(partition, error = %e, "projector failed; restarting from stored offsets");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Projects every partition in one task until shutdown (the benchmark's
+/// and tests' single projector).
 pub async fn run(store: Store, cfg: KafkaConfig, mut shutdown: watch::Receiver<bool>) {
+    let working = AtomicBool::new(false);
     while !*shutdown.borrow() {
-        if let Err(e) = run_once(&store, &cfg, &mut shutdown).await {
+        if let Err(e) = run_once(&store, &cfg, None, &mut shutdown, &working).await {
             if e.is::<Gap>() {
                 info!(error = %e, "re-reading from the stored offsets");
                 continue;
@@ -75,13 +119,24 @@ pub async fn run(store: Store, cfg: KafkaConfig, mut shutdown: watch::Receiver<b
     }
 }
 
-async fn run_once(store: &Store, cfg: &KafkaConfig, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
-    let positions = store.begin_projection(&cfg.events_topic).await?.positions();
-    let reader = EventReader::new(cfg, &positions)?;
+async fn run_once(
+    store: &Store,
+    cfg: &KafkaConfig,
+    partition: Option<i32>,
+    shutdown: &mut watch::Receiver<bool>,
+    working: &AtomicBool,
+) -> anyhow::Result<()> {
+    let topic = &cfg.events_topic;
+    let positions = begin(store, topic, partition).await?.positions();
+    let reader = match partition {
+        Some(p) => EventReader::of(cfg, &positions, &[p])?,
+        None => EventReader::new(cfg, &positions)?,
+    };
+    working.store(true, Ordering::Relaxed);
     let mut checked = Instant::now();
     loop {
         let projected = tokio::select! {
-            r = process_next(&reader, store, &cfg.events_topic) => r?,
+            r = process_next(&reader, store, topic, partition) => r?,
             _ = shutdown.changed() => return Ok(()),
         };
         if *shutdown.borrow() {
@@ -89,7 +144,7 @@ async fn run_once(store: &Store, cfg: &KafkaConfig, shutdown: &mut watch::Receiv
         }
         if projected == 0 && checked.elapsed() > IDLE_CHECK {
             checked = Instant::now();
-            check_in_step(&reader, store, &cfg.events_topic).await?;
+            check_in_step(&reader, store, topic, partition).await?;
         }
     }
 }
@@ -98,8 +153,8 @@ const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// While idle, makes sure the reader is not past the stored offsets (a
 /// replay may have stored lower ones than the end this reader reached).
-async fn check_in_step(reader: &EventReader, store: &Store, topic: &str) -> anyhow::Result<()> {
-    let stored = store.begin_projection(topic).await?.positions();
+async fn check_in_step(reader: &EventReader, store: &Store, topic: &str, partition: Option<i32>) -> anyhow::Result<()> {
+    let stored = begin(store, topic, partition).await?.positions();
     for (partition, position) in reader.positions()? {
         let expected = stored.get(&partition).copied().unwrap_or(0);
         if position > expected {

@@ -85,12 +85,14 @@ impl Setup {
             mailer_fetch_wait_ms: 10,
             dedup_window_secs: 7 * 24 * 3600,
             token_secret: None,
+            member_id: None,
+            lease_ttl_ms: 10_000,
             mail: MailSettings::default(),
         };
         let roles = Roles { handler: true, projector: true, ..Roles::NONE };
         let running = app::start(&common, roles, "127.0.0.1:0".parse().unwrap()).await.expect("start");
         running.ready(Duration::from_secs(60)).await.expect("handler ready");
-        let bus = KafkaBus::new(running.kafka.clone(), None).expect("bus");
+        let bus = KafkaBus::new(running.kafka.clone()).expect("bus");
         let created = tenant::create(&bus, &running.store, "Acme & Co", WAIT).await.expect("tenant");
         let tenant = created["tenant_id"].as_str().unwrap().parse().unwrap();
         let (stop, stop_rx) = watch::channel(false);
@@ -109,7 +111,7 @@ impl Setup {
             outbox: std::env::temp_dir().join("unused"),
         };
         let retry = Retry { attempts, base: Duration::from_millis(1) };
-        let bus = Arc::new(KafkaBus::new(self.running.kafka.clone(), None).unwrap());
+        let bus = Arc::new(KafkaBus::new(self.running.kafka.clone()).unwrap());
         let topic = self.running.kafka.events_topic.clone();
         Mailer::new(self.store().clone(), bus, sender, mail, retry, &topic, self.stop_rx.clone())
     }

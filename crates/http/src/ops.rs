@@ -31,8 +31,9 @@ pub async fn healthz() -> Reply {
 
 /// Readiness.
 ///
-/// Ready when the broker, the database and the command handler all answer
-/// within the port timeout.
+/// Ready when the broker and the database answer, and every partition has a
+/// live command handler and a live projector working on it (the pools'
+/// leases), each within the port timeout.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -45,19 +46,25 @@ pub async fn healthz() -> Reply {
     ),
 )]
 pub async fn readyz(State(state): State<AppState>) -> Reply {
-    let (broker, database, handler) = tokio::join!(
+    let served = |role: &'static str| {
+        let state = state.clone();
+        async move { state.readiness().coverage(role).await.is_ok_and(|c| c.complete()) }
+    };
+    let (broker, database, handler, projector) = tokio::join!(
         state.probe(state.bus().broker_ready()),
         state.probe(state.readiness().database_ready()),
-        state.probe(state.bus().handler_ready()),
+        state.probe(served("handler")),
+        state.probe(served("projector")),
     );
-    let checks = json!({ "broker": broker, "database": database, "handler": handler });
-    if broker && database && handler {
+    let checks = json!({ "broker": broker, "database": database, "handler": handler, "projector": projector });
+    let failed: Vec<&str> =
+        [("broker", broker), ("database", database), ("handler", handler), ("projector", projector)]
+            .into_iter()
+            .filter_map(|(name, ok)| (!ok).then_some(name))
+            .collect();
+    if failed.is_empty() {
         return Reply::json(StatusCode::OK, json!({ "status": "ready", "checks": checks }));
     }
-    let failed: Vec<&str> = [("broker", broker), ("database", database), ("handler", handler)]
-        .into_iter()
-        .filter_map(|(name, ok)| (!ok).then_some(name))
-        .collect();
     Problem::new(Code::NotReady, format!("not ready: {}", failed.join(", ")))
         .extension("checks", checks)
         .extension("failed", json!(failed))
@@ -65,9 +72,14 @@ pub async fn readyz(State(state): State<AppState>) -> Reply {
         .into()
 }
 
+/// The roles whose partitions the metrics count.
+const POOLS: [&str; 3] = ["handler", "projector", "mailer"];
+
 /// Prometheus metrics.
 ///
-/// Requests by route and status, their durations, and commands submitted by type.
+/// Requests by route and status, their durations, commands submitted by
+/// type, and per role (handler, projector, mailer) how many partitions there
+/// are and how many have a live process working on them.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -77,5 +89,24 @@ pub async fn readyz(State(state): State<AppState>) -> Reply {
         content_type = "text/plain; version=0.0.4; charset=utf-8")),
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics().render()).into_response()
+    let mut text = state.metrics().render();
+    let mut pools = Vec::new();
+    for role in POOLS {
+        let asked = tokio::time::timeout(state.port_timeout(), state.readiness().coverage(role)).await;
+        if let Ok(Ok(c)) = asked {
+            pools.push((role, c));
+        }
+    }
+    text.push_str("# HELP partitions Partitions of the topics, per role that shares them.\n# TYPE partitions gauge\n");
+    for (role, c) in &pools {
+        text.push_str(&format!("partitions{{role=\"{role}\"}} {}\n", c.partitions));
+    }
+    text.push_str(
+        "# HELP partitions_served Partitions with a live process of the role working on them.\n\
+         # TYPE partitions_served gauge\n",
+    );
+    for (role, c) in &pools {
+        text.push_str(&format!("partitions_served{{role=\"{role}\"}} {}\n", c.served));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

@@ -124,6 +124,10 @@ impl AppState {
     }
 
     /// A readiness probe within `port_timeout`; no answer counts as not ready.
+    pub(crate) fn port_timeout(&self) -> std::time::Duration {
+        self.inner.config.port_timeout
+    }
+
     pub(crate) async fn probe(&self, check: impl Future<Output = bool>) -> bool {
         tokio::time::timeout(self.inner.config.port_timeout, check).await.unwrap_or(false)
     }

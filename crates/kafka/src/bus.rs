@@ -1,6 +1,6 @@
 //! The command bus: how the API appends a command to the commands topic,
 //! keyed by tenant so one handler decides a tenant's commands in order.
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use ledger_ports::{CommandBus, Unavailable};
@@ -10,21 +10,18 @@ use rdkafka::{
     util::Timeout,
 };
 
-use crate::{KafkaError, codec::owned_headers, config::KafkaConfig, status::HandlerStatus};
+use crate::{KafkaError, codec::owned_headers, config::KafkaConfig};
 
 #[derive(Clone)]
 pub struct KafkaBus {
     producer: FutureProducer,
     cfg: KafkaConfig,
-    handler: Option<Arc<HandlerStatus>>,
     timeout: Duration,
 }
 
 impl KafkaBus {
-    /// `handler`: the status of an in-process handler, when there is one
-    /// (`dev` mode); a standalone API reports the handler as ready.
-    pub fn new(cfg: KafkaConfig, handler: Option<Arc<HandlerStatus>>) -> Result<Self, KafkaError> {
-        Ok(Self { producer: cfg.shared_producer()?, cfg, handler, timeout: Duration::from_secs(5) })
+    pub fn new(cfg: KafkaConfig) -> Result<Self, KafkaError> {
+        Ok(Self { producer: cfg.shared_producer()?, cfg, timeout: Duration::from_secs(5) })
     }
 }
 
@@ -44,10 +41,6 @@ impl CommandBus for KafkaBus {
             Ok(Err((e, _))) => Err(Unavailable(format!("broker refused the command: {e}"))),
             Err(_) => Err(Unavailable("broker did not acknowledge the command in time".into())),
         }
-    }
-
-    async fn handler_ready(&self) -> bool {
-        self.handler.as_ref().is_none_or(|s| s.ready())
     }
 
     async fn broker_ready(&self) -> bool {

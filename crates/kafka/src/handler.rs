@@ -4,7 +4,10 @@
 //! partition, appending one record per decided command. Correctness rests on
 //! per-partition order only: no Kafka transactions.
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -67,6 +70,7 @@ pub struct Handler {
     producer: FutureProducer,
     status: Arc<HandlerStatus>,
     pause: Option<watch::Receiver<bool>>,
+    consumers: std::sync::Mutex<Option<Arc<Consumers>>>,
 }
 
 /// How often a writer looks for a successor's claim (see `run_partition`).
@@ -80,7 +84,7 @@ const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 impl Handler {
     pub fn new(cfg: KafkaConfig, hc: HandlerConfig) -> Result<Self, KafkaError> {
         let producer = cfg.shared_producer()?;
-        Ok(Self { cfg, hc, producer, status: Arc::default(), pause: None })
+        Ok(Self { cfg, hc, producer, status: Arc::default(), pause: None, consumers: Default::default() })
     }
 
     pub fn status(&self) -> Arc<HandlerStatus> {
@@ -94,49 +98,71 @@ impl Handler {
         self
     }
 
-    /// Runs the given partitions until shutdown; a failed partition is
-    /// re-claimed and rebuilt after a short pause, a superseded one stops.
-    /// All partitions share one commands consumer and one events consumer.
+    /// Runs the given partitions, each on its own task, until shutdown (see
+    /// `serve`).
     pub async fn run(self: Arc<Self>, partitions: Vec<i32>, shutdown: watch::Receiver<bool>) {
+        let tasks: Vec<_> = partitions
+            .into_iter()
+            .map(|p| tokio::spawn(self.clone().serve(p, shutdown.clone(), Arc::default())))
+            .collect();
+        join_all(tasks).await;
+    }
+
+    /// Runs one partition until `stop` reads `true` or a later claim takes
+    /// it; a failed partition is re-claimed and rebuilt after a short pause.
+    /// `working` is set while the partition is writing. Every partition this
+    /// handler runs shares its two consumers.
+    pub async fn serve(
+        self: Arc<Self>,
+        p: i32,
+        mut stop: watch::Receiver<bool>,
+        working: Arc<AtomicBool>,
+    ) -> PartitionEnd {
         self.status.mark_started();
-        let consumers = match Consumers::new(&self.cfg) {
-            Ok(c) => Arc::new(c),
+        let consumers = match self.consumers() {
+            Ok(c) => c,
             Err(e) => {
                 warn!(error = %e, "could not create the handler's consumers");
-                for p in partitions {
-                    self.status.set(p, Phase::Failed);
-                }
-                return;
+                self.status.set(p, Phase::Failed);
+                return PartitionEnd::Shutdown;
             }
         };
-        let tasks = partitions.into_iter().map(|p| {
-            let (me, consumers) = (self.clone(), consumers.clone());
-            let mut shutdown = shutdown.clone();
-            async move {
-                loop {
-                    let end = me.run_partition(p, &consumers, &mut shutdown).await;
-                    let _ = consumers.commands.close(p);
-                    let _ = consumers.events.close(p);
-                    match end {
-                        Ok(PartitionEnd::Shutdown) => return,
-                        Ok(PartitionEnd::Superseded) => {
-                            warn!(partition = p, "a later writer claimed the partition; this writer stops");
-                            me.status.set(p, Phase::Superseded);
-                            return;
-                        }
-                        Err(e) => {
-                            warn!(partition = p, error = %e, "partition failed; re-claiming");
-                            me.status.set(p, Phase::Failed);
-                            if *shutdown.borrow() {
-                                return;
-                            }
-                            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                        }
+        loop {
+            let end = self.run_partition(p, &consumers, &mut stop, &working).await;
+            working.store(false, Ordering::Relaxed);
+            let _ = consumers.commands.close(p);
+            let _ = consumers.events.close(p);
+            match end {
+                Ok(PartitionEnd::Shutdown) => {
+                    self.status.remove(p);
+                    return PartitionEnd::Shutdown;
+                }
+                Ok(PartitionEnd::Superseded) => {
+                    warn!(partition = p, "a later writer claimed the partition; this writer stops");
+                    self.status.set(p, Phase::Superseded);
+                    return PartitionEnd::Superseded;
+                }
+                Err(e) => {
+                    warn!(partition = p, error = %e, "partition failed; re-claiming");
+                    self.status.set(p, Phase::Failed);
+                    if *stop.borrow() {
+                        return PartitionEnd::Shutdown;
                     }
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
             }
-        });
-        join_all(tasks).await;
+        }
+    }
+
+    /// The two consumers every partition of this handler shares, made on first use.
+    fn consumers(&self) -> Result<Arc<Consumers>, KafkaError> {
+        let mut slot = self.consumers.lock().map_err(|_| KafkaError::Topic("consumer lock poisoned".into()))?;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(Consumers::new(&self.cfg)?);
+        *slot = Some(c.clone());
+        Ok(c)
     }
 
     async fn run_partition(
@@ -144,12 +170,14 @@ impl Handler {
         p: i32,
         consumers: &Consumers,
         shutdown: &mut watch::Receiver<bool>,
+        working: &AtomicBool,
     ) -> Result<PartitionEnd, KafkaError> {
         self.status.set(p, Phase::Rebuilding);
         let events = consumers.events.open(p, Offset::Beginning)?;
         let (mut state, claimed_at) = self.claim(p, &events, &consumers.events).await?;
         let commands = consumers.commands.open(p, Offset::Offset(state.next_command_offset()))?;
         self.status.set(p, Phase::Writing);
+        working.store(true, Ordering::Relaxed);
         info!(partition = p, epoch = state.current_epoch(), resume = state.next_command_offset(), "writing");
         // After the claim the events partition only tells of a successor's
         // claim, which nothing needs at once (readers fence a superseded

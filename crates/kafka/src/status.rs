@@ -33,6 +33,13 @@ impl HandlerStatus {
         }
     }
 
+    /// Forgets a partition this handler no longer runs.
+    pub fn remove(&self, partition: i32) {
+        if let Ok(mut p) = self.partitions.lock() {
+            p.remove(&partition);
+        }
+    }
+
     pub fn phase(&self, partition: i32) -> Option<Phase> {
         self.partitions.lock().ok().and_then(|p| p.get(&partition).copied())
     }
@@ -40,6 +47,11 @@ impl HandlerStatus {
     /// Ready when every partition it runs is writing.
     pub fn ready(&self) -> bool {
         self.partitions.lock().map(|p| !p.is_empty() && p.values().all(|ph| *ph == Phase::Writing)).unwrap_or(false)
+    }
+
+    /// How many partitions this handler is writing.
+    pub fn writing(&self) -> usize {
+        self.partitions.lock().map(|p| p.values().filter(|ph| **ph == Phase::Writing).count()).unwrap_or(0)
     }
 
     pub fn record_rebuild(&self, r: Rebuild) {

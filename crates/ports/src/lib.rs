@@ -21,7 +21,7 @@ pub use commands::{CommandStatus, CommandView, Commands};
 pub use contacts::{ContactFilter, Contacts, Cursor, EventView};
 pub use idempotency::{Idempotency, IdempotencyKeys, StoredResponse};
 pub use invites::{InviteState, InviteTokenView, Invites};
-pub use readiness::Readiness;
+pub use readiness::{Coverage, Readiness};
 pub use roles::{AccessRoles, GrantChangeView, GrantView, RoleView};
 pub use tenants::{TenantView, Tenants};
 

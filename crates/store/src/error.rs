@@ -18,6 +18,9 @@ pub enum Error {
     /// is stored in.
     #[error("{value} does not fit a {column_type}")]
     OutOfRange { value: String, column_type: &'static str },
+    /// A record of another partition given to a projection of one partition.
+    #[error("a projection of partition {locked} was given a record of partition {given}")]
+    WrongPartition { locked: i32, given: i32 },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

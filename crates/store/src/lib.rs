@@ -10,6 +10,7 @@ mod admin;
 mod dump;
 mod error;
 mod idempotency;
+mod leases;
 mod mailer;
 mod notify;
 mod profile_columns;
@@ -22,6 +23,7 @@ mod store;
 pub mod test_support;
 
 pub use error::{Error, Result};
+pub use leases::{Held, LeaseRow, Plan, Tick, plan, share};
 pub use mailer::{InviteTicket, InviteToken, MailerBatch, MailerPosition, TokenState, invite_token_hash};
 pub use projection::{Applied, Projection};
 pub use secrets::public_data;

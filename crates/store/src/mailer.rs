@@ -24,6 +24,8 @@ use crate::{
 
 /// Held for a mailer batch; a second mailer waits for the first's batch.
 const MAILER_LOCK: i64 = 0x636c_5f6d_6169_6c72; // "cl_mailr"
+/// With the partition as the second key: one mailer batch of a partition at a time.
+const MAILER_PARTITION_LOCK: i32 = 0x636c_6d6c; // "clml"
 
 /// A single-use invite token: 256 random bits as 64 lowercase hex digits.
 /// Only its hash is stored; `Debug` does not show it, so it cannot end up in
@@ -147,10 +149,30 @@ impl Store {
         load_positions(&mut conn, topic).await
     }
 
-    /// Begins a mailer batch: waits for the mailer lock and loads the positions.
+    /// Begins a mailer batch over every partition: waits for the mailer lock
+    /// and loads the positions.
     pub async fn begin_mailer_batch(&self, topic: &str) -> Result<MailerBatch<'_>> {
+        self.begin_mailer_batch_of(topic, None).await
+    }
+
+    /// Begins a mailer batch over `partition` (every partition when `None`).
+    /// Batches of different partitions run side by side; one over every
+    /// partition waits for them all.
+    pub async fn begin_mailer_batch_of(&self, topic: &str, partition: Option<i32>) -> Result<MailerBatch<'_>> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MAILER_LOCK).execute(&mut *tx).await?;
+        match partition {
+            None => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MAILER_LOCK).execute(&mut *tx).await?;
+            }
+            Some(p) => {
+                sqlx::query("SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2, $3)")
+                    .bind(MAILER_LOCK)
+                    .bind(MAILER_PARTITION_LOCK)
+                    .bind(p)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         let positions = load_positions(&mut tx, topic).await?;
         Ok(MailerBatch { tx, topic: topic.to_owned(), positions })
     }
@@ -170,7 +192,7 @@ impl MailerBatch<'_> {
         &self.positions
     }
 
-    /// Stores the positions (every partition given) and releases the lock.
+    /// Stores the positions given (the others stay as they are) and releases the lock.
     pub async fn commit(mut self, positions: &BTreeMap<i32, MailerPosition>) -> Result<()> {
         let (mut partitions, mut offsets, mut epochs) = (vec![], vec![], vec![]);
         for (partition, p) in positions {

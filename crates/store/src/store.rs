@@ -32,7 +32,13 @@ impl Store {
     /// Starts a projection transaction over `topic`; waits while another
     /// projector or a replay holds the projection lock.
     pub async fn begin_projection(&self, topic: &str) -> Result<Projection<'_>> {
-        Projection::begin(self.pool(), topic).await
+        Projection::begin(self.pool(), topic, None).await
+    }
+
+    /// Starts a projection transaction that writes only `partition`; other
+    /// partitions project alongside it, a whole-topic one (a replay) waits.
+    pub async fn begin_partition_projection(&self, topic: &str, partition: i32) -> Result<Projection<'_>> {
+        Projection::begin(self.pool(), topic, Some(partition)).await
     }
 }
 

@@ -440,7 +440,10 @@ pub enum ReadyStatus {
 pub struct Checks {
     pub broker: bool,
     pub database: bool,
+    /// Every partition has a live command handler past its claim.
     pub handler: bool,
+    /// Every partition has a live projector.
+    pub projector: bool,
 }
 
 /// `not_ready`: the problem, with each check and the names of those that failed.
@@ -459,6 +462,7 @@ pub enum Dependency {
     Broker,
     Database,
     Handler,
+    Projector,
 }
 
 /// An error, as RFC 9457 problem details (`application/problem+json`). The

@@ -22,6 +22,10 @@ async fn readyz_names_the_dependency_that_is_not_ready() {
     assert_eq!(r.status, 503, "{}", r.text);
     assert_eq!(r.problem_code(), "not_ready");
     assert_eq!(r.body["failed"], json!(["database", "handler"]));
+    app.hang("projector_ready");
+    let r = app.send("GET", "/readyz", &[], Body::empty()).await;
+    assert_eq!(r.body["failed"], json!(["database", "handler", "projector"]));
+    assert_eq!(r.body["checks"]["broker"], json!(true));
 }
 
 #[tokio::test]

@@ -25,9 +25,9 @@ use ledger_domain::{
 };
 use ledger_http::{AppState, HttpConfig, hash_api_key, router};
 use ledger_ports::{
-    AccessRoles, CommandBus, CommandStatus, CommandView, Commands, ContactFilter, Contacts, Cursor, EventView,
-    GrantChangeView, GrantView, Idempotency, IdempotencyKeys, InviteState, InviteTokenView, Invites, Readiness,
-    RoleView, StoredResponse, TenantView, Tenants, Unavailable,
+    AccessRoles, CommandBus, CommandStatus, CommandView, Commands, ContactFilter, Contacts, Coverage, Cursor,
+    EventView, GrantChangeView, GrantView, Idempotency, IdempotencyKeys, InviteState, InviteTokenView, Invites,
+    Readiness, RoleView, StoredResponse, TenantView, Tenants, Unavailable,
 };
 use ledger_protocol::CommandEnvelope;
 use serde_json::Value;
@@ -267,9 +267,6 @@ impl CommandBus for FakeBus {
         self.0.handle(envelope);
         Ok(())
     }
-    async fn handler_ready(&self) -> bool {
-        self.0.gate("handler_ready").await.is_ok()
-    }
     async fn broker_ready(&self) -> bool {
         self.0.gate("broker_ready").await.is_ok()
     }
@@ -435,6 +432,18 @@ impl Invites for FakeReads {
 impl Readiness for FakeReads {
     async fn database_ready(&self) -> bool {
         self.0.gate("database_ready").await.is_ok()
+    }
+    async fn coverage(&self, role: &str) -> Result<Coverage, Unavailable> {
+        // "handler_ready" down: no partition has a handler; the partitions are still there.
+        let port = match role {
+            "handler" => "handler_ready",
+            "projector" => "projector_ready",
+            _ => "mailer_ready",
+        };
+        match self.0.gate(port).await {
+            Ok(()) => Ok(Coverage { partitions: 4, served: 4 }),
+            Err(_) => Ok(Coverage { partitions: 4, served: 0 }),
+        }
     }
 }
 

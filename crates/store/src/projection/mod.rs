@@ -2,8 +2,10 @@
 //! PostgreSQL transaction holding both the read-model writes and the next
 //! offset (and fencing epoch) of every partition it consumed, so a crash
 //! anywhere replays exactly the records whose effects were rolled back.
-//! A transaction-scoped advisory lock lets only one projector (or a replay)
-//! write at a time.
+//! Transaction-scoped advisory locks order the writers: a projection of one
+//! partition holds that partition's lock (exclusive) and the projection lock
+//! shared, so partitions project in parallel; a projection of the whole topic
+//! (a replay) holds the projection lock exclusive and waits for them all.
 mod flush;
 mod invites;
 mod pending;
@@ -20,6 +22,8 @@ use crate::error::{Result, to_i64, to_u64};
 /// Held for the whole projection transaction; any constant works as long as
 /// every projector and replay uses the same one.
 const PROJECTION_LOCK: i64 = 0x636c_5f70_726f_6a65; // "cl_proje"
+/// With the partition as the second key: one projection of a partition at a time.
+const PARTITION_LOCK: i32 = 0x636c_7072; // "clpr"
 
 /// Valid decisions buffered before they are written out mid-transaction.
 const FLUSH_AT: usize = 1000;
@@ -61,14 +65,28 @@ pub struct Projection<'c> {
     topic: String,
     partitions: BTreeMap<i32, Partition>,
     pending: Pending,
+    /// The one partition this projection holds the lock of (`None`: all).
+    only: Option<i32>,
 }
 
 impl<'c> Projection<'c> {
-    /// Begins the transaction, waits for the projection lock and loads the
-    /// topic's positions.
-    pub(crate) async fn begin(pool: &PgPool, topic: &str) -> Result<Projection<'c>> {
+    /// Begins the transaction, waits for the locks of `partition` (every
+    /// partition when `None`) and loads the topic's positions.
+    pub(crate) async fn begin(pool: &PgPool, topic: &str, partition: Option<i32>) -> Result<Projection<'c>> {
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PROJECTION_LOCK).execute(&mut *tx).await?;
+        match partition {
+            None => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PROJECTION_LOCK).execute(&mut *tx).await?;
+            }
+            Some(p) => {
+                sqlx::query("SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2, $3)")
+                    .bind(PROJECTION_LOCK)
+                    .bind(PARTITION_LOCK)
+                    .bind(p)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         let rows = sqlx::query("SELECT partition, next_offset, epoch FROM projector_positions WHERE topic = $1")
             .bind(topic)
             .fetch_all(&mut *tx)
@@ -81,7 +99,7 @@ impl<'c> Projection<'c> {
                 Partition { next_offset: row.try_get("next_offset")?, fence: Fence::at(epoch), dirty: false },
             );
         }
-        Ok(Projection { tx, topic: topic.to_owned(), partitions, pending: Pending::default() })
+        Ok(Projection { tx, topic: topic.to_owned(), partitions, pending: Pending::default(), only: partition })
     }
 
     /// The next offset to consume per partition (a partition not listed starts at 0).
@@ -119,6 +137,11 @@ impl<'c> Projection<'c> {
     /// record that could not be decoded. Every record not seen before moves
     /// the partition's next offset past it.
     pub async fn apply(&mut self, partition: i32, offset: i64, record: Option<&LogRecord>) -> Result<Applied> {
+        if let Some(locked) = self.only
+            && locked != partition
+        {
+            return Err(crate::Error::WrongPartition { locked, given: partition });
+        }
         let state = self.partitions.entry(partition).or_insert_with(Partition::new);
         if offset < state.next_offset {
             return Ok(Applied::AlreadyApplied);

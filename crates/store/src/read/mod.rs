@@ -14,9 +14,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::{CommandId, Contact, ContactId, TenantId};
 use ledger_ports::{
-    AccessRoles, CommandView, Commands, ContactFilter, Contacts, Cursor, EventView, GrantChangeView, GrantView,
-    Idempotency, IdempotencyKeys, InviteTokenView, Invites, Readiness, RoleView, StoredResponse, TenantView, Tenants,
-    Unavailable,
+    AccessRoles, CommandView, Commands, ContactFilter, Contacts, Coverage, Cursor, EventView, GrantChangeView,
+    GrantView, Idempotency, IdempotencyKeys, InviteTokenView, Invites, Readiness, RoleView, StoredResponse, TenantView,
+    Tenants, Unavailable,
 };
 
 use crate::{idempotency, store::Store};
@@ -147,5 +147,9 @@ impl Readiness for Store {
     async fn database_ready(&self) -> bool {
         let ping = sqlx::query("SELECT 1").execute(self.pool());
         matches!(tokio::time::timeout(READY_TIMEOUT, ping).await, Ok(Ok(_)))
+    }
+
+    async fn coverage(&self, role: &str) -> Result<Coverage, Unavailable> {
+        Ok(self.partition_coverage(role).await?)
     }
 }

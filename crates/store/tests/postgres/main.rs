@@ -5,6 +5,7 @@
 mod deletion;
 mod idempotency;
 mod invites;
+mod leases;
 mod profile_columns;
 mod projection;
 mod queries;

@@ -1,0 +1,226 @@
+//! Scale-out (issue 9): several handler processes share the partitions
+//! through the lease pool. Under a steady command load: kill -9 one, start
+//! another, kill -9 two at once. Every partition is served again within the
+//! bound, work moves to a new process, every 2xx command has exactly one set
+//! of events, and the read model equals a fold of the log. With no handler
+//! left, `/readyz` says so.
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use contact_ledger::{
+    app::{self, Roles},
+    config::Common,
+};
+use contact_ledger_tests::{RoleProcess, ends, eventually, fresh_common, read_topic_records, spawn_role};
+use ledger_domain::{ContactId, TenantId};
+use ledger_ports::Contacts;
+use ledger_protocol::{Admit, Fence, LogRecord, Outcome};
+use ledger_store::Store;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The lease lasts this long in the test; the bound below leaves room for
+/// one tick, the rebuild and the claim.
+const LEASE_TTL_MS: u64 = 4000;
+const BOUND: Duration = Duration::from_secs(15);
+
+fn handler(common: &Common, name: &str) -> RoleProcess {
+    spawn_role(&Common { member_id: Some(name.to_owned()), ..common.clone() }, "handler")
+}
+
+/// The owners of the handler partitions, once every partition has a working
+/// one that is not among `dead`.
+async fn all_served(store: &Store, dead: &[&str], within: Duration) -> Option<Vec<String>> {
+    eventually(within, || async {
+        let owners = store.partition_owners("handler").await.ok()?;
+        let all: Option<Vec<String>> = owners.into_iter().map(|(_, o)| o).collect();
+        all.filter(|a| !a.is_empty() && a.iter().all(|o| !dead.contains(&o.as_str())))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_share_the_partitions_and_take_over_a_killed_ones_within_the_bound() {
+    let (common, _db) = fresh_common(4).await;
+    let common = Common { lease_ttl_ms: LEASE_TTL_MS, ..common };
+    let _projector = spawn_role(&common, "projector");
+    let mut handlers: HashMap<&str, RoleProcess> =
+        ["h1", "h2", "h3"].into_iter().map(|n| (n, handler(&common, n))).collect();
+    let api = app::start(&common, Roles { api: true, ..Roles::NONE }, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("api");
+    let base = format!("http://{}", api.addr.expect("addr"));
+
+    let owners = all_served(&api.store, &[], Duration::from_secs(60)).await.expect("every partition served");
+    let distinct: BTreeSet<&String> = owners.iter().collect();
+    assert_eq!(distinct.len(), 3, "three handlers share four partitions: {owners:?}");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let ready = client.get(format!("{base}/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    // Tenants on several partitions.
+    let bus = ledger_kafka::KafkaBus::new(api.kafka.clone()).expect("bus");
+    let mut tenants = Vec::new();
+    for i in 0..6 {
+        let t = contact_ledger::tenant::create(&bus, &api.store, &format!("scale-{i}"), Duration::from_secs(30))
+            .await
+            .expect("tenant");
+        tenants.push((
+            t["tenant_id"].as_str().expect("id").parse::<TenantId>().expect("tenant id"),
+            t["api_key"].as_str().expect("key").to_owned(),
+        ));
+    }
+
+    // A steady load: 6 clients, one per tenant, each create retried with its
+    // Idempotency-Key through 503s until it gets a final answer.
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let mut load = Vec::new();
+    for (t, (tenant, key)) in tenants.iter().cloned().enumerate() {
+        let (client, stop, sent, url) = (client.clone(), stop.clone(), sent.clone(), format!("{base}/v1/contacts"));
+        load.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let body = json!({"kind": "contact", "email": format!("c{t}-{i}@example.com"), "tags": ["scale"]});
+                let answer = loop {
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .header("Idempotency-Key", format!("scale-{t}-{i}"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    if let Ok(r) = r
+                        && r.status() != StatusCode::SERVICE_UNAVAILABLE
+                    {
+                        break (r.status(), r.json::<Value>().await.unwrap_or(Value::Null));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                };
+                answers.push(answer);
+                sent.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            (tenant, answers)
+        }));
+    }
+    let flowing = |n: usize| {
+        let sent = sent.clone();
+        async move {
+            eventually(Duration::from_secs(60), || async { (sent.load(Ordering::Relaxed) >= n).then_some(()) }).await
+        }
+    };
+    flowing(30).await.expect("commands flow");
+
+    // kill -9 one handler: the other two take its partitions within the bound.
+    let mut h1 = handlers.remove("h1").expect("h1");
+    let _ = h1.kill();
+    let _ = h1.wait();
+    let killed = Instant::now();
+    let owners = all_served(&api.store, &["h1"], BOUND).await.expect("h1's partitions taken within the bound");
+    eprintln!("one of three killed: every partition served again after {:?}", killed.elapsed());
+    assert!(owners.iter().all(|o| o == "h2" || o == "h3"), "{owners:?}");
+    let before = sent.load(Ordering::Relaxed);
+    flowing(before + 30).await.expect("commands flow after the first kill");
+
+    // Start another: work moves to it.
+    handlers.insert("h4", handler(&common, "h4"));
+    let moved = eventually(BOUND + Duration::from_secs(10), || async {
+        let owners = api.store.partition_owners("handler").await.ok()?;
+        owners.iter().any(|(_, o)| o.as_deref() == Some("h4")).then_some(())
+    })
+    .await;
+    assert!(moved.is_some(), "no partition moved to the new handler");
+    let owners = all_served(&api.store, &["h1"], BOUND).await.expect("every partition served with h4 in");
+
+    // kill -9 two at once: the last one takes everything.
+    for name in ["h2", "h3"] {
+        let mut h = handlers.remove(name).expect("handler");
+        let _ = h.kill();
+        let _ = h.wait();
+    }
+    let killed = Instant::now();
+    let taken = eventually(BOUND, || async {
+        let owners = api.store.partition_owners("handler").await.ok()?;
+        owners.iter().all(|(_, o)| o.as_deref() == Some("h4")).then_some(())
+    })
+    .await;
+    assert!(taken.is_some(), "h4 did not take every partition within the bound (before: {owners:?})");
+    eprintln!("two of three killed at once: h4 serves every partition after {:?}", killed.elapsed());
+    let before = sent.load(Ordering::Relaxed);
+    flowing(before + 30).await.expect("commands flow after the double kill");
+
+    stop.store(true, Ordering::Relaxed);
+    let mut answers: Vec<(TenantId, Vec<(StatusCode, Value)>)> = Vec::new();
+    for l in load {
+        answers.push(l.await.expect("load task"));
+    }
+
+    // With no handler left, readiness says so.
+    let mut h4 = handlers.remove("h4").expect("h4");
+    let _ = h4.kill();
+    let _ = h4.wait();
+    let not_ready = eventually(Duration::from_secs(LEASE_TTL_MS / 1000 + 5), || async {
+        let r = client.get(format!("{base}/readyz")).send().await.ok()?;
+        (r.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(r.json::<Value>().await.ok()?)
+    })
+    .await
+    .expect("/readyz turned 503 with every handler dead");
+    assert_eq!(not_ready["failed"], json!(["handler"]), "{not_ready}");
+    let metrics = client.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("partitions_served{role=\"handler\"} 0"), "{metrics}");
+    assert!(metrics.contains("partitions{role=\"handler\"} 4"), "{metrics}");
+
+    // The projector catches up with the whole log.
+    let cfg = api.kafka.clone();
+    let highs = ends(&cfg).await;
+    eventually(Duration::from_secs(60), || async {
+        let positions = api.store.begin_projection(&cfg.events_topic).await.ok()?.positions();
+        highs.iter().all(|(p, h)| positions.get(p).copied().unwrap_or(0) >= *h).then_some(())
+    })
+    .await
+    .expect("projector caught up");
+
+    // Every 2xx command has exactly one set of events; the read model is the fold.
+    let records = read_topic_records(&cfg).await;
+    let mut fences: HashMap<i32, Fence> = HashMap::new();
+    let mut decisions: HashMap<String, usize> = HashMap::new();
+    let mut created: HashMap<ContactId, usize> = HashMap::new();
+    for (p, _, record) in &records {
+        if fences.entry(*p).or_default().admit(record) != Admit::Valid {
+            continue;
+        }
+        if let LogRecord::Decision(d) = record {
+            *decisions.entry(d.command_id.to_string()).or_default() += 1;
+            if let Outcome::Accepted { events, .. } = &d.outcome {
+                for e in events {
+                    if let ledger_domain::Event::ContactCreated(c) = e {
+                        *created.entry(c.contact_id).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(decisions.values().all(|n| *n == 1), "a command was decided twice");
+    let mut total = 0;
+    for (tenant, answers) in &answers {
+        assert!(answers.iter().all(|(s, _)| *s == StatusCode::CREATED), "every create got 201: {answers:?}");
+        for (_, body) in answers {
+            let id: ContactId = body["id"].as_str().expect("id").parse().expect("contact id");
+            assert_eq!(created.get(&id), Some(&1), "contact {id} has not exactly one ContactCreated");
+        }
+        let count = api.store.count_contacts(*tenant, &Default::default()).await.expect("count");
+        assert_eq!(count, answers.len() as u64, "the read model has every contact of tenant {tenant}, once");
+        total += answers.len();
+    }
+    assert_eq!(created.len(), total, "no contact was created that no client was told of");
+    eprintln!("{total} creates across three kills and a join");
+    api.stop().await;
+}
