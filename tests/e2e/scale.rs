@@ -224,3 +224,181 @@ async fn handlers_share_the_partitions_and_take_over_a_killed_ones_within_the_bo
     eprintln!("{total} creates across three kills and a join");
     api.stop().await;
 }
+
+/// Valid `InviteRequested` and `InviteSent` invite ids of the log.
+async fn invites_in_log(cfg: &ledger_kafka::KafkaConfig) -> (BTreeSet<String>, HashMap<String, usize>) {
+    let mut fences: HashMap<i32, Fence> = HashMap::new();
+    let (mut requested, mut sent) = (BTreeSet::new(), HashMap::new());
+    for (p, _, record) in read_topic_records(cfg).await {
+        if fences.entry(p).or_default().admit(&record) != Admit::Valid {
+            continue;
+        }
+        if let LogRecord::Decision(d) = record
+            && let Outcome::Accepted { events, .. } = d.outcome
+        {
+            for e in events {
+                match e {
+                    ledger_domain::Event::InviteRequested(i) => {
+                        requested.insert(i.invite_id.to_string());
+                    }
+                    ledger_domain::Event::InviteSent(s) => *sent.entry(s.invite_id.to_string()).or_default() += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    (requested, sent)
+}
+
+async fn owned_by(store: &Store, role: &str, member: &str, within: Duration) -> bool {
+    eventually(within, || async {
+        let owners = store.partition_owners(role).await.ok()?;
+        owners.iter().all(|(_, o)| o.as_deref() == Some(member)).then_some(())
+    })
+    .await
+    .is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_projectors_and_two_mailers_share_the_partitions_and_survive_a_kill_of_each() {
+    let smtp = contact_ledger_tests::smtp::SmtpServer::start().await;
+    let (mut common, _db) = fresh_common(4).await;
+    common.lease_ttl_ms = LEASE_TTL_MS;
+    common.mail.smtp_host = Some("127.0.0.1".into());
+    common.mail.smtp_port = Some(smtp.port);
+    common.mail.smtp_security = contact_ledger::config::SmtpSecurity::None;
+    common.mail.mail_retry_ms = 50;
+    let api = app::start(&common, Roles { api: true, handler: true, ..Roles::NONE }, "127.0.0.1:0".parse().expect("a"))
+        .await
+        .expect("api and handler");
+    let base = format!("http://{}", api.addr.expect("addr"));
+    let named =
+        |role: &str, name: &str| spawn_role(&Common { member_id: Some(name.to_owned()), ..common.clone() }, role);
+    let (mut p1, _p2) = (named("projector", "p1"), named("projector", "p2"));
+    let (mut m1, _m2) = (named("mailer", "m1"), named("mailer", "m2"));
+    for role in ["projector", "mailer"] {
+        let shared = eventually(Duration::from_secs(60), || async {
+            let owners = api.store.partition_owners(role).await.ok()?;
+            let all: Option<BTreeSet<String>> = owners.into_iter().map(|(_, o)| o).collect();
+            all.filter(|a| a.len() == 2)
+        })
+        .await;
+        assert!(shared.is_some(), "two {role}s did not share the partitions");
+    }
+
+    let bus = ledger_kafka::KafkaBus::new(api.kafka.clone()).expect("bus");
+    let mut tenants = Vec::new();
+    for i in 0..4 {
+        let t = contact_ledger::tenant::create(&bus, &api.store, &format!("pm-{i}"), Duration::from_secs(30))
+            .await
+            .expect("tenant");
+        tenants.push((
+            t["tenant_id"].as_str().expect("id").parse::<TenantId>().expect("tenant id"),
+            t["api_key"].as_str().expect("key").to_owned(),
+        ));
+    }
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let mut load = Vec::new();
+    for (t, (tenant, key)) in tenants.iter().cloned().enumerate() {
+        let (client, stop, sent, url) = (client.clone(), stop.clone(), sent.clone(), format!("{base}/v1/contacts"));
+        load.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let body = json!({"kind": "user", "email": format!("u{t}-{i}@example.com"), "first_name": "U",
+                                  "last_name": "V", "invite": true});
+                let answer = loop {
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .header("Idempotency-Key", format!("pm-{t}-{i}"))
+                        .json(&body)
+                        .send()
+                        .await;
+                    if let Ok(r) = r
+                        && r.status() != StatusCode::SERVICE_UNAVAILABLE
+                    {
+                        break r.status();
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                };
+                answers.push(answer);
+                sent.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            (tenant, answers)
+        }));
+    }
+    let flowing = |n: usize| {
+        let sent = sent.clone();
+        async move {
+            eventually(Duration::from_secs(60), || async { (sent.load(Ordering::Relaxed) >= n).then_some(()) }).await
+        }
+    };
+    flowing(20).await.expect("commands flow");
+    let mailed_before = smtp.messages().len();
+    assert!(
+        eventually(Duration::from_secs(30), || async { (smtp.messages().len() > mailed_before).then_some(()) })
+            .await
+            .is_some(),
+        "no invite was mailed while commands flowed"
+    );
+
+    // kill -9 one projector and one mailer at once.
+    for child in [&mut p1, &mut m1] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(owned_by(&api.store, "projector", "p2", BOUND).await, "p2 did not take every partition within the bound");
+    assert!(owned_by(&api.store, "mailer", "m2", BOUND).await, "m2 did not take every partition within the bound");
+    let before = sent.load(Ordering::Relaxed);
+    flowing(before + 20).await.expect("commands flow after the kills");
+    stop.store(true, Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for l in load {
+        answers.push(l.await.expect("load task"));
+    }
+
+    // Every invite is mailed at least once and recorded sent once.
+    let cfg = api.kafka.clone();
+    let total: usize = answers.iter().map(|(_, a)| a.len()).sum();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let (requested, sent_records) = loop {
+        let (requested, sent_records) = invites_in_log(&cfg).await;
+        if requested.len() == total && requested.iter().all(|id| sent_records.contains_key(id)) {
+            break (requested, sent_records);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{} of {total} invites recorded sent", sent_records.len());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    for id in &requested {
+        assert_eq!(sent_records.get(id), Some(&1), "invite {id} is not recorded sent exactly once");
+    }
+    let mailed: BTreeSet<String> = smtp
+        .messages()
+        .iter()
+        .filter_map(|m| m.lines().find_map(|l| l.strip_prefix("Message-ID: <invite-")).map(str::to_owned))
+        .filter_map(|rest| rest.split('@').next().map(str::to_owned))
+        .collect();
+    for id in &requested {
+        assert!(mailed.contains(id), "invite {id} was never mailed");
+    }
+
+    // The read model has every contact once.
+    let highs = ends(&cfg).await;
+    eventually(Duration::from_secs(60), || async {
+        let positions = api.store.begin_projection(&cfg.events_topic).await.ok()?.positions();
+        highs.iter().all(|(p, h)| positions.get(p).copied().unwrap_or(0) >= *h).then_some(())
+    })
+    .await
+    .expect("the surviving projector caught up");
+    for (tenant, answers) in &answers {
+        assert!(answers.iter().all(|s| *s == StatusCode::CREATED), "{answers:?}");
+        let count = api.store.count_contacts(*tenant, &Default::default()).await.expect("count");
+        assert_eq!(count, answers.len() as u64, "tenant {tenant}");
+    }
+    eprintln!("{total} invited users across a kill of one projector and one mailer; {} mails", smtp.messages().len());
+    api.stop().await;
+}

@@ -3,7 +3,9 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use ledger_http::{AppState, HttpConfig, TokenKey};
-use ledger_kafka::{Handler, HandlerConfig, HandlerStatus, KafkaBus, KafkaConfig, ensure_topics};
+use ledger_kafka::{
+    Handler, HandlerConfig, HandlerStatus, KafkaBus, KafkaConfig, ensure_topics, shared::SharedConsumer,
+};
 use ledger_store::Store;
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -109,9 +111,11 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
         tasks.push(tokio::spawn(pool::run(store.clone(), pool, work, rx.clone())));
     }
     if roles.projector {
+        // One consumer for every partition this process projects.
+        let shared = Arc::new(SharedConsumer::new(&kafka, "projector", &kafka.events_topic)?);
         let (s, k) = (store.clone(), kafka.clone());
         let work: Work = Arc::new(move |p, stop, working| {
-            Box::pin(projector::run_partition(s.clone(), k.clone(), p, stop, working))
+            Box::pin(projector::run_partition(s.clone(), k.clone(), shared.clone(), p, stop, working))
         });
         let pool = common.pool("projector", &member, kafka.partitions);
         tasks.push(tokio::spawn(pool::run(store.clone(), pool, work, rx.clone())));
@@ -120,8 +124,9 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
         let mailer = start_mailer(common, &store, &kafka, rx.clone())?;
         let mut mailer_kafka = kafka.clone();
         mailer_kafka.fetch_wait_ms = common.mailer_fetch_wait_ms;
+        let shared = Arc::new(SharedConsumer::new(&mailer_kafka, "mailer", &kafka.events_topic)?);
         let work: Work = Arc::new(move |p, stop, working| {
-            let (mailer, kafka) = (mailer.of_partition(p, stop), mailer_kafka.clone());
+            let (mailer, kafka) = (mailer.of_partition(p, shared.clone(), stop), mailer_kafka.clone());
             Box::pin(async move {
                 working.store(true, std::sync::atomic::Ordering::Relaxed);
                 mailer::run(mailer, kafka).await;

@@ -22,7 +22,7 @@ use ledger_domain::{
     event::{Event, InviteRequested},
     ids::derive_ulid,
 };
-use ledger_kafka::{EventReader, KafkaConfig};
+use ledger_kafka::{EventReader, KafkaConfig, shared::SharedConsumer};
 use ledger_mail::{InviteMail, MailConfig, Sender, message_id};
 use ledger_ports::{CommandBus, Commands, Contacts, InviteState, Tenants};
 use ledger_protocol::{Admit, CommandEnvelope, Decision, Fence, LogRecord, Outcome};
@@ -85,8 +85,9 @@ pub struct Mailer {
     retry: Retry,
     topic: String,
     shutdown: watch::Receiver<bool>,
-    /// The one partition this mailer reads (`None`: every partition).
-    partition: Option<i32>,
+    /// The one partition this mailer reads, and the consumer it reads it
+    /// through (`None`: every partition, through a consumer of its own).
+    partition: Option<(i32, Arc<SharedConsumer>)>,
 }
 
 impl Mailer {
@@ -105,16 +106,17 @@ impl Mailer {
 
     /// The same mailer reading only `partition` until `stop` reads `true`
     /// (the pool runs one per partition it holds).
-    pub fn of_partition(&self, partition: i32, stop: watch::Receiver<bool>) -> Mailer {
-        Mailer { partition: Some(partition), shutdown: stop, ..self.clone() }
+    pub fn of_partition(&self, partition: i32, shared: Arc<SharedConsumer>, stop: watch::Receiver<bool>) -> Mailer {
+        Mailer { partition: Some((partition, shared)), shutdown: stop, ..self.clone() }
     }
 
     /// A reader at the mailer's stored positions.
     pub async fn reader(&self, cfg: &KafkaConfig) -> anyhow::Result<EventReader> {
         let positions = self.store.mailer_positions(&self.topic).await?;
-        let positions = positions.iter().map(|(p, at)| (*p, at.next_offset)).collect();
-        Ok(match self.partition {
-            Some(p) => EventReader::of(cfg, &positions, &[p])?,
+        let positions: std::collections::HashMap<i32, i64> =
+            positions.iter().map(|(p, at)| (*p, at.next_offset)).collect();
+        Ok(match &self.partition {
+            Some((p, shared)) => EventReader::on_shared(cfg, shared.clone(), *p, positions.get(p).copied())?,
             None => EventReader::new(cfg, &positions)?,
         })
     }
@@ -128,7 +130,9 @@ impl Mailer {
         if batch.is_empty() {
             return Ok(0);
         }
-        let lock = self.until_stopped(self.store.begin_mailer_batch_of(&self.topic, self.partition)).await??;
+        let lock = self
+            .until_stopped(self.store.begin_mailer_batch_of(&self.topic, self.partition.as_ref().map(|(p, _)| *p)))
+            .await??;
         let mut partitions: BTreeMap<i32, (i64, Fence)> =
             lock.positions().iter().map(|(p, at)| (*p, (at.next_offset, Fence::at(at.epoch)))).collect();
         // Only the partitions of this batch are stored: another mailer's may

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ledger_kafka::{EventReader, KafkaConfig};
+use ledger_kafka::{EventReader, KafkaConfig, shared::SharedConsumer};
 use ledger_store::{Projection, Store};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -85,12 +85,13 @@ async fn begin<'s>(store: &'s Store, topic: &str, partition: Option<i32>) -> any
 pub async fn run_partition(
     store: Store,
     cfg: KafkaConfig,
+    shared: Arc<SharedConsumer>,
     partition: i32,
     mut stop: watch::Receiver<bool>,
     working: Arc<AtomicBool>,
 ) {
     while !*stop.borrow() {
-        let ran = run_once(&store, &cfg, Some(partition), &mut stop, &working).await;
+        let ran = run_once(&store, &cfg, Some((partition, &shared)), &mut stop, &working).await;
         working.store(false, Ordering::Relaxed);
         if let Err(e) = ran {
             if e.is::<Gap>() {
@@ -119,17 +120,20 @@ pub async fn run(store: Store, cfg: KafkaConfig, mut shutdown: watch::Receiver<b
     }
 }
 
+/// `one`: the partition to project and the consumer to read it through
+/// (`None`: every partition, through a consumer of its own).
 async fn run_once(
     store: &Store,
     cfg: &KafkaConfig,
-    partition: Option<i32>,
+    one: Option<(i32, &Arc<SharedConsumer>)>,
     shutdown: &mut watch::Receiver<bool>,
     working: &AtomicBool,
 ) -> anyhow::Result<()> {
     let topic = &cfg.events_topic;
+    let partition = one.map(|(p, _)| p);
     let positions = begin(store, topic, partition).await?.positions();
-    let reader = match partition {
-        Some(p) => EventReader::of(cfg, &positions, &[p])?,
+    let reader = match one {
+        Some((p, shared)) => EventReader::on_shared(cfg, shared.clone(), p, positions.get(&p).copied())?,
         None => EventReader::new(cfg, &positions)?,
     };
     working.store(true, Ordering::Relaxed);

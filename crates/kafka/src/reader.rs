@@ -1,7 +1,11 @@
 //! Reading the events topic from positions the caller keeps (the projector
 //! keeps them in PostgreSQL), in batches. Decoding happens here; fencing is
 //! the caller's, with `ledger_protocol::Fence`.
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use futures::FutureExt;
 use ledger_protocol::LogRecord;
@@ -12,7 +16,13 @@ use rdkafka::{
     producer::{DeliveryFuture, FutureProducer},
 };
 
-use crate::{KafkaError, codec::decode_record, config::KafkaConfig, dlq::dead_letter};
+use crate::{
+    KafkaError,
+    codec::decode_record,
+    config::KafkaConfig,
+    dlq::dead_letter,
+    shared::{PartitionQueue, SharedConsumer},
+};
 
 pub struct EventRead {
     pub partition: i32,
@@ -23,9 +33,17 @@ pub struct EventRead {
 }
 
 pub struct EventReader {
-    consumer: StreamConsumer,
+    source: Source,
     producer: FutureProducer,
     cfg: KafkaConfig,
+}
+
+enum Source {
+    /// A consumer of its own, over the partitions it was given.
+    Own(StreamConsumer),
+    /// One partition's queue of a consumer shared with other readers; the
+    /// next offset it will deliver is kept here.
+    Shared { shared: Arc<SharedConsumer>, partition: i32, queue: PartitionQueue, next: Mutex<Option<i64>> },
 }
 
 impl EventReader {
@@ -44,20 +62,54 @@ impl EventReader {
             tpl.add_partition_offset(&cfg.events_topic, p, offset)?;
         }
         consumer.assign(&tpl)?;
-        Ok(Self { consumer, producer: cfg.shared_producer()?, cfg: cfg.clone() })
+        Ok(Self { source: Source::Own(consumer), producer: cfg.shared_producer()?, cfg: cfg.clone() })
+    }
+
+    /// Reads one partition through `shared`, which many readers of one
+    /// process share (one fetch per broker for all of them while idle),
+    /// from `next` (absent: the beginning). Dropping the reader closes the
+    /// partition on the shared consumer.
+    pub fn on_shared(
+        cfg: &KafkaConfig,
+        shared: Arc<SharedConsumer>,
+        partition: i32,
+        next: Option<i64>,
+    ) -> Result<Self, KafkaError> {
+        let queue = shared.open(partition, next.map_or(Offset::Beginning, Offset::Offset))?;
+        let source = Source::Shared { shared, partition, queue, next: Mutex::new(next) };
+        Ok(Self { source, producer: cfg.shared_producer()?, cfg: cfg.clone() })
     }
 
     /// Up to `max` records; waits at most `wait` for the first one.
     pub async fn next_batch(&self, max: usize, wait: Duration) -> Result<Vec<EventRead>, KafkaError> {
         let mut out = Vec::new();
-        match tokio::time::timeout(wait, self.consumer.recv()).await {
-            Ok(m) => out.push(read(m?.detach())),
-            Err(_) => return Ok(out),
-        }
-        while out.len() < max {
-            match self.consumer.recv().now_or_never() {
-                Some(m) => out.push(read(m?.detach())),
-                None => break,
+        match &self.source {
+            Source::Own(consumer) => {
+                match tokio::time::timeout(wait, consumer.recv()).await {
+                    Ok(m) => out.push(read(m?.detach())),
+                    Err(_) => return Ok(out),
+                }
+                while out.len() < max {
+                    match consumer.recv().now_or_never() {
+                        Some(m) => out.push(read(m?.detach())),
+                        None => break,
+                    }
+                }
+            }
+            Source::Shared { queue, next, .. } => {
+                match tokio::time::timeout(wait, queue.recv()).await {
+                    Ok(m) => out.push(read(m?.detach())),
+                    Err(_) => return Ok(out),
+                }
+                while out.len() < max {
+                    match queue.recv().now_or_never() {
+                        Some(m) => out.push(read(m?.detach())),
+                        None => break,
+                    }
+                }
+                if let (Some(last), Ok(mut next)) = (out.last(), next.lock()) {
+                    *next = Some(last.offset + 1);
+                }
             }
         }
         Ok(out)
@@ -65,23 +117,35 @@ impl EventReader {
 
     /// The next offset this reader will deliver, per partition it has read.
     pub fn positions(&self) -> Result<HashMap<i32, i64>, KafkaError> {
-        Ok(self
-            .consumer
-            .position()?
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) => Some((e.partition(), o)),
-                _ => None,
-            })
-            .collect())
+        match &self.source {
+            Source::Own(consumer) => Ok(consumer
+                .position()?
+                .elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(o) => Some((e.partition(), o)),
+                    _ => None,
+                })
+                .collect()),
+            Source::Shared { partition, next, .. } => {
+                let next = next.lock().map_err(|_| KafkaError::Topic("reader lock poisoned".into()))?;
+                Ok(next.iter().map(|n| (*partition, *n)).collect())
+            }
+        }
     }
 
     /// The next offset to be written in each partition (a blocking call).
     pub fn high_watermarks(&self) -> Result<HashMap<i32, i64>, KafkaError> {
         let mut out = HashMap::new();
         for p in 0..self.cfg.partitions {
-            let (_, high) = self.consumer.fetch_watermarks(&self.cfg.events_topic, p, Duration::from_secs(10))?;
+            let (_, high) = match &self.source {
+                Source::Own(consumer) => {
+                    consumer.fetch_watermarks(&self.cfg.events_topic, p, Duration::from_secs(10))?
+                }
+                Source::Shared { shared, .. } => {
+                    shared.consumer().fetch_watermarks(&self.cfg.events_topic, p, Duration::from_secs(10))?
+                }
+            };
             out.insert(p, high);
         }
         Ok(out)
@@ -90,6 +154,14 @@ impl EventReader {
     /// Moves an undecodable record to the dead-letter topic.
     pub fn dead_letter(&self, read: &EventRead, error: &str) -> Result<DeliveryFuture, KafkaError> {
         dead_letter(&self.producer, &self.cfg.dead_letter_topic, &read.message, error)
+    }
+}
+
+impl Drop for EventReader {
+    fn drop(&mut self) {
+        if let Source::Shared { shared, partition, .. } = &self.source {
+            let _ = shared.close(*partition);
+        }
     }
 }
 
