@@ -151,8 +151,11 @@ async fn kill_nine_while_commands_flow(victim: &'static str) {
         }
     }
     assert!(decisions_per_command.values().all(|n| *n == 1), "a command was decided twice");
-    let folded: HashMap<ContactId, ledger_domain::Contact> =
-        states.values().filter_map(|s| s.tenants.get(&tenant_id)).flat_map(|t| t.contacts.clone()).collect();
+    let folded: HashMap<ContactId, ledger_domain::Contact> = states
+        .values()
+        .filter_map(|s| s.tenants.get(&tenant_id))
+        .flat_map(|t| t.contacts().map(|c| (c.id, c)).collect::<Vec<_>>())
+        .collect();
 
     let created: Vec<&Value> =
         answers.iter().filter(|(_, (s, _))| *s == StatusCode::CREATED).map(|(_, (_, b))| b).collect();

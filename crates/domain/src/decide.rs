@@ -85,7 +85,7 @@ fn events_of(state: &TenantState, command: &Command, ctx: &Context) -> Result<Ve
         Command::PatchContact(p) => patch(state, p, ctx),
         Command::DeleteContact(d) => {
             let existing = contact(state, d.contact_id)?;
-            expect_version(existing, d.expected_version)?;
+            expect_version(&existing, d.expected_version)?;
             Ok(vec![Event::ContactDeleted(ContactDeleted {
                 contact_id: existing.id,
                 version: existing.version + 1,
@@ -127,7 +127,7 @@ fn events_of(state: &TenantState, command: &Command, ctx: &Context) -> Result<Ve
         }
         Command::RequestInvite(r) => {
             let contact = contact(state, r.contact_id)?;
-            invitable(contact)?;
+            invitable(&contact)?;
             Ok(vec![invite_requested(contact.id, contact.version + 1, ctx)])
         }
         Command::RecordInviteSent(r) => {
@@ -194,7 +194,7 @@ fn invite(state: &TenantState, id: InviteId) -> Result<(InviteId, Invite), Rejec
 }
 
 fn version_of(state: &TenantState, contact: ContactId) -> u64 {
-    state.contacts.get(&contact).map_or(0, |c| c.version)
+    state.contact_version(contact).unwrap_or(0)
 }
 
 /// Setting the password through an invite: the password is set, the invite
@@ -234,9 +234,9 @@ fn accept_invite(state: &TenantState, a: &AcceptInvite, ctx: &Context) -> Result
     Ok(events)
 }
 
-fn contact(state: &TenantState, id: ContactId) -> Result<&Contact, Rejection> {
+fn contact(state: &TenantState, id: ContactId) -> Result<Contact, Rejection> {
     tenant(state)?;
-    state.contacts.get(&id).ok_or_else(|| Rejection::not_found(Code::ContactNotFound, "no such contact"))
+    state.contact(id).ok_or_else(|| Rejection::not_found(Code::ContactNotFound, "no such contact"))
 }
 
 fn grant<'s>(state: &'s TenantState, contact: ContactId, reference: &str) -> Result<&'s Grant, Rejection> {
@@ -311,7 +311,7 @@ fn create(state: &TenantState, c: &CreateContact, ctx: &Context) -> Result<Vec<E
     let (mut profile, password_hash) = effective(c);
     check_unique(state, kind, &profile, None)?;
     let id = c.contact_id.unwrap_or(ContactId(ctx.command_id.0));
-    if state.contacts.contains_key(&id) || state.deleted.contains(&id) {
+    if state.has_contact(id) || state.deleted.contains(&id) {
         return Err(Rejection::conflict(Code::ContactIdTaken, "contact_id", "a contact with this id exists"));
     }
     profile.address = materialize(profile.address.take(), None, &profile, ctx);
@@ -367,7 +367,7 @@ fn subject_of(state: &TenantState, command: &Command, ctx: &Context) -> Option<C
     }
 }
 
-fn upsert_match<'s>(state: &'s TenantState, u: &UpsertContact) -> Option<&'s Contact> {
+fn upsert_match(state: &TenantState, u: &UpsertContact) -> Option<Contact> {
     match u.match_on {
         MatchOn::Email => state.with_email(u.contact.kind, u.contact.profile.email.as_deref()?).next(),
         MatchOn::ExternalId => state.by_external_id(u.contact.profile.external_id.as_deref()?),
@@ -411,6 +411,7 @@ fn upsert(state: &TenantState, u: &UpsertContact, ctx: &Context) -> Result<Vec<E
         }
     };
     let Some(existing) = found else { return create(state, c, ctx) };
+    let existing = &existing;
     upsert_update_rules(existing, c)?;
     let mut merged = merge_upsert(&existing.profile, &c.profile)?;
     merged.address = match c.profile.address.clone() {
@@ -485,10 +486,9 @@ fn update(
 
 fn patch(state: &TenantState, p: &PatchContact, ctx: &Context) -> Result<Vec<Event>, Rejection> {
     tenant(state)?;
-    let existing = state
-        .contacts
-        .get(&p.contact_id)
-        .ok_or_else(|| Rejection::not_found(Code::ContactNotFound, "no such contact"))?;
+    let existing =
+        state.contact(p.contact_id).ok_or_else(|| Rejection::not_found(Code::ContactNotFound, "no such contact"))?;
+    let existing = &existing;
     expect_version(existing, p.expected_version)?;
     let errors = patch_rules(existing, &p.patch);
     if !errors.is_empty() {

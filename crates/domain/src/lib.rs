@@ -11,6 +11,7 @@ pub mod event;
 mod examples;
 pub mod ids;
 pub mod input;
+mod packed;
 pub mod patch;
 pub mod roles;
 pub mod rules;

@@ -320,9 +320,9 @@ pub fn check_unique(
     p: &Profile,
     this: Option<ContactId>,
 ) -> Result<(), Rejection> {
-    let other = |c: &&Contact| Some(c.id) != this;
+    let other = |c: &Contact| Some(c.id) != this;
     if let Some(x) = &p.external_id
-        && state.by_external_id(x).filter(other).is_some()
+        && state.by_external_id(x).filter(|c| other(c)).is_some()
     {
         return Err(Rejection::conflict(Code::ExternalIdTaken, "external_id", "another contact has this external_id"));
     }

@@ -1,14 +1,19 @@
 //! A tenant's state as the command handler holds it in memory: the contacts
 //! and the indexes that uniqueness rules are decided against. Built only by
 //! folding events (`evolve`), never by reading a read model.
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    hash::{Hash, Hasher},
+};
 
 use chrono::{DateTime, Utc};
+use ulid::Ulid;
 
 use crate::{
     contact::{Contact, ContactKind, normalize_email},
     event::Event,
     ids::{ContactId, InviteId},
+    packed::Packed,
     roles::{Grant, GrantStatus, RoleDef},
 };
 
@@ -23,9 +28,16 @@ pub struct TenantInfo {
 #[derive(Clone, Debug, Default)]
 pub struct TenantState {
     pub info: Option<TenantInfo>,
-    pub contacts: HashMap<ContactId, Contact>,
-    emails: HashMap<(ContactKind, String), BTreeSet<ContactId>>,
-    external_ids: HashMap<String, ContactId>,
+    /// Every live contact, packed (see `Packed`); read through `contact`.
+    contacts: HashMap<Key, Packed>,
+    /// The few contacts with a `type_id` (organisation contacts).
+    type_ids: HashMap<Key, i64>,
+    /// Contacts found by email: a hash of (kind, normalised email) to the
+    /// ids with it; a lookup checks each candidate's own email, so a hash
+    /// collision never confuses two addresses.
+    emails: HashMap<u64, Ids>,
+    /// The same for external ids.
+    external_ids: HashMap<u64, Ids>,
     pub last_number: u64,
     /// The tenant's catalogue of access roles, by reference.
     pub roles: BTreeMap<String, RoleDef>,
@@ -89,22 +101,19 @@ impl TenantState {
                     updated_at: e.at,
                 };
                 self.last_number = self.last_number.max(e.number);
-                self.index(&contact);
-                self.contacts.insert(e.contact_id, contact);
+                self.put(&contact);
             }
             Event::ContactUpdated(e) => {
-                if let Some(old) = self.contacts.get(&e.contact_id).cloned() {
-                    self.unindex(&old);
-                    let mut new = old;
-                    new.profile = e.profile.clone();
-                    new.version = e.version;
-                    new.updated_at = e.at;
-                    self.index(&new);
-                    self.contacts.insert(e.contact_id, new);
+                if let Some(mut c) = self.contact(e.contact_id) {
+                    self.take(e.contact_id);
+                    c.profile = e.profile.clone();
+                    c.version = e.version;
+                    c.updated_at = e.at;
+                    self.put(&c);
                 }
             }
             Event::PasswordSet(e) => {
-                if let Some(c) = self.contacts.get_mut(&e.contact_id) {
+                if let Some(c) = self.contacts.get_mut(&key(e.contact_id)) {
                     c.registered = true;
                     c.version = e.version;
                 }
@@ -151,9 +160,7 @@ impl TenantState {
                 self.bump(e.contact_id, e.version);
             }
             Event::ContactDeleted(e) => {
-                if let Some(old) = self.contacts.remove(&e.contact_id) {
-                    self.unindex(&old);
-                }
+                self.take(e.contact_id);
                 self.grants.remove(&e.contact_id);
                 self.invites.retain(|_, i| i.contact_id != e.contact_id);
                 self.deleted.insert(e.contact_id);
@@ -169,7 +176,7 @@ impl TenantState {
     }
 
     fn bump(&mut self, contact: ContactId, version: u64) {
-        if let Some(c) = self.contacts.get_mut(&contact) {
+        if let Some(c) = self.contacts.get_mut(&key(contact)) {
             c.version = version;
         }
     }
@@ -182,36 +189,221 @@ impl TenantState {
         !(c.kind == ContactKind::Contact && c.type_id.is_some())
     }
 
-    fn index(&mut self, c: &Contact) {
+    /// Stores a contact and indexes it.
+    fn put(&mut self, c: &Contact) {
+        let k = key(c.id);
         if let Some(email) = c.profile.email.as_ref().filter(|_| Self::found_by_email(c)) {
-            self.emails.entry((c.kind, normalize_email(email))).or_default().insert(c.id);
+            self.emails.entry(email_hash(c.kind, email)).or_default().insert(k);
         }
         if let Some(x) = &c.profile.external_id {
-            self.external_ids.insert(x.clone(), c.id);
+            self.external_ids.entry(text_hash(x)).or_default().insert(k);
         }
+        if let Some(t) = c.type_id {
+            self.type_ids.insert(k, t);
+        }
+        self.contacts.insert(k, Packed::of(c));
     }
 
-    fn unindex(&mut self, c: &Contact) {
-        if let Some(email) = c.profile.email.as_ref().filter(|_| Self::found_by_email(c)) {
-            let key = (c.kind, normalize_email(email));
-            if let Some(set) = self.emails.get_mut(&key) {
-                set.remove(&c.id);
-                if set.is_empty() {
-                    self.emails.remove(&key);
-                }
-            }
+    /// Removes a contact and its index entries.
+    fn take(&mut self, id: ContactId) {
+        let Some(c) = self.contact(id) else { return };
+        let k = key(id);
+        if let Some(email) = c.profile.email.as_ref().filter(|_| Self::found_by_email(&c)) {
+            unlink(&mut self.emails, email_hash(c.kind, email), &k);
         }
         if let Some(x) = &c.profile.external_id {
-            self.external_ids.remove(x);
+            unlink(&mut self.external_ids, text_hash(x), &k);
         }
+        self.type_ids.remove(&k);
+        self.contacts.remove(&k);
+    }
+
+    /// A live contact, unpacked.
+    pub fn contact(&self, id: ContactId) -> Option<Contact> {
+        let k = key(id);
+        self.contacts.get(&k).map(|p| p.unpack(id, self.type_ids.get(&k).copied()))
+    }
+
+    pub fn has_contact(&self, id: ContactId) -> bool {
+        self.contacts.contains_key(&key(id))
+    }
+
+    pub fn contact_kind(&self, id: ContactId) -> Option<ContactKind> {
+        self.contacts.get(&key(id)).map(|p| p.kind)
+    }
+
+    pub fn contact_version(&self, id: ContactId) -> Option<u64> {
+        self.contacts.get(&key(id)).map(|p| p.version)
+    }
+
+    pub fn contact_count(&self) -> usize {
+        self.contacts.len()
+    }
+
+    /// Every live contact, unpacked (in no particular order).
+    pub fn contacts(&self) -> impl Iterator<Item = Contact> + '_ {
+        self.contacts.keys().filter_map(|k| self.contact(id_of(k)))
     }
 
     /// Contacts of a kind with this email (compared normalised), oldest first.
-    pub fn with_email(&self, kind: ContactKind, email: &str) -> impl Iterator<Item = &Contact> {
-        self.emails.get(&(kind, normalize_email(email))).into_iter().flatten().filter_map(|id| self.contacts.get(id))
+    pub fn with_email(&self, kind: ContactKind, email: &str) -> impl Iterator<Item = Contact> + '_ {
+        let wanted = normalize_email(email);
+        self.emails
+            .get(&email_hash(kind, email))
+            .map(Ids::keys)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|k| self.contact(id_of(k)))
+            .filter(move |c| {
+                c.kind == kind
+                    && Self::found_by_email(c)
+                    && c.profile.email.as_deref().is_some_and(|e| normalize_email(e) == wanted)
+            })
     }
 
-    pub fn by_external_id(&self, external_id: &str) -> Option<&Contact> {
-        self.external_ids.get(external_id).and_then(|id| self.contacts.get(id))
+    pub fn by_external_id(&self, external_id: &str) -> Option<Contact> {
+        self.external_ids
+            .get(&text_hash(external_id))
+            .map(Ids::keys)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|k| self.contact(id_of(k)))
+            .find(|c| c.profile.external_id.as_deref() == Some(external_id))
+    }
+}
+
+/// A contact id as the maps key it: 16 bytes, byte-aligned (a `u128` key
+/// would pad every entry to 16-byte alignment). Big-endian, so keys sort as
+/// the ids do.
+type Key = [u8; 16];
+
+fn key(id: ContactId) -> Key {
+    id.0.to_bytes()
+}
+
+fn id_of(k: &Key) -> ContactId {
+    ContactId(Ulid::from_bytes(*k))
+}
+
+/// The ids under one index hash, ascending (oldest first); almost always one.
+#[derive(Clone, Debug)]
+enum Ids {
+    One(Key),
+    Many(Vec<Key>),
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Ids::Many(Vec::new())
+    }
+}
+
+impl Ids {
+    fn keys(&self) -> &[Key] {
+        match self {
+            Ids::One(k) => std::slice::from_ref(k),
+            Ids::Many(v) => v,
+        }
+    }
+
+    fn insert(&mut self, k: Key) {
+        let mut all = self.keys().to_vec();
+        if let Err(at) = all.binary_search(&k) {
+            all.insert(at, k);
+        }
+        *self = match all.as_slice() {
+            [one] => Ids::One(*one),
+            _ => Ids::Many(all),
+        };
+    }
+
+    /// Whether any id is left.
+    fn remove(&mut self, k: &Key) -> bool {
+        let all: Vec<Key> = self.keys().iter().filter(|x| *x != k).copied().collect();
+        *self = match all.as_slice() {
+            [one] => Ids::One(*one),
+            _ => Ids::Many(all),
+        };
+        !self.keys().is_empty()
+    }
+}
+
+fn unlink(index: &mut HashMap<u64, Ids>, hash: u64, k: &Key) {
+    if let Some(ids) = index.get_mut(&hash)
+        && !ids.remove(k)
+    {
+        index.remove(&hash);
+    }
+}
+
+fn email_hash(kind: ContactKind, email: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    kind.hash(&mut h);
+    normalize_email(email).hash(&mut h);
+    h.finish()
+}
+
+fn text_hash(text: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::{
+        contact::Profile,
+        event::{ContactCreated, ContactDeleted, ContactUpdated},
+    };
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).single().unwrap()
+    }
+
+    fn created(n: u64, kind: ContactKind, email: &str, external_id: Option<&str>) -> (ContactId, Event) {
+        let id = ContactId(Ulid::from_parts(n, 0));
+        let profile =
+            Profile { email: Some(email.into()), external_id: external_id.map(Into::into), ..Profile::default() };
+        let e = ContactCreated { contact_id: id, number: n, kind, type_id: None, profile, version: 1, at: at() };
+        (id, Event::ContactCreated(e))
+    }
+
+    #[test]
+    fn packed_contacts_are_found_by_email_and_external_id_until_they_change_or_go() {
+        let mut s = TenantState::default();
+        let (a, ea) = created(1, ContactKind::Guest, "g@example.com", Some("x-1"));
+        let (b, eb) = created(2, ContactKind::Guest, " G@Example.com", None);
+        let (u, eu) = created(3, ContactKind::User, "g@example.com", None);
+        for e in [&eb, &ea, &eu] {
+            s.apply(e);
+        }
+        let guests: Vec<ContactId> = s.with_email(ContactKind::Guest, "g@EXAMPLE.com ").map(|c| c.id).collect();
+        assert_eq!(guests, vec![a, b], "both guests, oldest first, compared normalised");
+        assert_eq!(s.with_email(ContactKind::User, "g@example.com").map(|c| c.id).collect::<Vec<_>>(), vec![u]);
+        assert_eq!(s.by_external_id("x-1").map(|c| c.id), Some(a));
+        assert_eq!(s.by_external_id("x-2"), None);
+        let Event::ContactCreated(c) = &ea else { unreachable!() };
+        let back = s.contact(a).unwrap();
+        assert_eq!((back.profile, back.number, back.created_at), (c.profile.clone(), 1, at()));
+
+        let profile = Profile { email: Some("new@example.com".into()), ..Profile::default() };
+        s.apply(&Event::ContactUpdated(ContactUpdated {
+            contact_id: a,
+            profile,
+            changed: vec!["email".into(), "external_id".into()],
+            version: 2,
+            at: at(),
+        }));
+        assert_eq!(s.with_email(ContactKind::Guest, "g@example.com").map(|c| c.id).collect::<Vec<_>>(), vec![b]);
+        assert_eq!(s.with_email(ContactKind::Guest, "new@example.com").map(|c| c.version).collect::<Vec<_>>(), [2]);
+        assert_eq!(s.by_external_id("x-1"), None, "the old external id is free");
+
+        s.apply(&Event::ContactDeleted(ContactDeleted { contact_id: b, version: 2, at: at() }));
+        assert_eq!(s.with_email(ContactKind::Guest, "g@example.com").count(), 0);
+        assert!(!s.has_contact(b) && s.deleted.contains(&b));
+        assert_eq!(s.contact_count(), 2);
     }
 }

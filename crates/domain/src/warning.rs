@@ -31,7 +31,7 @@ pub fn warnings_of(state: &TenantState, command: &Command) -> Vec<Warning> {
     let (kind, asked) = match command {
         Command::CreateContact(c) => (Some(c.kind), c.access_roles.len()),
         Command::UpsertContact(u) => (Some(u.contact.kind), u.contact.access_roles.len()),
-        Command::GrantRoles(g) => (state.contacts.get(&g.contact_id).map(|c| c.kind), g.access_roles.len()),
+        Command::GrantRoles(g) => (state.contact_kind(g.contact_id), g.access_roles.len()),
         _ => (None, 0),
     };
     match kind {

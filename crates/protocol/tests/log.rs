@@ -124,7 +124,7 @@ fn a_rebuilt_state_agrees_with_the_writer_and_skips_superseded_records() {
     assert_eq!(rebuilt.next_command_offset(), 2, "resume after the last valid decision");
     assert_eq!(rebuilt.next_epoch(), 3);
     let t = &rebuilt.tenants[&tenant()];
-    assert_eq!(t.contacts.len(), 1);
+    assert_eq!(t.contact_count(), 1);
     // The command the zombie decided is decided again by the new writer.
     rebuilt.become_writer(2);
     let redo = decision_of(

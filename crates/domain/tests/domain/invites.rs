@@ -74,10 +74,10 @@ fn gone(r: Result<Vec<Event>, Rejection>) -> String {
 fn accepting_an_invite_sets_the_password_registers_and_activates_verification_grants() {
     let mut g = Given::new();
     let (contact, invite) = g.invited_user();
-    assert!(!g.state.contacts[&contact].registered);
+    assert!(!g.state.contact(contact).unwrap().registered);
     let events = g.ok("AcceptInvite", json!({"invite_id": invite.to_string(), "password_hash": HASH}));
     assert_eq!(types(&events), vec!["PasswordSet", "InviteAccepted", "RoleActivated"]);
-    assert!(g.state.contacts[&contact].registered);
+    assert!(g.state.contact(contact).unwrap().registered);
     let grants = &g.state.grants[&contact];
     assert_eq!(grants["newsletter"].status, GrantStatus::Active);
     assert_eq!(grants["trade"].status, GrantStatus::Pending, "manual approval is not email verification");

@@ -240,8 +240,7 @@ impl World {
 
     fn contacts_of(&self, tenant: TenantId) -> Vec<Contact> {
         let tenants = lock(&self.tenants);
-        let mut all: Vec<Contact> =
-            tenants.get(&tenant).map(|s| s.contacts.values().cloned().collect()).unwrap_or_default();
+        let mut all: Vec<Contact> = tenants.get(&tenant).map(|s| s.contacts().collect()).unwrap_or_default();
         all.sort_by_key(|c| c.id);
         all
     }

@@ -40,7 +40,7 @@ async fn a_created_then_updated_contact_is_projected_at_its_latest_version() {
     assert_eq!(contact.profile.address.as_ref().and_then(|a| a.first_name.as_deref()), Some("Ann"));
     assert_eq!(contact.created_at + chrono::Duration::seconds(1), contact.updated_at);
     // The read model says exactly what the handler's own state says.
-    assert_eq!(contact, log.state.tenants[&t].contacts[&id]);
+    assert_eq!(contact, log.state.tenants[&t].contact(id).expect("in the state"));
 }
 
 #[tokio::test]
@@ -213,7 +213,7 @@ async fn a_batch_larger_than_one_flush_projects_every_record() {
     let all = db.store.contacts(t, &filter, Cursor::Start, 2000).await.unwrap();
     assert_eq!(all.len(), 1500);
     for contact in &all {
-        assert_eq!(contact, &log.state.tenants[&t].contacts[&contact.id]);
+        assert_eq!(contact, &log.state.tenants[&t].contact(contact.id).expect("in the state"));
     }
     for id in &first_ids {
         assert_eq!(db.store.contact(t, *id).await.unwrap().unwrap().version, 2);

@@ -177,7 +177,7 @@ async fn a_contact_is_found_by_external_id_within_its_tenant() {
     let db = TestDb::new().await;
     let (t, log, ids) = directory(&db).await;
     let found = db.store.contact_by_external_id(t, "ext-1").await.unwrap().unwrap();
-    assert_eq!(found, log.state.tenants[&t].contacts[&ids[4]]);
+    assert_eq!(found, log.state.tenants[&t].contact(ids[4]).expect("in the state"));
     assert_eq!(db.store.contact_by_external_id(t, "ext-2").await.unwrap(), None);
     assert_eq!(db.store.contact_by_external_id(new_tenant(), "ext-1").await.unwrap(), None);
 }

@@ -69,7 +69,7 @@ async fn shown(store: &Store, t: TenantId, id: ContactId) -> Vec<(String, GrantS
 /// handler folds events without their decision's time, so only the read
 /// model moves `updated_at` on a grant change; `at` is what it must say.
 fn held_contact(log: &Log, t: TenantId, id: ContactId, at: DateTime<Utc>) -> Contact {
-    Contact { updated_at: at, ..log.state.tenants[&t].contacts[&id].clone() }
+    Contact { updated_at: at, ..log.state.tenants[&t].contact(id).expect("in the state") }
 }
 
 /// The same, as the handler's own state has them.
