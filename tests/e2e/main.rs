@@ -15,4 +15,5 @@ mod routing;
 mod scale;
 mod secrets;
 mod service;
+mod snapshots;
 mod zephr;

@@ -62,6 +62,8 @@ pub fn role_command(common: &Common, role: &str) -> std::process::Command {
         .env("CL_MAILER_FETCH_WAIT_MS", common.mailer_fetch_wait_ms.to_string())
         .env("CL_INVITE_TTL_SECS", common.invite_ttl_secs.to_string())
         .env("CL_LEASE_TTL_MS", common.lease_ttl_ms.to_string())
+        .env("CL_SNAPSHOT_EVERY", common.snapshot_every.to_string())
+        .env("CL_SNAPSHOT_INTERVAL_SECS", common.snapshot_interval_secs.to_string())
         .env("CL_PUBLIC_BASE_URL", &common.mail.public_base_url)
         .env("CL_MAIL_OUTBOX", &common.mail.mail_outbox)
         .env("CL_MAIL_RETRY_MS", common.mail.mail_retry_ms.to_string())
@@ -140,6 +142,8 @@ pub async fn fresh_common(partitions: i32) -> (Common, TestDatabase) {
         token_secret: None,
         member_id: None,
         lease_ttl_ms: 10_000,
+        snapshot_every: 10_000,
+        snapshot_interval_secs: 300,
         // Tests that do not look at mail still run the mailer: its .eml
         // files go to a temporary folder.
         mail: MailSettings {

@@ -97,9 +97,15 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
         let hc = HandlerConfig {
             invite_ttl: chrono::Duration::seconds(common.invite_ttl_secs),
             dedup_window: chrono::Duration::seconds(common.dedup_window_secs),
+            snapshot_every: common.snapshot_every,
+            snapshot_interval: Duration::from_secs(common.snapshot_interval_secs),
             ..HandlerConfig::default()
         };
-        let handler = Arc::new(Handler::new(kafka.clone(), hc)?);
+        let mut handler = Handler::new(kafka.clone(), hc)?;
+        if common.snapshot_every > 0 {
+            handler = handler.with_snapshots(Arc::new(store.clone()));
+        }
+        let handler = Arc::new(handler);
         status = Some(handler.status());
         let work: Work = Arc::new(move |p, stop, working| {
             let handler = handler.clone();

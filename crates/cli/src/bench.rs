@@ -81,6 +81,8 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
         token_secret: None,
         member_id: None,
         lease_ttl_ms: 10_000,
+        snapshot_every: 10_000,
+        snapshot_interval_secs: 300,
         mail: MailSettings::default(),
     };
     let sample = sample_record_size();

@@ -39,6 +39,13 @@ pub struct Common {
     /// id (default 7 days); an older one is refused as `command_too_old`.
     #[arg(long, env = "CL_DEDUP_WINDOW_SECS", default_value_t = 7 * 24 * 3600)]
     pub dedup_window_secs: i64,
+    /// The handler stores a snapshot of a partition's state after this many
+    /// appended records (0: no snapshots; every claim folds from offset 0).
+    #[arg(long, env = "CL_SNAPSHOT_EVERY", default_value_t = 10_000)]
+    pub snapshot_every: u64,
+    /// ... or after this many seconds with anything appended.
+    #[arg(long, env = "CL_SNAPSHOT_INTERVAL_SECS", default_value_t = 300)]
+    pub snapshot_interval_secs: u64,
     /// This process's name in the pools of its roles (see "Who runs which
     /// partition" in docs/ARCHITECTURE.md). It must be unique among live
     /// processes; a process restarted with the same id (a StatefulSet pod, a

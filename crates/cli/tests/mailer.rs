@@ -87,6 +87,8 @@ impl Setup {
             token_secret: None,
             member_id: None,
             lease_ttl_ms: 10_000,
+            snapshot_every: 10_000,
+            snapshot_interval_secs: 300,
             mail: MailSettings::default(),
         };
         let roles = Roles { handler: true, projector: true, ..Roles::NONE };

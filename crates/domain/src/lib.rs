@@ -33,5 +33,5 @@ pub use ids::{AddressId, CommandId, ContactId, InviteId, TenantId};
 pub use patch::ProfilePatch;
 pub use rules::admit;
 pub use secret::Password;
-pub use state::{TenantInfo, TenantState, evolve};
+pub use state::{TenantInfo, TenantSnapshot, TenantState, evolve};
 pub use warning::Warning;

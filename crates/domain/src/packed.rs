@@ -3,11 +3,12 @@
 //! An unpacked `Contact` costs 1-3 KB (its profile struct alone is ~500
 //! bytes before any text); a packed one is its text plus ~60 bytes.
 use chrono::DateTime;
+use serde::{Deserialize, Serialize};
 
 use crate::contact::{Address, Contact, ContactKind, Profile};
 use crate::ids::ContactId;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Packed {
     pub number: u64,
     pub version: u64,

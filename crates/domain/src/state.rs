@@ -7,6 +7,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use crate::{
@@ -17,7 +18,7 @@ use crate::{
     roles::{Grant, GrantStatus, RoleDef},
 };
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantInfo {
     pub name: String,
     pub api_key_hash: String,
@@ -48,7 +49,7 @@ pub struct TenantState {
     pub deleted: HashSet<ContactId>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InviteStatus {
     Requested,
     Sent,
@@ -58,7 +59,7 @@ pub enum InviteStatus {
     Superseded,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invite {
     pub contact_id: ContactId,
     pub expires_at: DateTime<Utc>,
@@ -189,6 +190,52 @@ impl TenantState {
         !(c.kind == ContactKind::Contact && c.type_id.is_some())
     }
 
+    /// Everything this state holds, in a canonical order (equal states give
+    /// equal snapshots); the indexes are left out and rebuilt on restore.
+    pub fn snapshot(&self) -> TenantSnapshot {
+        let mut contacts: Vec<(Key, Packed, Option<i64>)> =
+            self.contacts.iter().map(|(k, p)| (*k, p.clone(), self.type_ids.get(k).copied())).collect();
+        contacts.sort_by_key(|(k, _, _)| *k);
+        let mut grants: Vec<(ContactId, Vec<Grant>)> =
+            self.grants.iter().map(|(c, g)| (*c, g.values().cloned().collect())).collect();
+        grants.sort_by_key(|(c, _)| *c);
+        let mut invites: Vec<(InviteId, Invite)> = self.invites.iter().map(|(i, v)| (*i, *v)).collect();
+        invites.sort_by_key(|(i, _)| *i);
+        let mut deleted: Vec<ContactId> = self.deleted.iter().copied().collect();
+        deleted.sort();
+        TenantSnapshot {
+            info: self.info.clone(),
+            contacts,
+            last_number: self.last_number,
+            roles: self.roles.values().cloned().collect(),
+            grants,
+            invites,
+            deleted,
+        }
+    }
+
+    /// The state a snapshot was taken of, indexes rebuilt.
+    pub fn restore(s: TenantSnapshot) -> TenantState {
+        let mut state = TenantState {
+            info: s.info,
+            last_number: s.last_number,
+            roles: s.roles.into_iter().map(|r| (r.reference.clone(), r)).collect(),
+            grants: s
+                .grants
+                .into_iter()
+                .map(|(c, g)| (c, g.into_iter().map(|g| (g.reference.clone(), g)).collect()))
+                .collect(),
+            invites: s.invites.into_iter().collect(),
+            deleted: s.deleted.into_iter().collect(),
+            ..TenantState::default()
+        };
+        for (k, packed, type_id) in s.contacts {
+            let contact = packed.unpack(id_of(&k), type_id);
+            state.put(&contact);
+        }
+        state
+    }
+
     /// Stores a contact and indexes it.
     fn put(&mut self, c: &Contact) {
         let k = key(c.id);
@@ -283,6 +330,18 @@ fn key(id: ContactId) -> Key {
 
 fn id_of(k: &Key) -> ContactId {
     ContactId(Ulid::from_bytes(*k))
+}
+
+/// A tenant's state as a snapshot keeps it (see `TenantState::snapshot`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantSnapshot {
+    info: Option<TenantInfo>,
+    contacts: Vec<(Key, Packed, Option<i64>)>,
+    last_number: u64,
+    roles: Vec<RoleDef>,
+    grants: Vec<(ContactId, Vec<Grant>)>,
+    invites: Vec<(InviteId, Invite)>,
+    deleted: Vec<ContactId>,
 }
 
 /// The ids under one index hash, ascending (oldest first); almost always one.

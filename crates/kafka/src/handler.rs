@@ -13,6 +13,7 @@ use std::{
 
 use chrono::Utc;
 use futures::{FutureExt, future::join_all};
+use ledger_ports::{Snapshots, StoredSnapshot};
 use ledger_protocol::{
     Admit, Claim, CommandEnvelope, CommandPosition, Forward, LogRecord, PartitionState, Step, header,
 };
@@ -43,6 +44,10 @@ pub struct HandlerConfig {
     /// Commands decided before their records are awaited together.
     pub batch_max: usize,
     pub writer_id: String,
+    /// A snapshot is stored after this many appended records, or after
+    /// `snapshot_interval` with anything appended (when snapshots are on).
+    pub snapshot_every: u64,
+    pub snapshot_interval: Duration,
 }
 
 impl Default for HandlerConfig {
@@ -52,6 +57,8 @@ impl Default for HandlerConfig {
             dedup_window: ledger_protocol::DEDUP_WINDOW_DEFAULT,
             batch_max: 500,
             writer_id: ulid::Ulid::new().to_string(),
+            snapshot_every: 10_000,
+            snapshot_interval: Duration::from_secs(300),
         }
     }
 }
@@ -71,6 +78,7 @@ pub struct Handler {
     status: Arc<HandlerStatus>,
     pause: Option<watch::Receiver<bool>>,
     consumers: std::sync::Mutex<Option<Arc<Consumers>>>,
+    snapshots: Option<Arc<dyn Snapshots>>,
 }
 
 /// How often a writer looks for a successor's claim (see `run_partition`).
@@ -84,11 +92,26 @@ const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 impl Handler {
     pub fn new(cfg: KafkaConfig, hc: HandlerConfig) -> Result<Self, KafkaError> {
         let producer = cfg.shared_producer()?;
-        Ok(Self { cfg, hc, producer, status: Arc::default(), pause: None, consumers: Default::default() })
+        Ok(Self {
+            cfg,
+            hc,
+            producer,
+            status: Arc::default(),
+            pause: None,
+            consumers: Default::default(),
+            snapshots: None,
+        })
     }
 
     pub fn status(&self) -> Arc<HandlerStatus> {
         self.status.clone()
+    }
+
+    /// Claims start from the newest usable snapshot in `snapshots` and fold
+    /// only the records after it; the writer stores new ones as it goes.
+    pub fn with_snapshots(mut self, snapshots: Arc<dyn Snapshots>) -> Self {
+        self.snapshots = Some(snapshots);
+        self
     }
 
     /// While the gate reads `true`, decided records are held back before they
@@ -173,8 +196,8 @@ impl Handler {
         working: &AtomicBool,
     ) -> Result<PartitionEnd, KafkaError> {
         self.status.set(p, Phase::Rebuilding);
-        let events = consumers.events.open(p, Offset::Beginning)?;
-        let (mut state, claimed_at) = self.claim(p, &events, &consumers.events).await?;
+        let Claimed { mut state, offset: claimed_at, events, snapshots } = self.claim(p, &consumers.events).await?;
+        let mut snapshot = SnapshotClock { since: 0, at: Instant::now(), last_appended: claimed_at };
         let commands = consumers.commands.open(p, Offset::Offset(state.next_command_offset()))?;
         self.status.set(p, Phase::Writing);
         working.store(true, Ordering::Relaxed);
@@ -258,20 +281,72 @@ impl Handler {
                 }
             }
             await_all(forwards).await?;
-            let mut deliveries: Vec<DeliveryFuture> = Vec::with_capacity(steps.len());
+            let mut appends: Vec<DeliveryFuture> = Vec::with_capacity(steps.len());
+            let mut dead: Vec<DeliveryFuture> = Vec::new();
             for (m, step) in steps {
-                deliveries.push(match step {
-                    Ok(record) => self.append(p, &record)?,
+                match step {
+                    Ok(record) => appends.push(self.append(p, &record)?),
                     Err(reason) => {
                         warn!(partition = p, offset = m.offset(), %reason, "command dead-lettered");
-                        dead_letter(&self.producer, &self.cfg.dead_letter_topic, m, &reason)?
+                        dead.push(dead_letter(&self.producer, &self.cfg.dead_letter_topic, m, &reason)?);
                     }
-                });
+                }
             }
             // If any append failed, the state is ahead of the log: drop it and
             // rebuild from the log (the caller re-claims).
-            await_all(deliveries).await?;
+            let appended = appends.len() as u64;
+            let last = await_all(appends).await?;
+            await_all(dead).await?;
+            if let Some(last) = last {
+                snapshot.last_appended = snapshot.last_appended.max(last);
+                snapshot.since += appended;
+            }
+            if let Some(store) = &snapshots
+                && snapshot.due(&self.hc)
+            {
+                // Only a state the log is known to agree with is stored: read
+                // the partition up to our last record, looking for a successor's claim.
+                consumers.events.resume(p)?;
+                seen = seen.max(read_claims_until(&events, &mut state, snapshot.last_appended).await?);
+                consumers.events.pause(p)?;
+                watching = None;
+                if state.superseded() {
+                    return Ok(PartitionEnd::Superseded);
+                }
+                self.store_snapshot(p, &state, snapshot.last_appended + 1, store.clone());
+                snapshot.since = 0;
+                snapshot.at = Instant::now();
+            }
         }
+    }
+
+    /// Serialises the state and stores it in the background (a failure only
+    /// means the next claim folds more).
+    fn store_snapshot(&self, p: i32, state: &PartitionState, next_offset: i64, store: Arc<dyn Snapshots>) {
+        let started = Instant::now();
+        let bytes = match state.snapshot() {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(partition = p, error = %e, "could not serialise a snapshot");
+                return;
+            }
+        };
+        let took = started.elapsed();
+        let snap = StoredSnapshot { next_offset, epoch: state.current_epoch(), state: bytes };
+        let (topic, writer) = (self.cfg.events_topic.clone(), self.hc.writer_id.clone());
+        tokio::spawn(async move {
+            match store.save_snapshot(&topic, p, &snap, &writer).await {
+                Ok(true) => info!(
+                    partition = p,
+                    next_offset,
+                    bytes = snap.state.len(),
+                    serialise_ms = took.as_millis() as u64,
+                    "snapshot stored"
+                ),
+                Ok(false) => warn!(partition = p, "a later claim is registered: snapshot not stored"),
+                Err(e) => warn!(partition = p, error = %e, "could not store a snapshot"),
+            }
+        });
     }
 
     async fn wait_while_paused(&self) {
@@ -319,22 +394,46 @@ impl Handler {
         send(&self.producer, r)
     }
 
-    /// Rebuilds the partition's state from `events` (opened at the
-    /// beginning) and claims it; returns the state and the offset of the
-    /// winning claim, just after which `events` is positioned.
-    async fn claim(
-        &self,
-        p: i32,
-        events: &PartitionQueue,
-        shared: &SharedConsumer,
-    ) -> Result<(PartitionState, i64), KafkaError> {
+    /// Rebuilds the partition's state (from the newest usable snapshot, or
+    /// from offset 0) and claims it. Returns the state, the offset of the
+    /// winning claim (just after which `events` is positioned), and whether
+    /// this writer stores snapshots.
+    async fn claim(&self, p: i32, shared: &SharedConsumer) -> Result<Claimed, KafkaError> {
         let started = Instant::now();
-        let mut state = PartitionState::new(self.hc.invite_ttl)
-            .with_dedup_window(self.hc.dedup_window)
-            .owning(p, self.cfg.partitions);
-        let high = high_watermark(shared.consumer(), &self.cfg.events_topic, p, Duration::from_secs(10)).await?;
-        if high > 0 {
-            read_until(events, &mut state, high - 1).await?;
+        let topic = &self.cfg.events_topic;
+        let fresh = || {
+            PartitionState::new(self.hc.invite_ttl)
+                .with_dedup_window(self.hc.dedup_window)
+                .owning(p, self.cfg.partitions)
+        };
+        let mut state = fresh();
+        let high = high_watermark(shared.consumer(), topic, p, Duration::from_secs(10)).await?;
+        let (mut start, mut registry) = (0, self.snapshots.clone());
+        if let Some(store) = &self.snapshots {
+            match store.newest_snapshot(topic, p, high).await {
+                Ok(Some(s)) => match state.restore(&s.state) {
+                    Ok(()) if state.fence_epoch() == s.epoch => start = s.next_offset,
+                    Ok(()) => {
+                        warn!(partition = p, "a snapshot disagrees with its own epoch; folding from offset 0");
+                        state = fresh();
+                    }
+                    Err(e) => {
+                        warn!(partition = p, error = %e, "ignoring a snapshot; folding from offset 0");
+                        state = fresh();
+                    }
+                },
+                Ok(None) => {}
+                Err(e) => {
+                    // Without the registry no snapshot of this claim could be judged later.
+                    warn!(partition = p, error = %e, "snapshots unavailable; folding from offset 0 and storing none");
+                    registry = None;
+                }
+            }
+        }
+        let folded_before = state.records_applied;
+        let events = shared.open(p, if start > 0 { Offset::Offset(start) } else { Offset::Beginning })?;
+        if high > start {
+            read_until(&events, &mut state, high - 1).await?;
         }
         for _ in 0..5 {
             let epoch = state.next_epoch();
@@ -344,14 +443,51 @@ impl Handler {
                 Ok(Err((e, _))) => return Err(e.into()),
                 Err(_) => return Err(KafkaError::Topic("claim delivery cancelled".into())),
             };
-            if read_until(events, &mut state, offset).await? == Some(Admit::NewClaim(epoch)) {
+            if read_until(&events, &mut state, offset).await? == Some(Admit::NewClaim(epoch)) {
+                let snapshots = match registry {
+                    Some(store) => match store.register_claim(topic, p, epoch, offset, &self.hc.writer_id).await {
+                        Ok(true) => Some(store),
+                        Ok(false) => {
+                            return Err(KafkaError::Topic(format!("a later claim of partition {p} is registered")));
+                        }
+                        Err(e) => {
+                            warn!(partition = p, error = %e, "could not register the claim; storing no snapshots");
+                            None
+                        }
+                    },
+                    None => None,
+                };
                 state.become_writer(epoch);
-                self.status.record_rebuild(Rebuild { records: state.records_applied, took: started.elapsed() });
-                return Ok((state, offset));
+                self.status.record_rebuild(Rebuild {
+                    records: state.records_applied - folded_before,
+                    took: started.elapsed(),
+                    snapshot: (start > 0).then_some(start),
+                });
+                return Ok(Claimed { state, offset, events, snapshots });
             }
             warn!(partition = p, epoch, "claim lost to a concurrent writer; trying a higher epoch");
         }
         Err(KafkaError::Topic(format!("could not claim partition {p}")))
+    }
+}
+
+struct Claimed {
+    state: PartitionState,
+    offset: i64,
+    events: PartitionQueue,
+    snapshots: Option<Arc<dyn Snapshots>>,
+}
+
+/// When the writer stores its next snapshot.
+struct SnapshotClock {
+    since: u64,
+    at: Instant,
+    last_appended: i64,
+}
+
+impl SnapshotClock {
+    fn due(&self, hc: &HandlerConfig) -> bool {
+        self.since >= hc.snapshot_every.max(1) || (self.since > 0 && self.at.elapsed() >= hc.snapshot_interval)
     }
 }
 
@@ -370,15 +506,38 @@ impl Consumers {
     }
 }
 
-async fn await_all(deliveries: Vec<DeliveryFuture>) -> Result<(), KafkaError> {
+/// Waits for every delivery; returns the highest offset written.
+async fn await_all(deliveries: Vec<DeliveryFuture>) -> Result<Option<i64>, KafkaError> {
+    let mut last = None;
     for d in join_all(deliveries).await {
         match d {
-            Ok(Ok(_)) => {}
+            Ok(Ok(delivery)) => last = last.max(Some(delivery.offset)),
             Ok(Err((e, _))) => return Err(e.into()),
             Err(_) => return Err(KafkaError::Topic("delivery cancelled".into())),
         }
     }
-    Ok(())
+    Ok(last)
+}
+
+/// Reads up to and including `target`, noticing claims only; returns the
+/// highest offset read.
+async fn read_claims_until(
+    events: &PartitionQueue,
+    state: &mut PartitionState,
+    target: i64,
+) -> Result<i64, KafkaError> {
+    let mut seen = -1;
+    while seen < target {
+        let m = match tokio::time::timeout(READ_TIMEOUT, events.recv()).await {
+            Ok(m) => m?,
+            Err(_) => {
+                return Err(KafkaError::Topic(format!("no record up to offset {target} within {READ_TIMEOUT:?}")));
+            }
+        };
+        seen = m.offset();
+        notice_claim(&m, state);
+    }
+    Ok(seen)
 }
 
 /// Applies records up to and including `target`; returns how the fence

@@ -15,8 +15,11 @@ pub enum Phase {
 
 #[derive(Clone, Copy, Debug)]
 pub struct Rebuild {
+    /// Records folded by this claim (after the snapshot, when there was one).
     pub records: u64,
     pub took: Duration,
+    /// The events offset of the snapshot the claim started from.
+    pub snapshot: Option<i64>,
 }
 
 #[derive(Debug, Default)]

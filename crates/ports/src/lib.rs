@@ -14,6 +14,7 @@ mod idempotency;
 mod invites;
 mod readiness;
 mod roles;
+mod snapshots;
 mod tenants;
 
 pub use bus::CommandBus;
@@ -23,6 +24,7 @@ pub use idempotency::{Idempotency, IdempotencyKeys, StoredResponse};
 pub use invites::{InviteState, InviteTokenView, Invites};
 pub use readiness::{Coverage, Readiness};
 pub use roles::{AccessRoles, GrantChangeView, GrantView, RoleView};
+pub use snapshots::{Snapshots, StoredSnapshot};
 pub use tenants::{TenantView, Tenants};
 
 /// Infrastructure trouble (broker or database down, timeouts). Maps to 503.

@@ -28,6 +28,11 @@ impl Fence {
         Self { epoch, max_seen: epoch }
     }
 
+    /// A fence as a snapshot left it.
+    pub fn resumed(epoch: u64, max_seen: u64) -> Self {
+        Self { epoch, max_seen: max_seen.max(epoch) }
+    }
+
     /// The epoch of the current valid writer (0 before any claim).
     pub fn epoch(&self) -> u64 {
         self.epoch

@@ -394,3 +394,109 @@ fn a_retried_command_id_is_recognised_within_the_window_and_refused_past_it_neve
         .count();
     assert_eq!(contacts, 3, "x, y and z created once each");
 }
+
+#[test]
+fn a_state_restored_from_a_snapshot_and_the_tail_equals_the_fold_from_offset_0() {
+    let mut w = writer();
+    let mut log = vec![claim(1)];
+    let mut n = 0;
+    let mut decide = |w: &mut PartitionState, ty: &str, payload: serde_json::Value| {
+        n += 1;
+        let d = decision_of(w.handle(envelope(n, ty, payload), pos(n as i64)));
+        let created = match &d.outcome {
+            Outcome::Accepted { events, .. } => events.iter().find_map(|e| match e {
+                Event::ContactCreated(c) => Some(c.contact_id),
+                _ => None,
+            }),
+            _ => None,
+        };
+        (LogRecord::Decision(d), created)
+    };
+    log.push(decide(&mut w, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})).0);
+    log.push(
+        decide(&mut w, "DefineAccessRole", json!({"reference": "r", "name": "R", "grant_rule": "email_verification"}))
+            .0,
+    );
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let (r, id) = decide(
+            &mut w,
+            "CreateContact",
+            json!({"kind": "user", "email": format!("u{i}@example.com"), "first_name": "U", "last_name": "V",
+                   "external_id": format!("x-{i}"), "invite": true, "access_roles": ["r"], "tags": ["t"],
+                   "metadata": {"i": i}}),
+        );
+        log.push(r);
+        ids.push(id.expect("created"));
+    }
+    log.push(decide(&mut w, "DeleteContact", json!({"contact_id": ids[0].to_string()})).0);
+    log.push(claim(2)); // a later writer takes over
+    let mut second = PartitionState::new(Duration::days(7));
+    for r in &log {
+        second.apply(r);
+    }
+    second.become_writer(2);
+    let mut n2 = 100;
+    let mut decide2 = |w: &mut PartitionState, ty: &str, payload: serde_json::Value| {
+        n2 += 1;
+        LogRecord::Decision(decision_of(w.handle(envelope(n2, ty, payload), pos(n2 as i64))))
+    };
+    log.push(decide2(
+        &mut second,
+        "PatchContact",
+        json!({"contact_id": ids[1].to_string(), "patch": {"first_name": "Patched"}}),
+    ));
+    log.push(decide2(
+        &mut second,
+        "CreateContact",
+        json!({"kind": "guest", "email": "u2@example.com", "first_name": "G", "last_name": "H"}),
+    ));
+
+    let mut whole = PartitionState::new(Duration::days(7));
+    for r in &log {
+        if let LogRecord::Decision(d) = r
+            && let Outcome::Rejected { rejection, .. } = &d.outcome
+        {
+            panic!("{} was rejected: {rejection:?}", d.command_type);
+        }
+        assert_ne!(whole.apply(r), Admit::Superseded);
+    }
+    assert_eq!(whole.tenants[&tenant()].contact_count(), 6, "five users left and a guest");
+    assert_eq!(whole.tenants[&tenant()].contact(ids[1]).unwrap().profile.first_name.as_deref(), Some("Patched"));
+    for cut in [0, 3, 9, log.len() - 1, log.len()] {
+        let mut head = PartitionState::new(Duration::days(7));
+        for r in &log[..cut] {
+            head.apply(r);
+        }
+        let bytes = head.snapshot().expect("snapshot");
+        let mut restored = PartitionState::new(Duration::days(7));
+        restored.restore(&bytes).expect("restore");
+        for r in &log[cut..] {
+            restored.apply(r);
+        }
+        assert_eq!(restored.snapshot().unwrap(), whole.snapshot().unwrap(), "cut at {cut}");
+        assert_eq!(restored.remembered_commands(), whole.remembered_commands());
+        assert_eq!(restored.next_epoch(), 3);
+    }
+    // A restored writer keeps deciding by the same rules: a taken email is
+    // refused, a retried command id appends nothing.
+    let mut restored = PartitionState::new(Duration::days(7));
+    restored.restore(&whole.snapshot().unwrap()).unwrap();
+    restored.apply(&claim(3));
+    restored.become_writer(3);
+    let taken = restored.handle(
+        envelope(
+            200,
+            "CreateContact",
+            json!({"kind": "user", "email": "u3@example.com",
+        "first_name": "A", "last_name": "B", "invite": true}),
+        ),
+        pos(200),
+    );
+    assert!(matches!(decision_of(taken).outcome, Outcome::Rejected { .. }), "the email is still taken");
+    assert!(matches!(
+        restored.handle(envelope(3, "CreateContact", json!({"kind": "contact"})), pos(201)),
+        Step::Duplicate(_)
+    ));
+    assert!(restored.restore(b"not a snapshot").is_err());
+}

@@ -18,6 +18,7 @@ mod projection;
 mod read;
 mod roles;
 mod secrets;
+mod snapshots;
 mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;

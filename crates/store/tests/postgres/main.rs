@@ -12,6 +12,7 @@ mod queries;
 mod rebuild;
 mod roles;
 mod secrets;
+mod snapshots;
 mod support;
 mod updated_at;
 mod waiting;
