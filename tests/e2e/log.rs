@@ -254,3 +254,61 @@ async fn an_undecodable_event_is_dead_lettered_by_the_projector_which_moves_on()
     assert!(text.contains("garbage") && text.contains(&cfg.events_topic), "{text}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_command_id_is_a_duplicate_inside_the_dedup_window_and_refused_past_it() {
+    let app = spawn_app().await;
+    let cfg = app.kafka();
+    let p = producer(&app.common.kafka_brokers);
+    let now = chrono::Utc::now();
+    let envelope = |id: &str, email: &str, issued_at: chrono::DateTime<chrono::Utc>| {
+        serde_json::to_vec(&json!({
+            "command_id": id, "tenant_id": app.tenant_id, "type": "CreateContact",
+            "issued_at": issued_at, "payload": {"kind": "contact", "email": email}
+        }))
+        .expect("json")
+    };
+    let (old, recent) = (ulid::Ulid::new().to_string(), ulid::Ulid::new().to_string());
+    // The default window is 7 days behind the newest decided command: `old`
+    // is inside it when first decided, and behind it once `recent` (issued
+    // two days ahead) has moved the window on.
+    let (old_at, recent_at) = (now - chrono::Duration::days(6), now + chrono::Duration::days(2));
+    let sends = [
+        envelope(&old, "old@example.com", old_at),
+        envelope(&recent, "recent@example.com", recent_at),
+        envelope(&recent, "recent@example.com", recent_at),
+        envelope(&old, "old@example.com", old_at),
+    ];
+    for bytes in &sends {
+        p.send(
+            FutureRecord::to(&cfg.commands_topic).key(app.tenant_id.as_bytes()).payload(bytes),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("produce");
+    }
+    app.create_contact(json!({"kind": "contact", "email": "marker@example.com"})).await;
+    let log = app.log().await;
+    let outcomes = |id: &str| -> Vec<String> {
+        log.iter()
+            .filter_map(|(_, _, r, a)| match r {
+                LogRecord::Decision(d) if d.command_id.to_string() == id && *a == Admit::Valid => {
+                    Some(match &d.outcome {
+                        Outcome::Accepted { .. } => "accepted".to_owned(),
+                        Outcome::Rejected { rejection, .. } => rejection.code().as_str().to_owned(),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(outcomes(&recent), ["accepted"], "a retry inside the window appends nothing");
+    assert_eq!(
+        outcomes(&old),
+        ["accepted", "command_too_old"],
+        "a retry issued before the window is refused, never decided again"
+    );
+    assert_eq!(created_for(&log, "old@example.com"), 1);
+    assert_eq!(created_for(&log, "recent@example.com"), 1);
+    app.stop().await;
+}
