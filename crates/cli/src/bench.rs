@@ -10,7 +10,7 @@ use std::{
 };
 
 use clap::Args;
-use ledger_domain::{Command, CommandId, ContactKind, CreateContact, Profile, TenantId};
+use ledger_domain::TenantId;
 use ledger_kafka::{EventReader, Handler, HandlerConfig, KafkaBus, KafkaConfig, ensure_topics};
 use ledger_ports::{CommandBus, Commands};
 use ledger_protocol::CommandEnvelope;
@@ -53,6 +53,10 @@ pub struct BenchArgs {
     /// Seconds of the idle-CPU sample (service and broker, no client).
     #[arg(long, default_value_t = 10)]
     pub idle_secs: u64,
+    /// Instead of the figures above: the service at this many contacts
+    /// (loaded over 100 tenants through the commands topic; see `bench_scale`).
+    #[arg(long, default_value_t = 0)]
+    pub contacts: usize,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -85,6 +89,9 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
         snapshot_interval_secs: 300,
         mail: MailSettings::default(),
     };
+    if args.contacts > 0 {
+        return crate::bench_scale::measure(&common, args.contacts, args.concurrency).await;
+    }
     let sample = sample_record_size();
 
     // Raw limits, same machine, same run.
@@ -243,31 +250,8 @@ async fn bulk_pipeline(bus: &KafkaBus, commands: &dyn Commands, tenant: TenantId
     let started = Instant::now();
     let mut last = None;
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
-        let envelopes: Vec<CommandEnvelope> = chunk
-            .iter()
-            .map(|i| {
-                let profile = Profile {
-                    email: Some(format!("bulk{i}@example.com")),
-                    tags: ["bulk".to_owned()].into(),
-                    ..Profile::default()
-                };
-                CommandEnvelope {
-                    command_id: CommandId(ulid::Ulid::new()),
-                    tenant_id: tenant,
-                    issued_at: chrono::Utc::now(),
-                    command: Command::CreateContact(CreateContact {
-                        contact_id: None,
-                        kind: ContactKind::Contact,
-                        type_id: None,
-                        profile,
-                        password_hash: None,
-                        password: None,
-                        invite: false,
-                        access_roles: Vec::new(),
-                    }),
-                }
-            })
-            .collect();
+        let envelopes: Vec<CommandEnvelope> =
+            chunk.iter().map(|i| crate::bench_scale::create_envelope(tenant, "bulk", *i)).collect();
         let sent = futures::future::join_all(envelopes.iter().map(|e| bus.submit(e))).await;
         sent.into_iter().collect::<Result<Vec<_>, _>>()?;
         last = envelopes.last().map(|e| e.command_id);

@@ -2,6 +2,7 @@
 //! Kafka, PostgreSQL and HTTP adapters, and the command line over it.
 pub mod app;
 pub mod bench;
+pub mod bench_scale;
 pub mod cli;
 pub mod config;
 pub mod idle;

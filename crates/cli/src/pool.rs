@@ -66,6 +66,7 @@ pub async fn run(store: Store, cfg: PoolConfig, work: Work, mut shutdown: watch:
     // at the next tick, so readiness follows within this.
     let mut look = tokio::time::interval(WORKING_LOOK);
     let mut told: Vec<i32> = Vec::new();
+    let mut trimmed = Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -96,6 +97,12 @@ pub async fn run(store: Store, cfg: PoolConfig, work: Work, mut shutdown: watch:
         let started = Instant::now();
         match store.lease_tick(role, &cfg.member, cfg.partitions, cfg.ttl, &working).await {
             Ok(t) => {
+                if working.len() > told.len() || trimmed.elapsed() >= TRIM_EVERY {
+                    // A claim just finished (its rebuild's buffers are free now),
+                    // or it is time anyway.
+                    release_free_memory();
+                    trimmed = Instant::now();
+                }
                 told = working;
                 let held: BTreeSet<i32> = t.held.iter().map(|h| h.partition).collect();
                 for h in &t.held {
@@ -151,6 +158,20 @@ pub async fn run(store: Store, cfg: PoolConfig, work: Work, mut shutdown: watch:
 }
 
 const WORKING_LOOK: Duration = Duration::from_millis(100);
+const TRIM_EVERY: Duration = Duration::from_secs(30);
+
+/// Hands freed heap memory back to the OS. glibc keeps what a thread freed
+/// in that thread's arena: after a claim (the log and the snapshot read,
+/// then dropped) or a burst of decisions, a process otherwise stays at its
+/// peak. Measured with `bench --contacts`: see docs/ARCHITECTURE.md.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions; it only walks the
+    // allocator's own free lists under the allocator's locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 fn working_now(tasks: &BTreeMap<i32, Task>) -> Vec<i32> {
     tasks.iter().filter(|(_, t)| t.working.load(Ordering::Relaxed)).map(|(p, _)| *p).collect()

@@ -230,8 +230,13 @@ impl TenantState {
             ..TenantState::default()
         };
         for (k, packed, type_id) in s.contacts {
+            // The packed contact moves in as read; it is unpacked only to index it.
             let contact = packed.unpack(id_of(&k), type_id);
-            state.put(&contact);
+            state.index(&contact);
+            if let Some(t) = type_id {
+                state.type_ids.insert(k, t);
+            }
+            state.contacts.insert(k, packed);
         }
         state
     }
@@ -239,16 +244,21 @@ impl TenantState {
     /// Stores a contact and indexes it.
     fn put(&mut self, c: &Contact) {
         let k = key(c.id);
+        self.index(c);
+        if let Some(t) = c.type_id {
+            self.type_ids.insert(k, t);
+        }
+        self.contacts.insert(k, Packed::of(c));
+    }
+
+    fn index(&mut self, c: &Contact) {
+        let k = key(c.id);
         if let Some(email) = c.profile.email.as_ref().filter(|_| Self::found_by_email(c)) {
             self.emails.entry(email_hash(c.kind, email)).or_default().insert(k);
         }
         if let Some(x) = &c.profile.external_id {
             self.external_ids.entry(text_hash(x)).or_default().insert(k);
         }
-        if let Some(t) = c.type_id {
-            self.type_ids.insert(k, t);
-        }
-        self.contacts.insert(k, Packed::of(c));
     }
 
     /// Removes a contact and its index entries.

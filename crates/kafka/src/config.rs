@@ -86,7 +86,14 @@ impl KafkaConfig {
             .set("enable.partition.eof", "false")
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", self.fetch_wait_ms.to_string())
-            .set("fetch.min.bytes", "1");
+            .set("fetch.min.bytes", "1")
+            // How much librdkafka prefetches per partition. Its defaults
+            // (100,000 messages, 64 MB) are per partition: a handler claiming
+            // 4 partitions of a long log held ~280 MB of records it had not
+            // asked for yet, and the allocator kept it after. 10,000 records
+            // is still 10-20 batches ahead of the reader.
+            .set("queued.min.messages", "10000")
+            .set("queued.max.messages.kbytes", "16384");
         c
     }
 }

@@ -302,7 +302,7 @@ impl Handler {
                 snapshot.since += appended;
             }
             if let Some(store) = &snapshots
-                && snapshot.due(&self.hc)
+                && snapshot.due(&self.hc, state.records_applied)
             {
                 // Only a state the log is known to agree with is stored: read
                 // the partition up to our last record, looking for a successor's claim.
@@ -486,8 +486,14 @@ struct SnapshotClock {
 }
 
 impl SnapshotClock {
-    fn due(&self, hc: &HandlerConfig) -> bool {
-        self.since >= hc.snapshot_every.max(1) || (self.since > 0 && self.at.elapsed() >= hc.snapshot_interval)
+    /// Every `snapshot_every` records, but no more often than every quarter
+    /// of the partition's history: a snapshot costs the whole state, so this
+    /// keeps its cost per record flat as the state grows, while a claim still
+    /// folds at most a quarter of the history on top of one. Or after
+    /// `snapshot_interval` with anything new.
+    fn due(&self, hc: &HandlerConfig, folded: u64) -> bool {
+        self.since >= hc.snapshot_every.max(1).max(folded / 4)
+            || (self.since > 0 && self.at.elapsed() >= hc.snapshot_interval)
     }
 }
 
