@@ -117,26 +117,52 @@ ensure_tansu_installed() (
     cargo install tansu --version "$TANSU_VERSION" --locked --features libsql,dynostore
 )
 
+# pg_home INSTANCE: the directory the `postgres` user keeps INSTANCE in.
+# Normally .data/INSTANCE; when this clone sits below a directory postgres
+# cannot enter (a `mktemp -d` is mode 700), a directory under /var/tmp named
+# after the clone, linked from .data/INSTANCE.
+pg_home() {
+    local link="$CL_DATA/$1" real
+    if [ -L "$link" ]; then
+        readlink -f "$link"
+        return
+    fi
+    mkdir -p "$link"
+    [ "$(id -u)" != 0 ] || chown postgres:postgres "$link"
+    if as_pg test -w "$link"; then
+        echo "$link"
+        return
+    fi
+    rmdir "$link" 2>/dev/null || { cl_log "postgres cannot write $link, which is not empty"; return 1; }
+    real="/var/tmp/contact-ledger-$(printf %s "$CL_DATA" | sha256sum | cut -c1-12)/$1"
+    mkdir -p "$real"
+    chmod 755 "$(dirname "$real")"
+    [ "$(id -u)" != 0 ] || chown postgres:postgres "$real"
+    ln -sfn "$real" "$link"
+    cl_log "postgres cannot enter $CL_DATA: $1 lives in $real"
+    echo "$real"
+}
+
 # start_postgres INSTANCE PORT [durable|fast]
 # A project-owned cluster in .data/INSTANCE (not Debian's `main` cluster),
 # listening on 127.0.0.1:PORT only. `fast` turns off durability: test data only.
 start_postgres() (
     set -euo pipefail
     name=$1 port=$2 mode=${3:-durable}
-    dir="$CL_DATA/$name" pgdata="$CL_DATA/$name/data" log="$CL_DATA/logs/$name.log"
     url="postgres://postgres@127.0.0.1:$port"
-    # Unix sockets are limited to ~107 bytes of path; fall back to /tmp for deep clones.
-    sock="$dir/sock"
-    [ ${#sock} -lt 90 ] || sock="/tmp/contact-ledger-pg-$port"
 
     if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres; then
         # Ours from an earlier run, or the same purpose's instance of another clone.
         cl_log "PostgreSQL already running on 127.0.0.1:$port, reusing it"
     else
         ! port_open "$port" || { cl_log "port $port is taken by something that is not PostgreSQL"; exit 1; }
-        mkdir -p "$dir" "$CL_DATA/logs"
-        [ "$(id -u)" != 0 ] || chown postgres:postgres "$dir"
-        as_pg test -w "$dir" || { cl_log "postgres cannot write $dir (is a parent directory not world-executable?)"; exit 1; }
+        mkdir -p "$CL_DATA/logs"
+        dir=$(pg_home "$name")
+        pgdata="$dir/data" log="$CL_DATA/logs/$name.log"
+        [ "$dir" = "$CL_DATA/$name" ] || log="$dir/postgres.log"
+        # Unix sockets are limited to ~107 bytes of path; fall back to /tmp for deep clones.
+        sock="$dir/sock"
+        [ ${#sock} -lt 90 ] || sock="/tmp/contact-ledger-pg-$port"
         as_pg mkdir -p "$sock"
         if [ ! -f "$pgdata/PG_VERSION" ]; then
             cl_log "initialising PostgreSQL cluster in $pgdata"
@@ -224,7 +250,7 @@ stop_all() (
         dir=${dir%/}
         if [ -f "$dir/data/postmaster.pid" ]; then
             cl_log "stopping PostgreSQL $(basename "$dir")"
-            as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+            as_pg "$PG_BIN/pg_ctl" -D "$(readlink -f "$dir")/data" -m fast -w stop >/dev/null || true
         fi
         pid=$(cat "$dir/pid" 2>/dev/null || true)
         if [ -n "$pid" ] && proc_is tansu "$pid"; then
