@@ -45,6 +45,78 @@ async fn all_served(store: &Store, dead: &[&str], within: Duration) -> Option<Ve
     .await
 }
 
+/// One tenant's answers: status and body of each create, in order.
+type TenantAnswers = (TenantId, Vec<(StatusCode, Value)>);
+
+/// A steady load: one client per tenant, each create retried with its
+/// Idempotency-Key through 503s until it gets a final answer.
+struct Load {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<TenantAnswers>>,
+}
+
+impl Load {
+    /// `body(t, i)`: the i-th create of the t-th tenant; `tag` prefixes the keys.
+    fn start(
+        client: &reqwest::Client,
+        base: &str,
+        tenants: &[(TenantId, String)],
+        tag: &'static str,
+        body: fn(usize, usize) -> Value,
+    ) -> Load {
+        let (stop, sent) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+        let mut tasks = Vec::new();
+        for (t, (tenant, key)) in tenants.iter().cloned().enumerate() {
+            let (client, stop, sent, url) = (client.clone(), stop.clone(), sent.clone(), format!("{base}/v1/contacts"));
+            tasks.push(tokio::spawn(async move {
+                let mut answers = Vec::new();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let answer = loop {
+                        let r = client
+                            .post(&url)
+                            .bearer_auth(&key)
+                            .header("Idempotency-Key", format!("{tag}-{t}-{i}"))
+                            .json(&body(t, i))
+                            .send()
+                            .await;
+                        if let Ok(r) = r
+                            && r.status() != StatusCode::SERVICE_UNAVAILABLE
+                        {
+                            break (r.status(), r.json::<Value>().await.unwrap_or(Value::Null));
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    };
+                    answers.push(answer);
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+                (tenant, answers)
+            }));
+        }
+        Load { stop, sent, tasks }
+    }
+
+    fn sent(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `n` creates have had their final answer.
+    async fn flowing(&self, n: usize) -> Option<()> {
+        eventually(Duration::from_secs(60), || async { (self.sent() >= n).then_some(()) }).await
+    }
+
+    async fn finish(self) -> Vec<TenantAnswers> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut answers = Vec::new();
+        for t in self.tasks {
+            answers.push(t.await.expect("load task"));
+        }
+        answers
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handlers_share_the_partitions_and_take_over_a_killed_ones_within_the_bound() {
     let (common, _db) = fresh_common(4).await;
@@ -77,47 +149,14 @@ async fn handlers_share_the_partitions_and_take_over_a_killed_ones_within_the_bo
         ));
     }
 
-    // A steady load: 6 clients, one per tenant, each create retried with its
-    // Idempotency-Key through 503s until it gets a final answer.
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicUsize::new(0));
-    let mut load = Vec::new();
-    for (t, (tenant, key)) in tenants.iter().cloned().enumerate() {
-        let (client, stop, sent, url) = (client.clone(), stop.clone(), sent.clone(), format!("{base}/v1/contacts"));
-        load.push(tokio::spawn(async move {
-            let mut answers = Vec::new();
-            let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let body = json!({"kind": "contact", "email": format!("c{t}-{i}@example.com"), "tags": ["scale"]});
-                let answer = loop {
-                    let r = client
-                        .post(&url)
-                        .bearer_auth(&key)
-                        .header("Idempotency-Key", format!("scale-{t}-{i}"))
-                        .json(&body)
-                        .send()
-                        .await;
-                    if let Ok(r) = r
-                        && r.status() != StatusCode::SERVICE_UNAVAILABLE
-                    {
-                        break (r.status(), r.json::<Value>().await.unwrap_or(Value::Null));
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                };
-                answers.push(answer);
-                sent.fetch_add(1, Ordering::Relaxed);
-                i += 1;
-            }
-            (tenant, answers)
-        }));
-    }
-    let flowing = |n: usize| {
-        let sent = sent.clone();
-        async move {
-            eventually(Duration::from_secs(60), || async { (sent.load(Ordering::Relaxed) >= n).then_some(()) }).await
-        }
-    };
-    flowing(30).await.expect("commands flow");
+    let load = Load::start(
+        &client,
+        &base,
+        &tenants,
+        "scale",
+        |t, i| json!({"kind": "contact", "email": format!("c{t}-{i}@example.com"), "tags": ["scale"]}),
+    );
+    load.flowing(30).await.expect("commands flow");
 
     // kill -9 one handler: the other two take its partitions within the bound.
     let mut h1 = handlers.remove("h1").expect("h1");
@@ -127,8 +166,7 @@ async fn handlers_share_the_partitions_and_take_over_a_killed_ones_within_the_bo
     let owners = all_served(&api.store, &["h1"], BOUND).await.expect("h1's partitions taken within the bound");
     eprintln!("one of three killed: every partition served again after {:?}", killed.elapsed());
     assert!(owners.iter().all(|o| o == "h2" || o == "h3"), "{owners:?}");
-    let before = sent.load(Ordering::Relaxed);
-    flowing(before + 30).await.expect("commands flow after the first kill");
+    load.flowing(load.sent() + 30).await.expect("commands flow after the first kill");
 
     // Start another: work moves to it.
     handlers.insert("h4", handler(&common, "h4"));
@@ -154,14 +192,8 @@ async fn handlers_share_the_partitions_and_take_over_a_killed_ones_within_the_bo
     .await;
     assert!(taken.is_some(), "h4 did not take every partition within the bound (before: {owners:?})");
     eprintln!("two of three killed at once: h4 serves every partition after {:?}", killed.elapsed());
-    let before = sent.load(Ordering::Relaxed);
-    flowing(before + 30).await.expect("commands flow after the double kill");
-
-    stop.store(true, Ordering::Relaxed);
-    let mut answers: Vec<(TenantId, Vec<(StatusCode, Value)>)> = Vec::new();
-    for l in load {
-        answers.push(l.await.expect("load task"));
-    }
+    load.flowing(load.sent() + 30).await.expect("commands flow after the double kill");
+    let answers = load.finish().await;
 
     // With no handler left, readiness says so.
     let mut h4 = handlers.remove("h4").expect("h4");
@@ -298,46 +330,11 @@ async fn two_projectors_and_two_mailers_share_the_partitions_and_survive_a_kill_
         ));
     }
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-    let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicUsize::new(0));
-    let mut load = Vec::new();
-    for (t, (tenant, key)) in tenants.iter().cloned().enumerate() {
-        let (client, stop, sent, url) = (client.clone(), stop.clone(), sent.clone(), format!("{base}/v1/contacts"));
-        load.push(tokio::spawn(async move {
-            let mut answers = Vec::new();
-            let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let body = json!({"kind": "user", "email": format!("u{t}-{i}@example.com"), "first_name": "U",
-                                  "last_name": "V", "invite": true});
-                let answer = loop {
-                    let r = client
-                        .post(&url)
-                        .bearer_auth(&key)
-                        .header("Idempotency-Key", format!("pm-{t}-{i}"))
-                        .json(&body)
-                        .send()
-                        .await;
-                    if let Ok(r) = r
-                        && r.status() != StatusCode::SERVICE_UNAVAILABLE
-                    {
-                        break r.status();
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                };
-                answers.push(answer);
-                sent.fetch_add(1, Ordering::Relaxed);
-                i += 1;
-            }
-            (tenant, answers)
-        }));
-    }
-    let flowing = |n: usize| {
-        let sent = sent.clone();
-        async move {
-            eventually(Duration::from_secs(60), || async { (sent.load(Ordering::Relaxed) >= n).then_some(()) }).await
-        }
-    };
-    flowing(20).await.expect("commands flow");
+    let load = Load::start(&client, &base, &tenants, "pm", |t, i| {
+        json!({"kind": "user", "email": format!("u{t}-{i}@example.com"), "first_name": "U", "last_name": "V",
+               "invite": true})
+    });
+    load.flowing(20).await.expect("commands flow");
     let mailed_before = smtp.messages().len();
     assert!(
         eventually(Duration::from_secs(30), || async { (smtp.messages().len() > mailed_before).then_some(()) })
@@ -353,13 +350,8 @@ async fn two_projectors_and_two_mailers_share_the_partitions_and_survive_a_kill_
     }
     assert!(owned_by(&api.store, "projector", "p2", BOUND).await, "p2 did not take every partition within the bound");
     assert!(owned_by(&api.store, "mailer", "m2", BOUND).await, "m2 did not take every partition within the bound");
-    let before = sent.load(Ordering::Relaxed);
-    flowing(before + 20).await.expect("commands flow after the kills");
-    stop.store(true, Ordering::Relaxed);
-    let mut answers = Vec::new();
-    for l in load {
-        answers.push(l.await.expect("load task"));
-    }
+    load.flowing(load.sent() + 20).await.expect("commands flow after the kills");
+    let answers = load.finish().await;
 
     // Every invite is mailed at least once and recorded sent once.
     let cfg = api.kafka.clone();
@@ -395,7 +387,7 @@ async fn two_projectors_and_two_mailers_share_the_partitions_and_survive_a_kill_
     .await
     .expect("the surviving projector caught up");
     for (tenant, answers) in &answers {
-        assert!(answers.iter().all(|s| *s == StatusCode::CREATED), "{answers:?}");
+        assert!(answers.iter().all(|(s, _)| *s == StatusCode::CREATED), "{answers:?}");
         let count = api.store.count_contacts(*tenant, &Default::default()).await.expect("count");
         assert_eq!(count, answers.len() as u64, "tenant {tenant}");
     }

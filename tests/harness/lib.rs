@@ -130,26 +130,16 @@ pub async fn fresh_common(partitions: i32) -> (Common, TestDatabase) {
     let id = ulid::Ulid::new().to_string().to_lowercase();
     let db = TestDatabase::create(&format!("cl_test_{id}")).await;
     let common = Common {
-        database_url: db.url().to_owned(),
-        kafka_brokers: brokers(),
-        topic_prefix: format!("t-{id}."),
-        partitions,
         db_pool: 30,
-        invite_ttl_secs: 7 * 24 * 3600,
         fetch_wait_ms: fetch_wait_ms(),
         mailer_fetch_wait_ms: fetch_wait_ms(),
-        dedup_window_secs: 7 * 24 * 3600,
-        token_secret: None,
-        member_id: None,
-        lease_ttl_ms: 10_000,
-        snapshot_every: 10_000,
-        snapshot_interval_secs: 300,
         // Tests that do not look at mail still run the mailer: its .eml
         // files go to a temporary folder.
         mail: MailSettings {
             mail_outbox: std::env::temp_dir().join(format!("cl-outbox-{id}")),
             ..MailSettings::default()
         },
+        ..Common::with_defaults(db.url(), &brokers(), &format!("t-{id}."), partitions)
     };
     (common, db)
 }

@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::{
     app::{self, Roles},
-    config::{Common, MailSettings},
+    config::Common,
     replay, tenant,
 };
 
@@ -73,21 +73,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<serde_json::Value> {
     let common = Common {
-        database_url: replace_db(&args.admin_database_url, db),
-        kafka_brokers: args.kafka_brokers.clone(),
-        topic_prefix: format!("bench-{run_id}."),
-        partitions: args.partitions,
         db_pool: 40,
-        invite_ttl_secs: 7 * 24 * 3600,
         fetch_wait_ms: args.fetch_wait_ms,
         mailer_fetch_wait_ms: args.fetch_wait_ms,
-        dedup_window_secs: 7 * 24 * 3600,
-        token_secret: None,
-        member_id: None,
-        lease_ttl_ms: 10_000,
-        snapshot_every: 10_000,
-        snapshot_interval_secs: 300,
-        mail: MailSettings::default(),
+        ..Common::with_defaults(
+            &replace_db(&args.admin_database_url, db),
+            &args.kafka_brokers,
+            &format!("bench-{run_id}."),
+            args.partitions,
+        )
     };
     if args.contacts > 0 {
         return crate::bench_scale::measure(&common, args.contacts, args.concurrency).await;

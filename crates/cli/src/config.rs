@@ -74,6 +74,28 @@ impl Common {
         cfg
     }
 
+    /// The flags' defaults around what every caller gives (tests and the
+    /// benchmark build a `Common` by hand).
+    pub fn with_defaults(database_url: &str, kafka_brokers: &str, topic_prefix: &str, partitions: i32) -> Common {
+        Common {
+            database_url: database_url.to_owned(),
+            kafka_brokers: kafka_brokers.to_owned(),
+            topic_prefix: topic_prefix.to_owned(),
+            partitions,
+            db_pool: 20,
+            fetch_wait_ms: ledger_kafka::config::DEFAULT_FETCH_WAIT_MS,
+            mailer_fetch_wait_ms: 1000,
+            invite_ttl_secs: 7 * 24 * 3600,
+            dedup_window_secs: 7 * 24 * 3600,
+            token_secret: None,
+            snapshot_every: 10_000,
+            snapshot_interval_secs: 300,
+            member_id: None,
+            lease_ttl_ms: 10_000,
+            mail: MailSettings::default(),
+        }
+    }
+
     /// The pool settings of `role` in this process.
     pub fn pool(&self, role: &'static str, member: &str, partitions: i32) -> crate::pool::PoolConfig {
         let ttl = Duration::from_millis(self.lease_ttl_ms.max(500));

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contact_ledger::{
     app::{self, Roles, Running},
-    config::{Common, MailSettings},
+    config::Common,
     mailer::{Mailer, Retry, outcome_command_id},
     tenant,
 };
@@ -75,21 +75,15 @@ impl Setup {
         let id = Ulid::new().to_string().to_lowercase();
         let db = TestDatabase::create(&format!("cl_mailer_test_{id}")).await;
         let common = Common {
-            database_url: db.url().to_owned(),
-            kafka_brokers: std::env::var("CL_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19093".into()),
-            topic_prefix: format!("m-{id}."),
-            partitions: 1,
             db_pool: 10,
-            invite_ttl_secs: 7 * 24 * 3600,
             fetch_wait_ms: 10,
             mailer_fetch_wait_ms: 10,
-            dedup_window_secs: 7 * 24 * 3600,
-            token_secret: None,
-            member_id: None,
-            lease_ttl_ms: 10_000,
-            snapshot_every: 10_000,
-            snapshot_interval_secs: 300,
-            mail: MailSettings::default(),
+            ..Common::with_defaults(
+                db.url(),
+                &std::env::var("CL_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19093".into()),
+                &format!("m-{id}."),
+                1,
+            )
         };
         let roles = Roles { handler: true, projector: true, ..Roles::NONE };
         let running = app::start(&common, roles, "127.0.0.1:0".parse().unwrap()).await.expect("start");
