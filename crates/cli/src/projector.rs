@@ -10,7 +10,7 @@ use std::{
 };
 
 use ledger_kafka::{EventReader, KafkaConfig, shared::SharedConsumer};
-use ledger_store::{Projection, Store};
+use ledger_store::Store;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -30,18 +30,13 @@ pub struct Gap {
 /// follow on from the stored ones: the events topic is neither compacted nor
 /// transactional, so a jump means the reader and the database disagree, and
 /// nothing is applied past it.
-/// `partition`: the one partition `reader` reads (`None`: every partition).
-pub async fn process_next(
-    reader: &EventReader,
-    store: &Store,
-    topic: &str,
-    partition: Option<i32>,
-) -> anyhow::Result<usize> {
+/// `reader` reads only `partition`.
+pub async fn process_next(reader: &EventReader, store: &Store, topic: &str, partition: i32) -> anyhow::Result<usize> {
     let batch = reader.next_batch(BATCH_MAX, Duration::from_millis(100)).await?;
     if batch.is_empty() {
         return Ok(0);
     }
-    let mut projection = begin(store, topic, partition).await?;
+    let mut projection = store.begin_partition_projection(topic, partition).await?;
     let mut next = projection.positions();
     let mut dead = Vec::new();
     for read in &batch {
@@ -72,13 +67,6 @@ pub async fn process_next(
     Ok(batch.len())
 }
 
-async fn begin<'s>(store: &'s Store, topic: &str, partition: Option<i32>) -> anyhow::Result<Projection<'s>> {
-    Ok(match partition {
-        Some(p) => store.begin_partition_projection(topic, p).await?,
-        None => store.begin_projection(topic).await?,
-    })
-}
-
 /// Projects one partition until `stop` reads `true` (the pool runs one such
 /// task per partition it holds); after an error the reader restarts from the
 /// offsets stored in PostgreSQL. `working` is set while it reads.
@@ -91,7 +79,7 @@ pub async fn run_partition(
     working: Arc<AtomicBool>,
 ) {
     while !*stop.borrow() {
-        let ran = run_once(&store, &cfg, Some((partition, &shared)), &mut stop, &working).await;
+        let ran = run_once(&store, &cfg, (partition, &shared), &mut stop, &working).await;
         working.store(false, Ordering::Relaxed);
         if let Err(e) = ran {
             if e.is::<Gap>() {
@@ -104,38 +92,17 @@ pub async fn run_partition(
     }
 }
 
-/// Projects every partition in one task until shutdown (the benchmark's
-/// and tests' single projector).
-pub async fn run(store: Store, cfg: KafkaConfig, mut shutdown: watch::Receiver<bool>) {
-    let working = AtomicBool::new(false);
-    while !*shutdown.borrow() {
-        if let Err(e) = run_once(&store, &cfg, None, &mut shutdown, &working).await {
-            if e.is::<Gap>() {
-                info!(error = %e, "re-reading from the stored offsets");
-                continue;
-            }
-            warn!(error = %e, "projector failed; restarting from stored offsets");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
-
-/// `one`: the partition to project and the consumer to read it through
-/// (`None`: every partition, through a consumer of its own).
+/// Projects `partition`, read through `shared`, until shutdown or an error.
 async fn run_once(
     store: &Store,
     cfg: &KafkaConfig,
-    one: Option<(i32, &Arc<SharedConsumer>)>,
+    (partition, shared): (i32, &Arc<SharedConsumer>),
     shutdown: &mut watch::Receiver<bool>,
     working: &AtomicBool,
 ) -> anyhow::Result<()> {
     let topic = &cfg.events_topic;
-    let partition = one.map(|(p, _)| p);
-    let positions = begin(store, topic, partition).await?.positions();
-    let reader = match one {
-        Some((p, shared)) => EventReader::on_shared(cfg, shared.clone(), p, positions.get(&p).copied())?,
-        None => EventReader::new(cfg, &positions)?,
-    };
+    let positions = store.begin_partition_projection(topic, partition).await?.positions();
+    let reader = EventReader::on_shared(cfg, shared.clone(), partition, positions.get(&partition).copied())?;
     working.store(true, Ordering::Relaxed);
     let mut checked = Instant::now();
     loop {
@@ -157,8 +124,8 @@ const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// While idle, makes sure the reader is not past the stored offsets (a
 /// replay may have stored lower ones than the end this reader reached).
-async fn check_in_step(reader: &EventReader, store: &Store, topic: &str, partition: Option<i32>) -> anyhow::Result<()> {
-    let stored = begin(store, topic, partition).await?.positions();
+async fn check_in_step(reader: &EventReader, store: &Store, topic: &str, partition: i32) -> anyhow::Result<()> {
+    let stored = store.begin_partition_projection(topic, partition).await?.positions();
     for (partition, position) in reader.positions()? {
         let expected = stored.get(&partition).copied().unwrap_or(0);
         if position > expected {

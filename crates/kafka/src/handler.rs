@@ -412,7 +412,7 @@ impl Handler {
         if let Some(store) = &self.snapshots {
             match store.newest_snapshot(topic, p, high).await {
                 Ok(Some(s)) => match state.restore(&s.state) {
-                    Ok(()) if state.fence_epoch() == s.epoch => start = s.next_offset,
+                    Ok(()) if state.current_epoch() == s.epoch => start = s.next_offset,
                     Ok(()) => {
                         warn!(partition = p, "a snapshot disagrees with its own epoch; folding from offset 0");
                         state = fresh();

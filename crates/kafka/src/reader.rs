@@ -50,14 +50,9 @@ impl EventReader {
     /// Assigns every partition of the events topic at the given next offsets
     /// (absent: from the beginning).
     pub fn new(cfg: &KafkaConfig, positions: &HashMap<i32, i64>) -> Result<Self, KafkaError> {
-        Self::of(cfg, positions, &(0..cfg.partitions).collect::<Vec<_>>())
-    }
-
-    /// Assigns only `partitions`, at the given next offsets.
-    pub fn of(cfg: &KafkaConfig, positions: &HashMap<i32, i64>, partitions: &[i32]) -> Result<Self, KafkaError> {
         let consumer: StreamConsumer = cfg.consumer("projector").create()?;
         let mut tpl = TopicPartitionList::new();
-        for &p in partitions {
+        for p in 0..cfg.partitions {
             let offset = positions.get(&p).map_or(Offset::Beginning, |o| Offset::Offset(*o));
             tpl.add_partition_offset(&cfg.events_topic, p, offset)?;
         }

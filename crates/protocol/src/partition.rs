@@ -208,11 +208,6 @@ impl PartitionState {
         Ok(())
     }
 
-    /// The epoch of the writer whose records the state has folded last.
-    pub fn fence_epoch(&self) -> u64 {
-        self.fence.epoch()
-    }
-
     /// Where to resume the commands partition: after the last decided command.
     pub fn next_command_offset(&self) -> i64 {
         self.next_command_offset
