@@ -1,7 +1,9 @@
 use std::{sync::Arc, time::Duration};
 
 use contact_ledger::app::Roles;
-use contact_ledger_tests::{eventually, first_dead_letter, producer, spawn_app, spawn_app_with, user};
+use contact_ledger_tests::{
+    eventually, first_dead_letter, fresh_common, producer, spawn_app, spawn_app_from, spawn_app_with, user,
+};
 use ledger_domain::Event;
 use ledger_kafka::{Handler, HandlerConfig, Phase};
 use ledger_protocol::{Admit, LogRecord, Outcome};
@@ -257,10 +259,12 @@ async fn an_undecodable_event_is_dead_lettered_by_the_projector_which_moves_on()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_command_id_is_a_duplicate_inside_the_dedup_window_and_refused_past_it() {
-    let app = spawn_app().await;
+    // A 3-second window, so the test can step past it in real time.
+    let (mut common, db) = fresh_common(1).await;
+    common.dedup_window_secs = 3;
+    let app = spawn_app_from(common, db, Roles::ALL, "127.0.0.1:0").await;
     let cfg = app.kafka();
     let p = producer(&app.common.kafka_brokers);
-    let now = chrono::Utc::now();
     let envelope = |id: &str, email: &str, issued_at: chrono::DateTime<chrono::Utc>| {
         serde_json::to_vec(&json!({
             "command_id": id, "tenant_id": app.tenant_id, "type": "CreateContact",
@@ -268,26 +272,32 @@ async fn a_retried_command_id_is_a_duplicate_inside_the_dedup_window_and_refused
         }))
         .expect("json")
     };
-    let (old, recent) = (ulid::Ulid::new().to_string(), ulid::Ulid::new().to_string());
-    // The default window is 7 days behind the newest decided command: `old`
-    // is inside it when first decided, and behind it once `recent` (issued
-    // two days ahead) has moved the window on.
-    let (old_at, recent_at) = (now - chrono::Duration::days(6), now + chrono::Duration::days(2));
-    let sends = [
-        envelope(&old, "old@example.com", old_at),
-        envelope(&recent, "recent@example.com", recent_at),
-        envelope(&recent, "recent@example.com", recent_at),
-        envelope(&old, "old@example.com", old_at),
-    ];
-    for bytes in &sends {
-        p.send(
-            FutureRecord::to(&cfg.commands_topic).key(app.tenant_id.as_bytes()).payload(bytes),
-            Duration::from_secs(5),
-        )
-        .await
-        .expect("produce");
-    }
-    app.create_contact(json!({"kind": "contact", "email": "marker@example.com"})).await;
+    let send = |bytes: Vec<u8>| {
+        let p = p.clone();
+        let topic = cfg.commands_topic.clone();
+        let key = app.tenant_id.clone();
+        async move {
+            p.send(FutureRecord::to(&topic).key(key.as_bytes()).payload(&bytes), Duration::from_secs(5))
+                .await
+                .expect("produce");
+        }
+    };
+    let (old, future, on_time) =
+        (ulid::Ulid::new().to_string(), ulid::Ulid::new().to_string(), ulid::Ulid::new().to_string());
+    let old_at = chrono::Utc::now();
+    send(envelope(&old, "old@example.com", old_at)).await;
+    send(envelope(&old, "old@example.com", old_at)).await;
+    // A client whose clock is a month ahead: capped by the writer's clock, it
+    // does not move the window past everyone else.
+    send(envelope(&future, "future@example.com", old_at + chrono::Duration::days(30))).await;
+    send(envelope(&on_time, "on-time@example.com", chrono::Utc::now())).await;
+    app.create_contact(json!({"kind": "contact", "email": "marker1@example.com"})).await;
+    // Past the window: a decision now moves it on, and `old` is behind it.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    app.create_contact(json!({"kind": "contact", "email": "marker2@example.com"})).await;
+    send(envelope(&old, "old@example.com", old_at)).await;
+    send(envelope(&future, "future@example.com", old_at + chrono::Duration::days(30))).await;
+    app.create_contact(json!({"kind": "contact", "email": "marker3@example.com"})).await;
     let log = app.log().await;
     let outcomes = |id: &str| -> Vec<String> {
         log.iter()
@@ -302,13 +312,18 @@ async fn a_retried_command_id_is_a_duplicate_inside_the_dedup_window_and_refused
             })
             .collect()
     };
-    assert_eq!(outcomes(&recent), ["accepted"], "a retry inside the window appends nothing");
     assert_eq!(
         outcomes(&old),
         ["accepted", "command_too_old"],
-        "a retry issued before the window is refused, never decided again"
+        "a retry inside the window appends nothing; one issued before the window is refused, never decided again"
+    );
+    assert_eq!(outcomes(&on_time), ["accepted"], "a command from a client ahead in time did not make this one too old");
+    assert_eq!(
+        outcomes(&future),
+        ["accepted"],
+        "the future command's id is still remembered: its retry appends nothing"
     );
     assert_eq!(created_for(&log, "old@example.com"), 1);
-    assert_eq!(created_for(&log, "recent@example.com"), 1);
+    assert_eq!(created_for(&log, "future@example.com"), 1);
     app.stop().await;
 }

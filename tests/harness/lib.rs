@@ -287,7 +287,7 @@ impl TestApp {
 /// watermarks this keeps reading until the topic has been quiet for a while.
 pub async fn read_to_end(cfg: &KafkaConfig) -> Vec<EventRead> {
     let reader = EventReader::new(cfg, &HashMap::new()).expect("reader");
-    let highs = reader.high_watermarks().expect("watermarks");
+    let highs = reader.high_watermarks().await.expect("watermarks");
     let mut pending: HashMap<i32, i64> = highs.into_iter().filter(|(_, h)| *h > 0).collect();
     let mut out = Vec::new();
     while !pending.is_empty() {

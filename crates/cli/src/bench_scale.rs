@@ -253,7 +253,7 @@ fn decide_speedup(commands: usize) -> Value {
                     let mut step = |env: CommandEnvelope| {
                         offset += 1;
                         let pos = CommandPosition { topic: "c".into(), partition: p as i32, offset };
-                        matches!(state.handle(Ok(env), pos), Step::Append(_))
+                        matches!(state.handle(Ok(env), pos, chrono::Utc::now()), Step::Append(_))
                     };
                     let create = CommandEnvelope {
                         command_id: CommandId(ulid::Ulid::new()),

@@ -27,7 +27,7 @@ impl ReplayReport {
 pub async fn replay(store: &Store, cfg: &KafkaConfig, progress: bool) -> anyhow::Result<ReplayReport> {
     let started = Instant::now();
     let reader = EventReader::new(cfg, &HashMap::new())?;
-    let highs = reader.high_watermarks()?;
+    let highs = reader.high_watermarks().await?;
     let total: i64 = highs.values().sum();
     let mut projection = store.begin_projection(&cfg.events_topic).await?;
     projection.reset().await?;

@@ -262,7 +262,7 @@ impl Handler {
             let mut steps = Vec::with_capacity(batch.len());
             for m in &batch {
                 let source = CommandPosition { topic: m.topic().to_owned(), partition: p, offset: m.offset() };
-                match state.handle(CommandEnvelope::decode(m.payload().unwrap_or_default()), source) {
+                match state.handle(CommandEnvelope::decode(m.payload().unwrap_or_default()), source, Utc::now()) {
                     Step::Append(d) => steps.push((m, Ok(LogRecord::Decision(*d)))),
                     Step::Forward(f) => steps.push((m, Ok(LogRecord::Forward(*f)))),
                     Step::Duplicate(id) => debug!(command_id = %id, "duplicate command; first outcome stands"),

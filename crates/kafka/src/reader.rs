@@ -40,7 +40,7 @@ pub struct EventReader {
 
 enum Source {
     /// A consumer of its own, over the partitions it was given.
-    Own(StreamConsumer),
+    Own(Arc<StreamConsumer>),
     /// One partition's queue of a consumer shared with other readers; the
     /// next offset it will deliver is kept here.
     Shared { shared: Arc<SharedConsumer>, partition: i32, queue: PartitionQueue, next: Mutex<Option<i64>> },
@@ -57,7 +57,7 @@ impl EventReader {
             tpl.add_partition_offset(&cfg.events_topic, p, offset)?;
         }
         consumer.assign(&tpl)?;
-        Ok(Self { source: Source::Own(consumer), producer: cfg.shared_producer()?, cfg: cfg.clone() })
+        Ok(Self { source: Source::Own(Arc::new(consumer)), producer: cfg.shared_producer()?, cfg: cfg.clone() })
     }
 
     /// Reads one partition through `shared`, which many readers of one
@@ -129,21 +129,24 @@ impl EventReader {
         }
     }
 
-    /// The next offset to be written in each partition (a blocking call).
-    pub fn high_watermarks(&self) -> Result<HashMap<i32, i64>, KafkaError> {
-        let mut out = HashMap::new();
-        for p in 0..self.cfg.partitions {
-            let (_, high) = match &self.source {
-                Source::Own(consumer) => {
-                    consumer.fetch_watermarks(&self.cfg.events_topic, p, Duration::from_secs(10))?
-                }
-                Source::Shared { shared, .. } => {
-                    shared.consumer().fetch_watermarks(&self.cfg.events_topic, p, Duration::from_secs(10))?
-                }
-            };
-            out.insert(p, high);
-        }
-        Ok(out)
+    /// The next offset to be written in each partition, asked off the
+    /// async threads (librdkafka's call blocks).
+    pub async fn high_watermarks(&self) -> Result<HashMap<i32, i64>, KafkaError> {
+        let consumer = match &self.source {
+            Source::Own(consumer) => consumer.clone(),
+            Source::Shared { shared, .. } => shared.consumer(),
+        };
+        let (topic, partitions) = (self.cfg.events_topic.clone(), self.cfg.partitions);
+        tokio::task::spawn_blocking(move || {
+            let mut out = HashMap::new();
+            for p in 0..partitions {
+                let (_, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?;
+                out.insert(p, high);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| KafkaError::Topic(format!("watermark lookup failed: {e}")))?
     }
 
     /// Moves an undecodable record to the dead-letter topic.

@@ -32,7 +32,7 @@ fn main() {
             "payload": payload,
         }));
         let pos = CommandPosition { topic: "commands".into(), partition: 0, offset: offset as i64 };
-        match s.handle(env, pos) {
+        match s.handle(env, pos, chrono::Utc::now()) {
             Step::Append(_) => {}
             other => panic!("{other:?}"),
         }

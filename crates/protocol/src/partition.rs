@@ -3,7 +3,7 @@
 //! commands, and appends what it returns; all the deciding happens here.
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use ledger_domain::{Code, CommandId, Context, Rejection, TenantId, TenantSnapshot, TenantState, decide};
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +123,7 @@ impl PartitionState {
         command_type: String,
         source: CommandPosition,
         rejection: Rejection,
+        now: DateTime<Utc>,
     ) -> Step {
         let (tenant_id, command_id, issued_at) = env;
         let decision = Decision {
@@ -130,6 +131,7 @@ impl PartitionState {
             command_id,
             command_type,
             issued_at,
+            decided_at: now,
             source,
             epoch: self.writer_epoch.unwrap_or(0),
             outcome: Outcome::Rejected { rejection },
@@ -140,7 +142,7 @@ impl PartitionState {
 
     fn fold(&mut self, d: &Decision) {
         self.records_applied += 1;
-        self.decided.insert(d.command_id, d.issued_at);
+        self.decided.insert(d.command_id, d.issued_at, d.decided_at);
         self.next_command_offset = self.next_command_offset.max(d.source.offset + 1);
         if let Outcome::Accepted { events, .. } = &d.outcome {
             let tenant = self.tenants.entry(d.tenant_id).or_default();
@@ -213,7 +215,17 @@ impl PartitionState {
         self.next_command_offset
     }
 
-    pub fn handle(&mut self, input: Result<CommandEnvelope, EnvelopeError>, source: CommandPosition) -> Step {
+    /// Decides one command read at `source`. `now` is the writer's clock,
+    /// recorded in the decision: it caps how far a command's `issued_at`
+    /// (the client's clock) moves the dedup window.
+    pub fn handle(
+        &mut self,
+        input: Result<CommandEnvelope, EnvelopeError>,
+        source: CommandPosition,
+        now: DateTime<Utc>,
+    ) -> Step {
+        // Microseconds, as the record keeps it: a rebuild reads back exactly this.
+        let now = now.trunc_subsecs(6);
         // Before `become_writer` a decision carries epoch 0, which no reader
         // accepts: only a writer whose claim won can write valid records.
         let epoch = self.writer_epoch.unwrap_or(0);
@@ -224,7 +236,13 @@ impl PartitionState {
                     return Step::Duplicate(command_id);
                 }
                 if let Some(rejection) = self.decided.too_old(issued_at) {
-                    return self.reject_too_old((tenant_id, command_id, issued_at), command_type, source, rejection);
+                    return self.reject_too_old(
+                        (tenant_id, command_id, issued_at),
+                        command_type,
+                        source,
+                        rejection,
+                        now,
+                    );
                 }
                 if let Some(to) = self.elsewhere(&tenant_id) {
                     return self.forward((tenant_id, command_id, issued_at), source, to);
@@ -234,6 +252,7 @@ impl PartitionState {
                     command_id,
                     command_type,
                     issued_at,
+                    decided_at: now,
                     source,
                     epoch,
                     outcome: Outcome::Rejected { rejection: Rejection::invalid(errors) },
@@ -250,6 +269,7 @@ impl PartitionState {
                         command_type,
                         source,
                         rejection,
+                        now,
                     );
                 }
                 if let Some(to) = self.elsewhere(&env.tenant_id) {
@@ -268,6 +288,7 @@ impl PartitionState {
                     command_id: env.command_id,
                     command_type: env.command.command_type().to_owned(),
                     issued_at: env.issued_at,
+                    decided_at: now,
                     source,
                     epoch,
                     outcome,
@@ -281,7 +302,8 @@ impl PartitionState {
 
 /// Bumped whenever the snapshot layout changes: an older snapshot is then
 /// ignored (the claim folds from offset 0) rather than misread.
-const SNAPSHOT_FORMAT: u32 = 1;
+/// 2: the dedup window's anchor is capped by the writer's clock.
+const SNAPSHOT_FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
@@ -307,11 +329,16 @@ pub const DEDUP_WINDOW_DEFAULT: Duration = Duration::days(7);
 /// commands of one window, not by the whole history.
 ///
 /// The guarantee: a command id is never decided twice. Retried while its
-/// `issued_at` is within the window of the newest decided command, it is
-/// recognised (`Step::Duplicate`). Arriving with an `issued_at` older than
-/// that, it may have been decided and forgotten, so it is refused as
-/// `command_too_old` (a rejection recorded like any other) and never
-/// decided. Everything here comes from the log (`issued_at` of the
+/// `issued_at` is within the window of the anchor, it is recognised
+/// (`Step::Duplicate`). Arriving with an `issued_at` older than that, it may
+/// have been decided and forgotten, so it is refused as `command_too_old`
+/// (a rejection recorded like any other) and never decided.
+///
+/// The anchor is the newest `min(issued_at, decided_at)`: the client's clock,
+/// but never ahead of the writer's. So a command issued far in the future
+/// cannot drag the window forward and make every other command "too old";
+/// its own id is kept until the window passes its `issued_at`. Everything
+/// here comes from the log (`issued_at` and the recorded `decided_at` of the
 /// decisions), so a rebuild remembers exactly what the writer did.
 #[derive(Debug)]
 struct Decided {
@@ -368,9 +395,10 @@ impl Decided {
         })
     }
 
-    fn insert(&mut self, id: CommandId, issued_at: DateTime<Utc>) {
+    fn insert(&mut self, id: CommandId, issued_at: DateTime<Utc>, decided_at: DateTime<Utc>) {
         self.ids.entry(id.0.to_bytes()).or_insert(issued_at.timestamp_micros());
-        self.newest = Some(self.newest.map_or(issued_at, |n| n.max(issued_at)));
+        let anchor = issued_at.min(decided_at);
+        self.newest = Some(self.newest.map_or(anchor, |n| n.max(anchor)));
         let Some(horizon) = self.horizon() else { return };
         // Sweep once the horizon has moved on by an eighth of the window:
         // amortised O(1) per command, and at most 1/8 more ids kept.

@@ -22,6 +22,9 @@ pub mod header {
     pub const EPOCH: &str = "cl-epoch";
     pub const WRITER: &str = "cl-writer";
     pub const CONTACT_VERSIONS: &str = "cl-contact-versions";
+    /// The writer's clock when it decided (RFC 3339): bounds how far one
+    /// command's `issued_at` can move the dedup window.
+    pub const DECIDED_AT: &str = "cl-decided-at";
     // What an accepted decision did (`ledger_domain::Decided`).
     pub const SUBJECT: &str = "cl-subject";
     pub const CREATED: &str = "cl-created";
@@ -88,6 +91,9 @@ pub struct Decision {
     pub command_id: CommandId,
     pub command_type: String,
     pub issued_at: DateTime<Utc>,
+    /// The writer's clock when it decided (not the client's): a record
+    /// written before this field existed reads back with `issued_at`.
+    pub decided_at: DateTime<Utc>,
     pub source: CommandPosition,
     pub epoch: u64,
     pub outcome: Outcome,
@@ -271,6 +277,7 @@ impl LogRecord {
                         .into_iter()
                         .chain([
                             (header::CONTACT_VERSIONS, versions.join(",")),
+                            (header::DECIDED_AT, d.decided_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
                             (header::CONTENT_TYPE, content_type.into()),
                         ])
                         .chain(what)
@@ -331,11 +338,18 @@ impl LogRecord {
                     accepted(&h, out, subject)?
                 };
                 let (tenant_id, command_id, source) = command_of(&need)?;
+                let decided_at = match h(header::DECIDED_AT) {
+                    Some(t) => DateTime::parse_from_rfc3339(&t)
+                        .map_err(|e| DecodeError(format!("bad {} header: {e}", header::DECIDED_AT)))?
+                        .with_timezone(&Utc),
+                    None => issued_at,
+                };
                 Ok(LogRecord::Decision(Decision {
                     tenant_id,
                     command_id,
                     command_type,
                     issued_at,
+                    decided_at,
                     source,
                     epoch,
                     outcome,

@@ -48,7 +48,11 @@ fn writer() -> PartitionState {
 #[test]
 fn decisions_survive_encoding_as_cloudevents() {
     let mut s = writer();
-    let d = decision_of(s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)));
+    let d = decision_of(s.handle(
+        envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})),
+        pos(0),
+        Utc::now(),
+    ));
     let c = decision_of(s.handle(
         envelope(
             2,
@@ -56,8 +60,9 @@ fn decisions_survive_encoding_as_cloudevents() {
             json!({"kind": "user", "first_name": "A", "last_name": "B", "email": "a@b.co", "invite": true}),
         ),
         pos(1),
+        Utc::now(),
     ));
-    let r = decision_of(s.handle(envelope(3, "CreateContact", json!({"kind": "contact"})), pos(2)));
+    let r = decision_of(s.handle(envelope(3, "CreateContact", json!({"kind": "contact"})), pos(2), Utc::now()));
     for d in [d, c, r] {
         let rec = LogRecord::Decision(d);
         let enc = rec.encode().expect("encodes");
@@ -91,8 +96,8 @@ fn the_fence_ignores_a_superseded_writer_and_a_losing_claim() {
 #[test]
 fn a_command_id_is_decided_once_and_the_resume_point_follows_the_log() {
     let mut s = writer();
-    decision_of(s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)));
-    let again = s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(1));
+    decision_of(s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0), Utc::now()));
+    let again = s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(1), Utc::now());
     assert!(matches!(again, Step::Duplicate(_)));
     assert_eq!(s.next_command_offset(), 1);
 }
@@ -108,13 +113,15 @@ fn a_rebuilt_state_agrees_with_the_writer_and_skips_superseded_records() {
     .into_iter()
     .enumerate()
     {
-        log.push(LogRecord::Decision(decision_of(w.handle(envelope(i as u64 + 1, ty, p), pos(i as i64)))));
+        log.push(LogRecord::Decision(decision_of(w.handle(envelope(i as u64 + 1, ty, p), pos(i as i64), Utc::now()))));
     }
     // A zombie (epoch 1) appends after a newer claim (epoch 2): it must not count.
     let mut zombie = w;
-    let late = decision_of(
-        zombie.handle(envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})), pos(9)),
-    );
+    let late = decision_of(zombie.handle(
+        envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})),
+        pos(9),
+        Utc::now(),
+    ));
     log.push(claim(2));
     log.push(LogRecord::Decision(late));
 
@@ -127,9 +134,11 @@ fn a_rebuilt_state_agrees_with_the_writer_and_skips_superseded_records() {
     assert_eq!(t.contact_count(), 1);
     // The command the zombie decided is decided again by the new writer.
     rebuilt.become_writer(2);
-    let redo = decision_of(
-        rebuilt.handle(envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})), pos(9)),
-    );
+    let redo = decision_of(rebuilt.handle(
+        envelope(9, "CreateContact", json!({"kind": "recipient", "email": "z@x.io"})),
+        pos(9),
+        Utc::now(),
+    ));
     assert_eq!(redo.epoch, 2);
     assert!(
         matches!(redo.outcome, Outcome::Accepted { ref events, .. } if matches!(events[0], Event::ContactCreated(_)))
@@ -139,12 +148,12 @@ fn a_rebuilt_state_agrees_with_the_writer_and_skips_superseded_records() {
 #[test]
 fn an_unreadable_envelope_is_dead_lettered_and_a_bad_payload_is_rejected() {
     let mut s = writer();
-    assert!(matches!(s.handle(CommandEnvelope::decode(b"{nope"), pos(0)), Step::DeadLetter { .. }));
+    assert!(matches!(s.handle(CommandEnvelope::decode(b"{nope"), pos(0), Utc::now()), Step::DeadLetter { .. }));
     assert!(matches!(
-        s.handle(CommandEnvelope::decode(b"{\"type\": \"CreateContact\"}"), pos(1)),
+        s.handle(CommandEnvelope::decode(b"{\"type\": \"CreateContact\"}"), pos(1), Utc::now()),
         Step::DeadLetter { .. }
     ));
-    let d = decision_of(s.handle(envelope(1, "CreateContact", json!({"kind": 5, "email": []})), pos(2)));
+    let d = decision_of(s.handle(envelope(1, "CreateContact", json!({"kind": 5, "email": []})), pos(2), Utc::now()));
     match d.outcome {
         Outcome::Rejected { rejection: Rejection::Validation { errors } } => {
             let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -152,7 +161,7 @@ fn an_unreadable_envelope_is_dead_lettered_and_a_bad_payload_is_rejected() {
         }
         other => panic!("{other:?}"),
     }
-    let unknown = decision_of(s.handle(envelope(2, "Explode", json!({})), pos(3)));
+    let unknown = decision_of(s.handle(envelope(2, "Explode", json!({})), pos(3), Utc::now()));
     assert!(matches!(unknown.outcome, Outcome::Rejected { .. }));
     let _ = CommandId(Ulid::nil());
 }
@@ -170,7 +179,7 @@ fn a_command_for_a_tenant_another_partition_owns_is_forwarded_not_decided() {
     let owner = ledger_protocol::routing::owner(&tenant(), 4);
     let elsewhere = (owner + 1) % 4;
     let mut s = writer_of(elsewhere);
-    let step = s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(5));
+    let step = s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(5), Utc::now());
     let Step::Forward(f) = step else { panic!("expected a forward, got {step:?}") };
     assert_eq!((f.to_partition, f.source.offset, f.epoch), (owner, 5, 1));
     assert_eq!(s.next_command_offset(), 6, "the command is not read here again");
@@ -191,15 +200,16 @@ fn a_command_for_a_tenant_another_partition_owns_is_forwarded_not_decided() {
     // The owner decides it; a repeat of the same command id appends nothing.
     let mut owner_state = writer_of(owner);
     let env = || envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"}));
-    assert!(matches!(owner_state.handle(env(), pos(0)), Step::Append(_)));
-    assert!(matches!(owner_state.handle(env(), pos(1)), Step::Duplicate(_)));
+    assert!(matches!(owner_state.handle(env(), pos(0), Utc::now()), Step::Append(_)));
+    assert!(matches!(owner_state.handle(env(), pos(1), Utc::now()), Step::Duplicate(_)));
 }
 
 #[test]
 fn a_forward_by_a_superseded_writer_does_not_count() {
     let owner = ledger_protocol::routing::owner(&tenant(), 4);
     let mut old = writer_of((owner + 1) % 4);
-    let Step::Forward(f) = old.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0))
+    let Step::Forward(f) =
+        old.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0), Utc::now())
     else {
         panic!("expected a forward")
     };
@@ -229,9 +239,11 @@ fn decode_error(headers: &[(String, Vec<u8>)], value: &[u8]) -> String {
 fn a_numeric_header_out_of_range_is_a_decode_error_not_a_wrapped_or_clamped_value() {
     use ledger_protocol::header;
     let mut s = writer();
-    let d = LogRecord::Decision(decision_of(
-        s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)),
-    ));
+    let d = LogRecord::Decision(decision_of(s.handle(
+        envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})),
+        pos(0),
+        Utc::now(),
+    )));
     let enc = d.encode().expect("encodes");
     assert_eq!(LogRecord::decode(&headers_with(&enc, header::EPOCH, "1"), &enc.value).expect("decodes"), d);
     for (name, value) in [
@@ -253,7 +265,7 @@ fn a_numeric_header_out_of_range_is_a_decode_error_not_a_wrapped_or_clamped_valu
     let owner = ledger_protocol::routing::owner(&tenant(), 4);
     let mut elsewhere = writer_of((owner + 1) % 4);
     let Step::Forward(f) =
-        elsewhere.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0))
+        elsewhere.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0), Utc::now())
     else {
         panic!("expected a forward")
     };
@@ -265,9 +277,11 @@ fn a_numeric_header_out_of_range_is_a_decode_error_not_a_wrapped_or_clamped_valu
 #[test]
 fn an_event_version_out_of_range_is_a_decode_error() {
     let mut s = writer();
-    let d = LogRecord::Decision(decision_of(
-        s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0)),
-    ));
+    let d = LogRecord::Decision(decision_of(s.handle(
+        envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})),
+        pos(0),
+        Utc::now(),
+    )));
     let enc = d.encode().expect("encodes");
     let headers = headers_with(&enc, "none", "");
     let mut value: serde_json::Value = serde_json::from_slice(&enc.value).expect("json");
@@ -318,8 +332,8 @@ fn every_golden_event_fixture_reads_through_the_log_decoder() {
 #[test]
 fn a_decision_record_says_what_it_did_and_records_from_before_the_headers_still_read() {
     let mut s = writer();
-    s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0));
-    let d = decision_of(s.handle(envelope(2, "UpsertContact", json!({"email": "u@x.io"})), pos(1)));
+    s.handle(envelope(1, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0), Utc::now());
+    let d = decision_of(s.handle(envelope(2, "UpsertContact", json!({"email": "u@x.io"})), pos(1), Utc::now()));
     let Outcome::Accepted { subject, created, .. } = &d.outcome else { panic!("accepted") };
     assert!(*created);
     let subject = subject.expect("a subject");
@@ -354,7 +368,7 @@ fn a_retried_command_id_is_recognised_within_the_window_and_refused_past_it_neve
     let mut offset = 0;
     let mut step = |s: &mut PartitionState, env, log: &mut Vec<LogRecord>| {
         offset += 1;
-        let step = s.handle(env, pos(offset));
+        let step = s.handle(env, pos(offset), Utc::now());
         if let Step::Append(d) = &step {
             log.push(LogRecord::Decision((**d).clone()));
         }
@@ -383,10 +397,10 @@ fn a_retried_command_id_is_recognised_within_the_window_and_refused_past_it_neve
     rebuilt.become_writer(1);
     assert_eq!(rebuilt.remembered_commands(), s.remembered_commands());
     assert!(matches!(
-        rebuilt.handle(issued(4, 4 * day, "CreateContact", create("z@a.io")), pos(99)),
+        rebuilt.handle(issued(4, 4 * day, "CreateContact", create("z@a.io")), pos(99), Utc::now()),
         Step::Duplicate(_)
     ));
-    let again = decision_of(rebuilt.handle(issued(2, day, "CreateContact", create("x@a.io")), pos(100)));
+    let again = decision_of(rebuilt.handle(issued(2, day, "CreateContact", create("x@a.io")), pos(100), Utc::now()));
     assert!(matches!(again.outcome, Outcome::Rejected { .. }), "{again:?}");
     let contacts: usize = log
         .iter()
@@ -402,7 +416,7 @@ fn a_state_restored_from_a_snapshot_and_the_tail_equals_the_fold_from_offset_0()
     let mut n = 0;
     let mut decide = |w: &mut PartitionState, ty: &str, payload: serde_json::Value| {
         n += 1;
-        let d = decision_of(w.handle(envelope(n, ty, payload), pos(n as i64)));
+        let d = decision_of(w.handle(envelope(n, ty, payload), pos(n as i64), Utc::now()));
         let created = match &d.outcome {
             Outcome::Accepted { events, .. } => events.iter().find_map(|e| match e {
                 Event::ContactCreated(c) => Some(c.contact_id),
@@ -439,7 +453,7 @@ fn a_state_restored_from_a_snapshot_and_the_tail_equals_the_fold_from_offset_0()
     let mut n2 = 100;
     let mut decide2 = |w: &mut PartitionState, ty: &str, payload: serde_json::Value| {
         n2 += 1;
-        LogRecord::Decision(decision_of(w.handle(envelope(n2, ty, payload), pos(n2 as i64))))
+        LogRecord::Decision(decision_of(w.handle(envelope(n2, ty, payload), pos(n2 as i64), Utc::now())))
     };
     log.push(decide2(
         &mut second,
@@ -492,11 +506,62 @@ fn a_state_restored_from_a_snapshot_and_the_tail_equals_the_fold_from_offset_0()
         "first_name": "A", "last_name": "B", "invite": true}),
         ),
         pos(200),
+        Utc::now(),
     );
     assert!(matches!(decision_of(taken).outcome, Outcome::Rejected { .. }), "the email is still taken");
     assert!(matches!(
-        restored.handle(envelope(3, "CreateContact", json!({"kind": "contact"})), pos(201)),
+        restored.handle(envelope(3, "CreateContact", json!({"kind": "contact"})), pos(201), Utc::now()),
         Step::Duplicate(_)
     ));
     assert!(restored.restore(b"not a snapshot").is_err());
+}
+
+#[test]
+fn a_command_issued_far_in_the_future_cannot_push_the_dedup_window_past_everyone_else() {
+    let day = 24 * 3600;
+    let mut s = PartitionState::new(Duration::days(7)).with_dedup_window(Duration::days(2));
+    s.apply(&claim(1));
+    s.become_writer(1);
+    // The writer's clock stands at day 1 of the test's calendar.
+    let now = Utc.timestamp_opt(1_700_000_000 + day, 0).unwrap();
+    let mut log = vec![claim(1)];
+    let decide = |s: &mut PartitionState, env, offset: i64, log: &mut Vec<LogRecord>| {
+        let d = decision_of(s.handle(env, pos(offset), now));
+        log.push(LogRecord::Decision(d.clone()));
+        d
+    };
+    decide(&mut s, issued(1, 0, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), 0, &mut log);
+    // A client whose clock says it is a year from now.
+    let future = decide(
+        &mut s,
+        issued(2, 365 * day, "CreateContact", json!({"kind": "contact", "email": "f@a.io"})),
+        1,
+        &mut log,
+    );
+    assert_eq!(future.decided_at, now, "the decision records the writer's clock");
+    // Commands issued on time are still decided, not refused as too old.
+    let on_time =
+        decide(&mut s, issued(3, day, "CreateContact", json!({"kind": "contact", "email": "o@a.io"})), 2, &mut log);
+    assert!(matches!(on_time.outcome, Outcome::Accepted { .. }), "{on_time:?}");
+    // The future command's id is still remembered: its retry is a duplicate.
+    let retry = issued(2, 365 * day, "CreateContact", json!({"kind": "contact", "email": "f@a.io"}));
+    assert!(matches!(s.handle(retry, pos(3), now), Step::Duplicate(_)));
+    // The writer's clock survives encoding, so a rebuild anchors the same way.
+    let mut rebuilt = PartitionState::new(Duration::days(7)).with_dedup_window(Duration::days(2));
+    for r in &log {
+        let e = r.encode().unwrap();
+        let headers: Vec<(String, Vec<u8>)> =
+            e.headers.iter().map(|(k, v)| (k.to_string(), v.clone().into_bytes())).collect();
+        let back = LogRecord::decode(&headers, &e.value).unwrap();
+        assert_eq!(&back, r);
+        rebuilt.apply(&back);
+    }
+    rebuilt.become_writer(1);
+    let late = decision_of(rebuilt.handle(
+        issued(4, day, "CreateContact", json!({"kind": "contact", "email": "l@a.io"})),
+        pos(4),
+        now,
+    ));
+    assert!(matches!(late.outcome, Outcome::Accepted { .. }), "{late:?}");
+    assert_eq!(rebuilt.remembered_commands(), s.remembered_commands() + 1);
 }

@@ -96,7 +96,7 @@ impl Log {
         let source =
             CommandPosition { topic: "contact-ledger.commands".into(), partition: 0, offset: self.command_offset };
         self.command_offset += 1;
-        match self.state.handle(input, source) {
+        match self.state.handle(input, source, chrono::Utc::now()) {
             Step::Append(decision) => *decision,
             other => panic!("expected a decision, got {other:?}"),
         }
