@@ -16,13 +16,16 @@ use ledger_ports::{CommandBus, Commands};
 use ledger_protocol::CommandEnvelope;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::json;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::{
     app::{self, Roles},
     config::Common,
+    idle::Meter,
+    loadgen::{self, LoadArgs},
     replay, tenant,
 };
+use ledger_ports::stages;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -111,8 +114,9 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
         crate::idle::sample(&args.kafka_brokers, &common.database_url, Duration::from_secs(args.idle_secs)).await;
     eprintln!("idle: {idle}");
     let base = format!("http://{}", running.addr.ok_or_else(|| anyhow::anyhow!("no http address"))?);
-    let (http_rate, p50, p99, failures) = http_creates(&base, &key, args.creates, args.concurrency).await?;
-    eprintln!("http: {http_rate:.0} creates/s, p50 {p50:.1} ms, p99 {p99:.1} ms, {failures} failed");
+    let mut http = http_phases(args, &common, &base, &key).await?;
+    let created_per_s = http["creates"]["report"]["created_per_s"].as_f64().unwrap_or(0.0);
+    http["creates"]["ratio_to_raw_produce"] = json!(ratio(created_per_s, produce));
     let tenant_id: TenantId = created["tenant_id"].as_str().unwrap_or_default().parse()?;
     let pipeline = bulk_pipeline(&bus, &running.store, tenant_id, args.bulk_commands).await?;
     eprintln!("pipeline: {pipeline:.0} commands/s decided and projected");
@@ -126,11 +130,7 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
         "fetch_wait_ms": args.fetch_wait_ms,
         "idle": idle,
         "raw": { "produce_per_s": produce.round(), "consume_per_s": consume.round(), "pg_upsert_rows_per_s": upsert.round() },
-        "http_creates": {
-            "per_s": http_rate.round(), "p50_ms": p50, "p99_ms": p99, "concurrency": args.concurrency,
-            "requests": args.creates, "failed": failures,
-            "ratio_to_raw_produce": ratio(http_rate, produce),
-        },
+        "http": http,
         "pipeline": {
             "commands_per_s": pipeline.round(), "commands": args.bulk_commands,
             "what": "commands produced straight to the topic, one tenant, until the last is decided and projected",
@@ -202,40 +202,129 @@ async fn raw_consume(cfg: &KafkaConfig, n: usize) -> anyhow::Result<f64> {
     Ok(seen as f64 / started.elapsed().as_secs_f64())
 }
 
-async fn http_creates(base: &str, key: &str, n: usize, concurrency: usize) -> anyhow::Result<(f64, f64, f64, usize)> {
-    let client = reqwest::Client::new();
-    let gate = Arc::new(Semaphore::new(concurrency));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let (client, gate, url, key) = (client.clone(), gate.clone(), format!("{base}/v1/contacts"), key.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire().await;
-            let t = Instant::now();
-            let body = json!({"kind": "contact", "email": format!("bench{i}@example.com"), "name": format!("Bench {i}"),
-                "tags": ["bench"], "metadata": {"i": i}});
-            let ok = client.post(url).bearer_auth(key).json(&body).send().await.map(|r| r.status().as_u16() == 201);
-            (t.elapsed(), matches!(ok, Ok(true)))
-        }));
-    }
-    let mut latencies = Vec::with_capacity(n);
-    let mut failures = 0;
-    for t in tasks {
-        let (d, ok) = t.await?;
-        latencies.push(d.as_secs_f64() * 1000.0);
-        if !ok {
-            failures += 1;
-        }
-    }
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    let pct = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0.0)
+/// Every HTTP figure, each from the load generator in its own process:
+/// closed-loop creates at `--concurrency` (rate, latency, CPU per create by
+/// process, the per-stage split of a create's time), the same at half that
+/// rate (open loop), then password creates against the machine's raw argon2
+/// capacity with plain creates at half rate alongside.
+async fn http_phases(args: &BenchArgs, common: &Common, base: &str, key: &str) -> anyhow::Result<serde_json::Value> {
+    let load = |prefix: &str, requests: usize, concurrency: usize, rate: f64, password_every: usize| LoadArgs {
+        url: base.to_owned(),
+        key: key.to_owned(),
+        requests,
+        concurrency,
+        rate,
+        password_every,
+        prefix: prefix.to_owned(),
     };
-    Ok((rate, (pct(0.50) * 10.0).round() / 10.0, (pct(0.99) * 10.0).round() / 10.0, failures))
+    // Warm-up: connections, caches, the first JIT-less paths.
+    loadgen::in_child(&load("warm", 200, args.concurrency, 0.0, 0)).await?;
+
+    let stages_before = stages::snapshot();
+    let meter = Meter::start(&args.kafka_brokers, &common.database_url);
+    let full = loadgen::in_child(&load("full", args.creates, args.concurrency, 0.0, 0)).await?;
+    let full_cpu = meter.finish(args.creates as u64, full["client_cpu_ms"].as_f64());
+    let split = stage_split(&stages_before, &stages::snapshot());
+    let rate = full["created_per_s"].as_f64().unwrap_or(0.0);
+    eprintln!("http: {full}");
+    eprintln!("http cpu: {full_cpu}");
+    eprintln!("http stages: {split}");
+
+    let half_rate = (rate / 2.0).max(1.0);
+    let half_n = ((half_rate * 8.0) as usize).clamp(200, args.creates);
+    let stages_before = stages::snapshot();
+    let half = loadgen::in_child(&load("half", half_n, 1024, half_rate, 0)).await?;
+    let half_split = stage_split(&stages_before, &stages::snapshot());
+    eprintln!("http at half rate: {half}");
+    eprintln!("http stages at half rate: {half_split}");
+
+    let argon2 = raw_argon2_capacity(Duration::from_secs(3));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let passwords = (argon2 * 6.0).clamp(20.0, 400.0) as usize;
+    // Enough in flight to keep every hashing thread busy (the pool holds a
+    // thread and a queue of 32 per core; past that a create is answered 503).
+    let password_clients = cores * 8;
+    let alone = loadgen::in_child(&load("pw-alone", passwords, password_clients, 0.0, 1)).await?;
+    eprintln!("password creates alone: {alone}");
+    let rss_before = crate::idle::own_rss_bytes().unwrap_or(0);
+    let (pw, beside) = (load("pw", passwords, password_clients, 0.0, 1), load("beside", half_n, 1024, half_rate, 0));
+    let (with_passwords, alongside) = tokio::try_join!(loadgen::in_child(&pw), loadgen::in_child(&beside))?;
+    let rss_after = crate::idle::own_rss_bytes().unwrap_or(0);
+    eprintln!("password creates: {with_passwords}; alongside: {alongside}; raw argon2 {argon2:.1}/s");
+    let password_rate = with_passwords["created_per_s"].as_f64().unwrap_or(0.0);
+    let p99 = |v: &serde_json::Value| v["latency_ms"]["p99"].as_f64().unwrap_or(0.0);
+    Ok(json!({
+        "creates": {
+            "concurrency": args.concurrency, "report": full,
+            "ratio_to_raw_produce": serde_json::Value::Null,
+            "cpu": full_cpu, "stages": split,
+        },
+        "half_rate": { "target_per_s": half_rate.round(), "report": half, "stages": half_split },
+        "passwords": {
+            "raw_argon2_hashes_per_s": (argon2 * 10.0).round() / 10.0, "cores": cores,
+            "alone": alone,
+            "ratio_to_raw_argon2": ratio(alone["created_per_s"].as_f64().unwrap_or(0.0), argon2),
+            "with_plain_alongside": with_passwords,
+            "ratio_to_raw_argon2_with_plain_alongside": ratio(password_rate, argon2),
+            "plain_alongside_at_half_rate": alongside,
+            "plain_p99_ratio_to_without_passwords": ratio(p99(&alongside), p99(&half)),
+            "service_rss_mb_before": rss_before / 1_048_576, "service_rss_mb_after": rss_after / 1_048_576,
+        },
+    }))
+}
+
+/// Means and percentiles of each stage between two snapshots, and the part
+/// of a create's time that is not the broker's fetch waits.
+fn stage_split(before: &[stages::StageSnapshot], after: &[stages::StageSnapshot]) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    let (mut write, mut fetch) = (0.0, 0.0);
+    for (a, b) in after.iter().zip(before) {
+        let d = a.since(b);
+        if d.count == 0 {
+            continue;
+        }
+        let mean = (d.mean_ms() * 100.0).round() / 100.0;
+        if d.stage == stages::Stage::ApiWrite {
+            write = d.mean_ms();
+        }
+        if d.stage.is_fetch() {
+            fetch += d.mean_ms();
+        }
+        out.insert(
+            d.stage.name().into(),
+            json!({"n": d.count, "mean_ms": mean, "p50_ms": round2(d.quantile_ms(0.5)), "p99_ms": round2(d.quantile_ms(0.99))}),
+        );
+    }
+    out.insert("create_mean_ms".into(), json!((write * 100.0).round() / 100.0));
+    out.insert("broker_fetch_mean_ms".into(), json!((fetch * 100.0).round() / 100.0));
+    out.insert("not_broker_fetch_mean_ms".into(), json!(((write - fetch).max(0.0) * 100.0).round() / 100.0));
+    serde_json::Value::Object(out)
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// argon2id hashes per second with every core hashing (the service's
+/// parameters), over `window`.
+fn raw_argon2_capacity(window: Duration) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while started.elapsed() < window {
+                    let salt = argon2::password_hash::SaltString::generate(&mut rand::rngs::OsRng);
+                    let _ = argon2::PasswordHasher::hash_password(&argon2::Argon2::default(), b"correct horse", &salt);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    total as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Publishes `n` CreateContact commands for one tenant and waits until the

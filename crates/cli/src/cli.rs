@@ -73,6 +73,8 @@ enum Cmd {
     },
     /// Measures throughput against the raw broker and database limits.
     Bench(bench::BenchArgs),
+    /// HTTP load generator (contact creates); `bench` runs it as a separate process.
+    Loadgen(crate::loadgen::LoadArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,6 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{created}");
         }
         Cmd::Bench(args) => bench::run(args).await?,
+        Cmd::Loadgen(args) => crate::loadgen::run(args).await?,
     }
     Ok(())
 }

@@ -105,3 +105,70 @@ pub async fn sample(brokers: &str, database_url: &str, window: Duration) -> Valu
         "postmaster_pid": postmaster,
     })
 }
+
+/// CPU and memory of the stack while something runs: `start` before, then
+/// `finish` with how many operations ran, for CPU per operation by process.
+pub struct Meter {
+    me: String,
+    broker: Option<String>,
+    postmaster: Option<String>,
+    before: (Usage, Usage, Usage),
+    started: std::time::Instant,
+}
+
+impl Meter {
+    pub fn start(brokers: &str, database_url: &str) -> Meter {
+        let me = std::process::id().to_string();
+        let broker = broker_pid(brokers);
+        let postmaster = postmaster_pid(database_url);
+        let before =
+            (usage(&me), broker.as_deref().and_then(usage), postmaster.as_deref().and_then(usage_with_children));
+        Meter { me, broker, postmaster, before, started: std::time::Instant::now() }
+    }
+
+    /// `{"service", "broker", "postgres", "stack"}`: share of one core over
+    /// the run, CPU milliseconds per operation, resident memory at the end.
+    /// `client_cpu_ms`: what a client process spent (reported by itself).
+    pub fn finish(self, ops: u64, client_cpu_ms: Option<f64>) -> Value {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let after = (
+            usage(&self.me),
+            self.broker.as_deref().and_then(usage),
+            self.postmaster.as_deref().and_then(usage_with_children),
+        );
+        let figure = |b: Usage, a: Usage| match (b, a) {
+            (Some((t0, _)), Some((t1, rss))) => {
+                let cpu_ms = t1.saturating_sub(t0) as f64 / TICKS * 1000.0;
+                json!({
+                    "cpu_percent_of_one_core": (cpu_ms / 1000.0 / secs * 1000.0).round() / 10.0,
+                    "cpu_ms_per_op": (cpu_ms / ops.max(1) as f64 * 1000.0).round() / 1000.0,
+                    "rss_mb": (rss as f64 / 1_048_576.0).round(),
+                })
+            }
+            _ => Value::Null,
+        };
+        let client = client_cpu_ms.map(|ms| {
+            json!({
+                "cpu_percent_of_one_core": (ms / 1000.0 / secs * 1000.0).round() / 10.0,
+                "cpu_ms_per_op": (ms / ops.max(1) as f64 * 1000.0).round() / 1000.0,
+            })
+        });
+        json!({
+            "seconds": (secs * 10.0).round() / 10.0,
+            "service": figure(self.before.0, after.0),
+            "broker": figure(self.before.1, after.1),
+            "postgres": figure(self.before.2, after.2),
+            "client": client,
+        })
+    }
+}
+
+/// CPU milliseconds this process has used so far (user + system).
+pub fn own_cpu_ms() -> Option<f64> {
+    usage(&std::process::id().to_string()).map(|(t, _)| t as f64 / TICKS * 1000.0)
+}
+
+/// Resident bytes of this process now.
+pub fn own_rss_bytes() -> Option<u64> {
+    usage(&std::process::id().to_string()).map(|(_, rss)| rss)
+}

@@ -6,6 +6,7 @@ pub mod bench_scale;
 pub mod cli;
 pub mod config;
 pub mod idle;
+pub mod loadgen;
 pub mod mailer;
 pub mod pool;
 pub mod projector;

@@ -10,7 +10,9 @@ use std::{
 };
 
 use ledger_kafka::{EventReader, KafkaConfig, shared::SharedConsumer};
+use ledger_ports::stages::{self, Stage};
 use ledger_store::Store;
+use rdkafka::Message;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -36,6 +38,10 @@ pub async fn process_next(reader: &EventReader, store: &Store, topic: &str, part
     if batch.is_empty() {
         return Ok(0);
     }
+    for read in &batch {
+        stages::record_since_epoch_ms(Stage::ProjectorFetch, read.message.timestamp().to_millis());
+    }
+    let _timed = stages::Timed::new(Stage::ProjectorCommit);
     let mut projection = store.begin_partition_projection(topic, partition).await?;
     let mut next = projection.positions();
     let mut dead = Vec::new();

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 pub use ledger_domain::wire::ContactWrite;
 
-use crate::{password::hash_password, problem::Problem, state::AppState};
+use crate::{problem::Problem, state::AppState};
 
 /// The command for a contact body, or one 422 listing every failing field.
 pub async fn contact_command(
@@ -22,10 +22,7 @@ pub async fn contact_command(
         return Err(refused(errors));
     }
     if let Some(password) = take_password(&mut command) {
-        let hash = {
-            let _turn = state.hashing_turn().await;
-            hash_password(password).await.map_err(Problem::internal)?
-        };
+        let hash = state.hash_password(password).await?;
         command.set_password_hash(hash);
     }
     Ok(command)

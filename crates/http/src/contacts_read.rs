@@ -166,10 +166,10 @@ pub async fn find(state: &AppState, tenant: TenantId, id: &str) -> Result<Option
 
 /// Reads a contact the projector has just written.
 pub async fn read_back(state: &AppState, tenant: TenantId, id: ContactId) -> Result<Contact, Problem> {
-    state
-        .port("contact", state.contacts().contact(tenant, id))
-        .await?
-        .ok_or_else(|| Problem::internal(format_args!("contact {id} decided but missing from the read model")))
+    let started = std::time::Instant::now();
+    let found = state.port("contact", state.contacts().contact(tenant, id)).await?;
+    ledger_ports::stages::record(ledger_ports::stages::Stage::ApiReadBack, started.elapsed());
+    found.ok_or_else(|| Problem::internal(format_args!("contact {id} decided but missing from the read model")))
 }
 
 /// A contact as the domain serializes it, with its version as the ETag.

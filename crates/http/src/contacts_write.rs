@@ -6,6 +6,7 @@ use axum::{
     response::Response,
 };
 use ledger_domain::{Code, Command, DeleteContact, wire};
+use ledger_ports::stages::{Stage, Timed};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -50,6 +51,7 @@ use crate::{
 )]
 pub async fn create(State(state): State<AppState>, caller: Caller, req: WriteRequest) -> Response {
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    let _timed = Timed::new(Stage::ApiWrite);
     idempotency::run(state, tenant, req, None, move |slot| async move {
         let command = contact_command(state, ContactWrite::Create, req.json_object(&[JSON])?).await?;
         let view = decision::decide(state, tenant, slot, command).await?;
@@ -94,6 +96,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, req: WriteReq
 )]
 pub async fn upsert(State(state): State<AppState>, caller: Caller, req: WriteRequest) -> Response {
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
+    let _timed = Timed::new(Stage::ApiWrite);
     idempotency::run(state, tenant, req, None, move |slot| async move {
         let command = contact_command(state, ContactWrite::Upsert, req.json_object(&[JSON])?).await?;
         let view = decision::decide(state, tenant, slot, command).await?;

@@ -5,18 +5,33 @@
 use axum::http::{StatusCode, header};
 use ledger_domain::Code;
 use ledger_domain::{Command, CommandId, FieldError, Rejection, TenantId};
-use ledger_ports::{CommandStatus, CommandView};
+use ledger_ports::{
+    CommandStatus, CommandView,
+    stages::{self, Stage},
+};
 use ledger_protocol::CommandEnvelope;
 
 use crate::{idempotency::Slot, problem::Problem, state::AppState};
 
 /// Remembers and publishes the command; returns once the broker has it.
+/// For an asynchronous write (202): the client polls the id at once, so the
+/// submitted-command row is written first and "pending" is what it sees.
 pub async fn publish(state: &AppState, envelope: &CommandEnvelope) -> Result<(), Problem> {
-    // Recorded first, so a client polling the id after a timeout sees
-    // "pending" rather than "not found".
-    let (tenant, id) = (envelope.tenant_id, envelope.command_id);
+    record_submitted(state, envelope.tenant_id, envelope.command_id).await?;
+    submit(state, envelope).await
+}
+
+async fn record_submitted(state: &AppState, tenant: TenantId, id: CommandId) -> Result<(), Problem> {
+    let started = std::time::Instant::now();
     state.port("record_submitted", state.commands().record_submitted(tenant, id)).await?;
+    stages::record(Stage::ApiRecordSubmitted, started.elapsed());
+    Ok(())
+}
+
+async fn submit(state: &AppState, envelope: &CommandEnvelope) -> Result<(), Problem> {
+    let started = std::time::Instant::now();
     state.port("submit", state.bus().submit(envelope)).await?;
+    stages::record(Stage::ApiProduce, started.elapsed());
     state.metrics().command_submitted(envelope.command.command_type());
     Ok(())
 }
@@ -24,15 +39,27 @@ pub async fn publish(state: &AppState, envelope: &CommandEnvelope) -> Result<(),
 /// Publishes and waits for the decision: the accepted view, or the
 /// rejection as a problem, or a 503 naming the command when it takes longer
 /// than `decision_timeout`.
+///
+/// The submitted-command row (what makes a poll answer "pending" rather than
+/// "not found") is written only when the wait times out, just before the 503
+/// that gives the client the id to poll: a client learns the id no other
+/// way, so the write every create used to wait on is not needed for the
+/// others.
 pub async fn decide(state: &AppState, tenant: TenantId, slot: Slot, command: Command) -> Result<CommandView, Problem> {
     let envelope =
         CommandEnvelope { command_id: slot.command_id, tenant_id: tenant, issued_at: slot.issued_at, command };
-    publish(state, &envelope).await?;
+    submit(state, &envelope).await?;
     let wait = state.config().decision_timeout;
     let bound = wait.saturating_add(state.config().port_timeout);
+    let started = std::time::Instant::now();
     let waited = state.commands().wait_for_command(tenant, slot.command_id, wait);
-    match state.bounded("wait_for_command", bound, waited).await? {
-        None => Err(pending(slot.command_id)),
+    let waited = state.bounded("wait_for_command", bound, waited).await?;
+    stages::record(Stage::ApiWaitDecision, started.elapsed());
+    match waited {
+        None => {
+            record_submitted(state, tenant, slot.command_id).await?;
+            Err(pending(slot.command_id))
+        }
         Some(view) if view.status == CommandStatus::Rejected => Err(rejected(&view)),
         Some(view) => Ok(view),
     }

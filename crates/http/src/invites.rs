@@ -40,7 +40,6 @@ use crate::{
         IdempotencyKey,
         bodies::{InviteAcceptance, InviteAccepted, InviteCreated, Problem as ProblemBody},
     },
-    password::hash_password,
     problem::{Problem, Reply},
     request::{JSON, WriteRequest},
     state::AppState,
@@ -300,10 +299,7 @@ async fn set_password(
     password: Password,
 ) -> Result<Contact, Problem> {
     check_password("password", password.expose()).map_err(|e| Problem::validation(vec![e]))?;
-    let password_hash = {
-        let _turn = state.hashing_turn().await;
-        hash_password(password).await.map_err(Problem::internal)?
-    };
+    let password_hash = state.hash_password(password).await?;
     let command = Command::AcceptInvite(AcceptInvite { invite_id: view.invite_id, password_hash });
     decision::decide(state, view.tenant_id, slot, command).await?;
     read_back(state, view.tenant_id, view.contact_id).await

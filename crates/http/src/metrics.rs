@@ -19,12 +19,17 @@ pub struct Metrics {
     requests: Family<(String, u16), AtomicU64>,
     commands: Family<String, AtomicU64>,
     durations: Family<String, Histogram>,
+    hashing_refused: AtomicU64,
 }
 
 impl Metrics {
     pub fn observe(&self, route: &str, status: u16, elapsed: Duration) {
         self.requests.get((route.to_owned(), status)).fetch_add(1, Relaxed);
         self.durations.get(route.to_owned()).observe(elapsed);
+    }
+
+    pub fn hashing_refused(&self) {
+        self.hashing_refused.fetch_add(1, Relaxed);
     }
 
     pub fn command_submitted(&self, command_type: &str) {
@@ -54,6 +59,12 @@ impl Metrics {
         for (route, h) in self.durations.snapshot() {
             h.render(&mut out, &esc(&route));
         }
+        out.push_str(
+            "# HELP password_hashing_refused_total Requests answered 503 because the hashing queue was full.\n",
+        );
+        out.push_str("# TYPE password_hashing_refused_total counter\n");
+        let _ = writeln!(out, "password_hashing_refused_total {}", self.hashing_refused.load(Relaxed));
+        ledger_ports::stages::render(&mut out);
         out
     }
 }

@@ -6,7 +6,6 @@ use std::{future::Future, sync::Arc, time::Duration};
 use ledger_ports::{
     AccessRoles, CommandBus, Commands, Contacts, IdempotencyKeys, Invites, Readiness, Tenants, Unavailable,
 };
-use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::{config::HttpConfig, metrics::Metrics, problem::Problem};
 
@@ -28,7 +27,7 @@ struct Inner {
     metrics: Metrics,
     /// argon2id takes ~19 MiB and tens of milliseconds per hash: bounding the
     /// concurrent hashes keeps a burst of creates from exhausting the machine.
-    hashing: Semaphore,
+    hasher: crate::password::Hasher,
 }
 
 impl AppState {
@@ -50,7 +49,8 @@ impl AppState {
             readiness: reads,
             config,
             metrics: Metrics::default(),
-            hashing: Semaphore::new(cpus.max(1)),
+            // A queue of 32 per core: about a second of hashing at most waits.
+            hasher: crate::password::Hasher::new(cpus, cpus * 32),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -95,10 +95,23 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// A turn at hashing a password; `None` only if the semaphore was closed,
-    /// which never happens (hashing then simply goes ahead).
-    pub(crate) async fn hashing_turn(&self) -> Option<SemaphorePermit<'_>> {
-        self.inner.hashing.acquire().await.ok()
+    /// The argon2id hash of `password`, from the hashing threads; 503 with
+    /// `Retry-After` at once when too many passwords wait already.
+    pub(crate) async fn hash_password(&self, password: ledger_domain::Password) -> Result<String, Problem> {
+        let _timed = ledger_ports::stages::Timed::new(ledger_ports::stages::Stage::ApiHashPassword);
+        match self.inner.hasher.hash(password).await {
+            Ok(hash) => Ok(hash),
+            Err(crate::password::PasswordHashError::Busy) => {
+                self.inner.metrics.hashing_refused();
+                Err(Problem::with_status(
+                    ledger_domain::Code::ServiceUnavailable,
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "too many passwords are waiting to be hashed; retry shortly",
+                )
+                .header(axum::http::header::RETRY_AFTER, "1"))
+            }
+            Err(e) => Err(Problem::internal(e)),
+        }
     }
 
     /// Runs one port call within `port_timeout`; trouble becomes an opaque 503.

@@ -13,6 +13,7 @@ use std::{
 
 use chrono::Utc;
 use futures::{FutureExt, future::join_all};
+use ledger_ports::stages::{self, Stage};
 use ledger_ports::{Snapshots, StoredSnapshot};
 use ledger_protocol::{
     Admit, Claim, CommandEnvelope, CommandPosition, Forward, LogRecord, PartitionState, Step, header,
@@ -259,6 +260,10 @@ impl Handler {
             if batch.is_empty() {
                 continue;
             }
+            for m in &batch {
+                stages::record_since_epoch_ms(Stage::HandlerFetch, m.timestamp().to_millis());
+            }
+            let deciding = Instant::now();
             let mut steps = Vec::with_capacity(batch.len());
             for m in &batch {
                 let source = CommandPosition { topic: m.topic().to_owned(), partition: p, offset: m.offset() };
@@ -268,6 +273,10 @@ impl Handler {
                     Step::Duplicate(id) => debug!(command_id = %id, "duplicate command; first outcome stands"),
                     Step::DeadLetter { reason } => steps.push((m, Err(reason))),
                 }
+            }
+            let per_command = deciding.elapsed() / batch.len() as u32;
+            for _ in &batch {
+                stages::record(Stage::HandlerDecide, per_command);
             }
             self.wait_while_paused().await;
             // A forwarded command must be on its owner's partition before the
@@ -281,6 +290,7 @@ impl Handler {
                 }
             }
             await_all(forwards).await?;
+            let appending = Instant::now();
             let mut appends: Vec<DeliveryFuture> = Vec::with_capacity(steps.len());
             let mut dead: Vec<DeliveryFuture> = Vec::new();
             for (m, step) in steps {
@@ -297,6 +307,7 @@ impl Handler {
             let appended = appends.len() as u64;
             let last = await_all(appends).await?;
             await_all(dead).await?;
+            stages::record(Stage::HandlerAppend, appending.elapsed());
             if let Some(last) = last {
                 snapshot.last_appended = snapshot.last_appended.max(last);
                 snapshot.since += appended;

@@ -15,6 +15,7 @@ mod invites;
 mod readiness;
 mod roles;
 mod snapshots;
+pub mod stages;
 mod tenants;
 
 pub use bus::CommandBus;

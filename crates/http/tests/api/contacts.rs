@@ -183,3 +183,42 @@ async fn a_password_for_a_guest_is_refused_before_hashing() {
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.has_error("password", "not_allowed"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_burst_of_password_creates_past_the_hashing_queue_gets_503_with_retry_after_and_the_rest_succeed() {
+    let app = std::sync::Arc::new(spawn_app_with(ledger_http::HttpConfig {
+        decision_timeout: std::time::Duration::from_secs(30),
+        ..test_config()
+    }));
+    // One thread and a queue of 32 per core: a burst of 60 per core cannot
+    // all be held.
+    let cpus = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let burst = 60 * cpus;
+    let tasks: Vec<_> = (0..burst)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(
+                async move { app.json("POST", "/v1/contacts", &a_user(&format!("u{i}@example.com")), &[]).await },
+            )
+        })
+        .collect();
+    let (mut created, mut refused) = (0, 0);
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            201 => created += 1,
+            503 => {
+                refused += 1;
+                assert_eq!(r.header("retry-after"), Some("1"), "{}", r.text);
+                assert_eq!(r.body["code"], json!("service_unavailable"), "{}", r.text);
+            }
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert!(refused > 0, "a burst past the queue is refused, not queued without bound");
+    assert!(created >= cpus, "what the queue holds is hashed and created ({created})");
+    assert_eq!(app.world.submitted().len(), created, "a refused create publishes nothing");
+    // Once the burst is over, passwords are hashed again.
+    let r = app.json("POST", "/v1/contacts", &a_user("after@example.com"), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
