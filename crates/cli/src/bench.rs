@@ -99,7 +99,11 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
     let consume = raw_consume(&raw_cfg, args.raw_records).await?;
     let store = app::connect(&common).await?;
     let upsert = store.raw_upsert_rate(args.raw_records).await?;
-    eprintln!("raw: produce {produce:.0}/s, consume {consume:.0}/s, upsert {upsert:.0}/s");
+    let projection_writes = store.raw_projection_write_rate(&sample_decisions(args.raw_records)).await?;
+    eprintln!(
+        "raw: produce {produce:.0}/s, consume {consume:.0}/s, upsert {upsert:.0}/s, \
+         projector's writes {projection_writes:.0} decisions/s"
+    );
 
     // The service.
     // Without the mailer: the figures stay comparable with earlier runs (it
@@ -139,12 +143,43 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
         "projector_catch_up": {
             "events_per_s": rebuilt.per_second().round(), "records": rebuilt.records,
             "ratio_to_raw_pg_upsert": ratio(rebuilt.per_second(), upsert),
+            "raw_projector_writes_per_s": projection_writes.round(),
+            "ratio_to_raw_projector_writes": ratio(rebuilt.per_second(), projection_writes),
         },
         "handler_rebuild": {
             "events_per_s": rebuild.round(),
             "ratio_to_raw_consume": ratio(rebuild, consume),
         },
     }))
+}
+
+/// `n` decided creates of one tenant (the bench's contact shape), decided
+/// by the pure state machine, for the raw projector-write figure.
+fn sample_decisions(n: usize) -> Vec<ledger_protocol::Decision> {
+    use ledger_protocol::{Claim, CommandPosition, LogRecord, PartitionState, Step};
+    let mut state = PartitionState::new(chrono::Duration::days(7));
+    state.apply(&LogRecord::Claim(Claim { epoch: 1, writer_id: "bench".into(), claimed_at: chrono::Utc::now() }));
+    state.become_writer(1);
+    let tenant = TenantId(ulid::Ulid::new());
+    let create_tenant = CommandEnvelope {
+        command_id: ledger_domain::CommandId(ulid::Ulid::new()),
+        tenant_id: tenant,
+        issued_at: chrono::Utc::now(),
+        command: ledger_domain::Command::CreateTenant(ledger_domain::CreateTenant {
+            name: "raw".into(),
+            api_key_hash: "raw".into(),
+        }),
+    };
+    let envelopes =
+        std::iter::once(create_tenant).chain((0..n).map(|i| crate::bench_scale::create_envelope(tenant, "raw", i)));
+    let mut out = Vec::with_capacity(n + 1);
+    for (offset, env) in envelopes.enumerate() {
+        let pos = CommandPosition { topic: "raw".into(), partition: 0, offset: offset as i64 };
+        if let Step::Append(d) = state.handle(Ok(env), pos, chrono::Utc::now()) {
+            out.push(*d);
+        }
+    }
+    out
 }
 
 fn ratio(a: f64, b: f64) -> f64 {

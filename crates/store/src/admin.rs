@@ -26,6 +26,13 @@ impl Store {
         Ok(())
     }
 
+    /// Decisions per second the projector's own writes reach with nothing
+    /// around them: the same statements, tables, indexes, batch size and
+    /// commit setting (see `projection::raw_write_rate`).
+    pub async fn raw_projection_write_rate(&self, decisions: &[ledger_protocol::Decision]) -> Result<f64> {
+        crate::projection::raw_write_rate(self.pool(), decisions).await
+    }
+
     /// Rows per second of a plain batched upsert (500 rows per statement) of
     /// rows shaped like a contact, in a scratch table: the database's raw
     /// limit for the benchmark.

@@ -237,3 +237,47 @@ pub(crate) async fn save_positions(
     .await?;
     Ok(())
 }
+
+/// The raw limit of the projector's writes, for the benchmark: `decisions`
+/// written with the projector's own statements (`flush`), its batch size
+/// (`FLUSH_AT` per transaction) and its commit setting, into copies of the
+/// read-model tables with all their indexes (`LIKE ... INCLUDING ALL`, in a
+/// scratch schema dropped afterwards), with nothing else around them: no
+/// broker, no decoding, no fencing. Returns decisions per second.
+pub(crate) async fn raw_write_rate(pool: &PgPool, decisions: &[ledger_protocol::Decision]) -> Result<f64> {
+    const SCHEMA: &str = "bench_raw_projection";
+    let mut conn = pool.acquire().await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")).execute(&mut *conn).await?;
+    sqlx::query(&format!("CREATE SCHEMA {SCHEMA}")).execute(&mut *conn).await?;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '\\_sqlx%'",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for t in &tables {
+        sqlx::query(&format!("CREATE TABLE {SCHEMA}.\"{t}\" (LIKE public.\"{t}\" INCLUDING ALL)"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(&format!("SET search_path = {SCHEMA}")).execute(&mut *conn).await?;
+    let started = std::time::Instant::now();
+    let measured = async {
+        for chunk in decisions.chunks(FLUSH_AT) {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::query("SELECT set_config('synchronous_commit', 'off', true)").execute(&mut *tx).await?;
+            let mut pending = Pending::default();
+            for d in chunk {
+                pending.add(d)?;
+            }
+            flush::flush(&mut tx, &mut pending).await?;
+            tx.commit().await?;
+        }
+        Ok::<_, crate::Error>(())
+    }
+    .await;
+    let took = started.elapsed();
+    sqlx::query("RESET search_path").execute(&mut *conn).await?;
+    sqlx::query(&format!("DROP SCHEMA {SCHEMA} CASCADE")).execute(&mut *conn).await?;
+    measured?;
+    Ok(decisions.len() as f64 / took.as_secs_f64().max(1e-9))
+}

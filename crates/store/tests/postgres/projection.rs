@@ -219,3 +219,28 @@ async fn a_batch_larger_than_one_flush_projects_every_record() {
         assert_eq!(db.store.contact(t, *id).await.unwrap().unwrap().version, 2);
     }
 }
+
+#[tokio::test]
+async fn the_raw_projector_write_rate_writes_scratch_copies_only_and_drops_them() {
+    let db = TestDb::new().await;
+    let mut log = Log::default();
+    let t = new_tenant();
+    log.claim(1);
+    let mut decisions = vec![log.decision(t, "CreateTenant", json!({"name": "raw", "api_key_hash": "h"}))];
+    for i in 0..50 {
+        decisions.push(log.decision(
+            t,
+            "CreateContact",
+            json!({"kind": "contact", "email": format!("r{i}@example.com")}),
+        ));
+    }
+    let rate = db.store.raw_projection_write_rate(&decisions).await.expect("measured");
+    assert!(rate > 0.0, "{rate}");
+    // The read models themselves are untouched, and the scratch schema is gone.
+    assert_eq!(db.store.count_contacts(t, &Default::default()).await.unwrap(), 0);
+    let schemas: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'bench_raw_projection'")
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(schemas, 0);
+}
