@@ -56,6 +56,11 @@ pub struct BenchArgs {
     /// Seconds of the idle-CPU sample (service and broker, no client).
     #[arg(long, default_value_t = 10)]
     pub idle_secs: u64,
+    /// After the HTTP phases: this many seconds of mixed load (creates at
+    /// half the measured rate, one in 20 with a password), sampling the
+    /// service's resident memory every 15 s (0: skip; the issue asks 600).
+    #[arg(long, default_value_t = 0)]
+    pub soak_secs: u64,
     /// Instead of the figures above: the service at this many contacts
     /// (loaded over 100 tenants through the commands topic; see `bench_scale`).
     #[arg(long, default_value_t = 0)]
@@ -287,6 +292,7 @@ async fn http_phases(args: &BenchArgs, common: &Common, base: &str, key: &str) -
     let rss_after = crate::idle::own_rss_bytes().unwrap_or(0);
     eprintln!("password creates: {with_passwords}; alongside: {alongside}; raw argon2 {argon2:.1}/s");
     let password_rate = with_passwords["created_per_s"].as_f64().unwrap_or(0.0);
+    let soak = if args.soak_secs > 0 { Some(soak(args, &load, half_rate).await?) } else { None };
     let p99 = |v: &serde_json::Value| v["latency_ms"]["p99"].as_f64().unwrap_or(0.0);
     Ok(json!({
         "creates": {
@@ -305,6 +311,40 @@ async fn http_phases(args: &BenchArgs, common: &Common, base: &str, key: &str) -
             "plain_p99_ratio_to_without_passwords": ratio(p99(&alongside), p99(&half)),
             "service_rss_mb_before": rss_before / 1_048_576, "service_rss_mb_after": rss_after / 1_048_576,
         },
+        "soak": soak,
+    }))
+}
+
+/// Mixed load for `--soak-secs`, with the service's resident memory every
+/// 15 s: the series, and the spread after the first minute (warm-up).
+async fn soak(
+    args: &BenchArgs,
+    load: &dyn Fn(&str, usize, usize, f64, usize) -> LoadArgs,
+    rate: f64,
+) -> anyhow::Result<serde_json::Value> {
+    let requests = (rate * args.soak_secs as f64) as usize;
+    let soak_load = load("soak", requests, 1024, rate, 20);
+    let started = Instant::now();
+    let run = loadgen::in_child(&soak_load);
+    tokio::pin!(run);
+    let mut samples: Vec<(u64, u64)> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    let report = loop {
+        tokio::select! {
+            r = &mut run => break r?,
+            _ = tick.tick() => {
+                let rss = crate::idle::own_rss_bytes().unwrap_or(0) / 1_048_576;
+                samples.push((started.elapsed().as_secs(), rss));
+                eprintln!("soak: {}s rss {rss} MB", started.elapsed().as_secs());
+            }
+        }
+    };
+    let warm: Vec<u64> = samples.iter().filter(|(t, _)| *t >= 60).map(|(_, r)| *r).collect();
+    let (lo, hi) = (warm.iter().min().copied().unwrap_or(0), warm.iter().max().copied().unwrap_or(0));
+    Ok(json!({
+        "seconds": args.soak_secs, "target_per_s": rate.round(), "report": report,
+        "rss_mb_every_15s": samples.iter().map(|(t, r)| json!([t, r])).collect::<Vec<_>>(),
+        "rss_mb_after_warm_up": {"min": lo, "max": hi, "spread": ratio(hi as f64, lo.max(1) as f64)},
     }))
 }
 
