@@ -127,8 +127,11 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
     let created_per_s = http["creates"]["report"]["created_per_s"].as_f64().unwrap_or(0.0);
     http["creates"]["ratio_to_raw_produce"] = json!(ratio(created_per_s, produce));
     let tenant_id: TenantId = created["tenant_id"].as_str().unwrap_or_default().parse()?;
+    let stages_before = stages::snapshot();
     let pipeline = bulk_pipeline(&bus, &running.store, tenant_id, args.bulk_commands).await?;
+    let pipeline_split = stage_split(&stages_before, &stages::snapshot());
     eprintln!("pipeline: {pipeline:.0} commands/s decided and projected");
+    eprintln!("pipeline stages: {pipeline_split}");
     let kafka = running.kafka.clone();
     running.stop().await;
 
@@ -144,6 +147,7 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
             "commands_per_s": pipeline.round(), "commands": args.bulk_commands,
             "what": "commands produced straight to the topic, one tenant, until the last is decided and projected",
             "ratio_to_raw_produce": ratio(pipeline, produce),
+            "stages": pipeline_split,
         },
         "projector_catch_up": {
             "events_per_s": rebuilt.per_second().round(), "records": rebuilt.records,

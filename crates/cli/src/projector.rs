@@ -35,17 +35,29 @@ pub struct Gap {
 /// `reader` reads only `partition`.
 pub async fn process_next(reader: &EventReader, store: &Store, topic: &str, partition: i32) -> anyhow::Result<usize> {
     let batch = reader.next_batch(BATCH_MAX, Duration::from_millis(100)).await?;
+    project(&batch, reader, store, topic, partition).await
+}
+
+/// Projects one batch read from `reader` (which reads only `partition`) in
+/// one transaction; returns how many records it consumed.
+async fn project(
+    batch: &[ledger_kafka::EventRead],
+    reader: &EventReader,
+    store: &Store,
+    topic: &str,
+    partition: i32,
+) -> anyhow::Result<usize> {
     if batch.is_empty() {
         return Ok(0);
     }
-    for read in &batch {
+    for read in batch {
         stages::record_since_epoch_ms(Stage::ProjectorFetch, read.message.timestamp().to_millis());
     }
     let _timed = stages::Timed::new(Stage::ProjectorCommit);
     let mut projection = store.begin_partition_projection(topic, partition).await?;
     let mut next = projection.positions();
     let mut dead = Vec::new();
-    for read in &batch {
+    for read in batch {
         let expected = next.get(&read.partition).copied().unwrap_or(0);
         if read.offset < expected {
             continue; // already projected
@@ -111,15 +123,22 @@ async fn run_once(
     let reader = EventReader::on_shared(cfg, shared.clone(), partition, positions.get(&partition).copied())?;
     working.store(true, Ordering::Relaxed);
     let mut checked = Instant::now();
+    let wait = Duration::from_millis(100);
+    let mut batch = Vec::new();
     loop {
-        let projected = tokio::select! {
-            r = process_next(&reader, store, topic, partition) => r?,
+        // The next batch is read (and decoded) while this one commits.
+        let (projected, next) = tokio::select! {
+            r = async { tokio::join!(project(&batch, &reader, store, topic, partition), reader.next_batch(BATCH_MAX, wait)) } => r,
             _ = shutdown.changed() => return Ok(()),
         };
+        let projected = projected?;
+        batch = next?;
         if *shutdown.borrow() {
             return Ok(());
         }
-        if projected == 0 && checked.elapsed() > IDLE_CHECK {
+        // Only with nothing in hand: a prefetched batch puts the reader ahead
+        // of the stored offsets, which the check would take for a gap.
+        if projected == 0 && batch.is_empty() && checked.elapsed() > IDLE_CHECK {
             checked = Instant::now();
             check_in_step(&reader, store, topic, partition).await?;
         }

@@ -34,28 +34,38 @@ pub async fn replay(store: &Store, cfg: &KafkaConfig, progress: bool) -> anyhow:
     let mut pending: HashMap<i32, i64> = highs.iter().filter(|(_, h)| **h > 0).map(|(p, h)| (*p, *h)).collect();
     let mut records = 0u64;
     let mut last_progress = Instant::now();
+    let mut batch = Vec::new();
     while !pending.is_empty() {
-        let batch = reader.next_batch(2000, Duration::from_secs(1)).await?;
         if batch.is_empty() {
-            // Some brokers are slow to serve old data; give up only when
-            // nothing has arrived for a long while.
-            if last_progress.elapsed() > STALL_LIMIT {
-                anyhow::bail!("no events for {STALL_LIMIT:?} short of the high watermarks: {pending:?}");
+            batch = reader.next_batch(2000, Duration::from_secs(1)).await?;
+            if batch.is_empty() {
+                // Some brokers are slow to serve old data; give up only when
+                // nothing has arrived for a long while.
+                if last_progress.elapsed() > STALL_LIMIT {
+                    anyhow::bail!("no events for {STALL_LIMIT:?} short of the high watermarks: {pending:?}");
+                }
             }
             continue;
         }
         last_progress = Instant::now();
-        for read in &batch {
-            let Some(high) = pending.get(&read.partition).copied() else { continue };
-            if read.offset >= high {
-                continue;
+        // The next batch is read (and decoded) while this one is written.
+        let apply = async {
+            for read in &batch {
+                let Some(high) = pending.get(&read.partition).copied() else { continue };
+                if read.offset >= high {
+                    continue;
+                }
+                projection.apply(read.partition, read.offset, read.record.as_ref().ok()).await?;
+                records += 1;
+                if read.offset + 1 >= high {
+                    pending.remove(&read.partition);
+                }
             }
-            projection.apply(read.partition, read.offset, read.record.as_ref().ok()).await?;
-            records += 1;
-            if read.offset + 1 >= high {
-                pending.remove(&read.partition);
-            }
-        }
+            Ok::<_, ledger_store::Error>(())
+        };
+        let (applied, next) = tokio::join!(apply, reader.next_batch(2000, Duration::from_millis(20)));
+        applied?;
+        batch = next?;
         if progress {
             draw(records, total, started.elapsed());
         }
