@@ -260,6 +260,7 @@ async fn http_phases(args: &BenchArgs, common: &Common, base: &str, key: &str) -
         rate,
         password_every,
         prefix: prefix.to_owned(),
+        hash_secs: 0.0,
     };
     // Warm-up: connections, caches, the first JIT-less paths.
     loadgen::in_child(&load("warm", 200, args.concurrency, 0.0, 0)).await?;
@@ -282,7 +283,9 @@ async fn http_phases(args: &BenchArgs, common: &Common, base: &str, key: &str) -
     eprintln!("http at half rate: {half}");
     eprintln!("http stages at half rate: {half_split}");
 
-    let argon2 = raw_argon2_capacity(Duration::from_secs(3));
+    let argon2 = loadgen::in_child(&LoadArgs { hash_secs: 3.0, ..load("hash", 0, 1, 0.0, 0) }).await?["hashes_per_s"]
+        .as_f64()
+        .unwrap_or(0.0);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let passwords = (argon2 * 6.0).clamp(20.0, 400.0) as usize;
     // Enough in flight to keep every hashing thread busy (the pool holds a
@@ -382,28 +385,6 @@ fn stage_split(before: &[stages::StageSnapshot], after: &[stages::StageSnapshot]
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-/// argon2id hashes per second with every core hashing (the service's
-/// parameters), over `window`.
-fn raw_argon2_capacity(window: Duration) -> f64 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let started = Instant::now();
-    let threads: Vec<_> = (0..cores)
-        .map(|_| {
-            std::thread::spawn(move || {
-                let mut n = 0u64;
-                while started.elapsed() < window {
-                    let salt = argon2::password_hash::SaltString::generate(&mut rand::rngs::OsRng);
-                    let _ = argon2::PasswordHasher::hash_password(&argon2::Argon2::default(), b"correct horse", &salt);
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
-    let total: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
-    total as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Publishes `n` CreateContact commands for one tenant and waits until the

@@ -38,9 +38,19 @@ pub struct LoadArgs {
     /// Makes the emails of this run unique.
     #[arg(long, default_value = "load")]
     pub prefix: String,
+    /// Instead of HTTP load: hash with argon2id on every core for this many
+    /// seconds and print the rate (the bench's raw hashing capacity, kept out
+    /// of the service's process and its allocator).
+    #[arg(long, default_value_t = 0.0)]
+    pub hash_secs: f64,
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
+    if args.hash_secs > 0.0 {
+        let rate = raw_argon2_capacity(Duration::from_secs_f64(args.hash_secs));
+        println!("{}", json!({ "hashes_per_s": rate }));
+        return Ok(());
+    }
     let report = generate(&args).await?;
     println!("{report}");
     Ok(())
@@ -135,6 +145,7 @@ pub async fn in_child(args: &LoadArgs) -> anyhow::Result<serde_json::Value> {
         .args(["--url", &args.url, "--key", &args.key, "--prefix", &args.prefix])
         .args(["--requests", &args.requests.to_string(), "--concurrency", &args.concurrency.to_string()])
         .args(["--rate", &args.rate.to_string(), "--password-every", &args.password_every.to_string()])
+        .args(["--hash-secs", &args.hash_secs.to_string()])
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
         .output()
@@ -145,4 +156,26 @@ pub async fn in_child(args: &LoadArgs) -> anyhow::Result<serde_json::Value> {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
     Ok(serde_json::from_str(line)?)
+}
+
+/// argon2id hashes per second with every core hashing (the service's
+/// parameters), over `window`.
+fn raw_argon2_capacity(window: Duration) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while started.elapsed() < window {
+                    let salt = argon2::password_hash::SaltString::generate(&mut rand::rngs::OsRng);
+                    let _ = argon2::PasswordHasher::hash_password(&argon2::Argon2::default(), b"correct horse", &salt);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    total as f64 / started.elapsed().as_secs_f64()
 }
