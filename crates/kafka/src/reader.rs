@@ -77,37 +77,16 @@ impl EventReader {
 
     /// Up to `max` records; waits at most `wait` for the first one.
     pub async fn next_batch(&self, max: usize, wait: Duration) -> Result<Vec<EventRead>, KafkaError> {
-        let mut out = Vec::new();
         match &self.source {
-            Source::Own(consumer) => {
-                match tokio::time::timeout(wait, consumer.recv()).await {
-                    Ok(m) => out.push(read(m?.detach())),
-                    Err(_) => return Ok(out),
-                }
-                while out.len() < max {
-                    match consumer.recv().now_or_never() {
-                        Some(m) => out.push(read(m?.detach())),
-                        None => break,
-                    }
-                }
-            }
+            Source::Own(consumer) => drain(|| consumer.recv().map(|m| m.map(|m| m.detach())), max, wait).await,
             Source::Shared { queue, next, .. } => {
-                match tokio::time::timeout(wait, queue.recv()).await {
-                    Ok(m) => out.push(read(m?.detach())),
-                    Err(_) => return Ok(out),
-                }
-                while out.len() < max {
-                    match queue.recv().now_or_never() {
-                        Some(m) => out.push(read(m?.detach())),
-                        None => break,
-                    }
-                }
+                let out = drain(|| queue.recv().map(|m| m.map(|m| m.detach())), max, wait).await?;
                 if let (Some(last), Ok(mut next)) = (out.last(), next.lock()) {
                     *next = Some(last.offset + 1);
                 }
+                Ok(out)
             }
         }
-        Ok(out)
     }
 
     /// The next offset this reader will deliver, per partition it has read.
@@ -161,6 +140,26 @@ impl Drop for EventReader {
             let _ = shared.close(*partition);
         }
     }
+}
+
+/// The first record within `wait`, then whatever else is already there, up to `max`.
+async fn drain<F, Fut>(recv: F, max: usize, wait: Duration) -> Result<Vec<EventRead>, KafkaError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = rdkafka::error::KafkaResult<OwnedMessage>>,
+{
+    let mut out = Vec::new();
+    match tokio::time::timeout(wait, recv()).await {
+        Ok(m) => out.push(read(m?)),
+        Err(_) => return Ok(out),
+    }
+    while out.len() < max {
+        match recv().now_or_never() {
+            Some(m) => out.push(read(m?)),
+            None => break,
+        }
+    }
+    Ok(out)
 }
 
 fn read(message: OwnedMessage) -> EventRead {
