@@ -40,7 +40,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub use auth::hash_api_key;
 pub use config::{HttpConfig, TokenKey};
 pub use invites::hash_invite_token;
-pub use password::{PasswordHashError, hash_password};
+pub use password::PasswordHashError;
 pub use state::AppState;
 
 /// The whole HTTP surface, ready to serve, with its OpenAPI document at

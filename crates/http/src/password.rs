@@ -12,8 +12,6 @@ use rand::rngs::OsRng;
 pub enum PasswordHashError {
     #[error("argon2: {0}")]
     Hash(#[from] password_hash::Error),
-    #[error("the hashing task did not finish: {0}")]
-    Task(#[from] tokio::task::JoinError),
     /// Every hashing thread is busy and the queue in front of them is full.
     #[error("too many passwords are waiting to be hashed")]
     Busy,
@@ -24,11 +22,6 @@ pub enum PasswordHashError {
 fn hash_now(password: &Password) -> Result<String, password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default().hash_password(password.expose().as_bytes(), &salt).map(|h| h.to_string())
-}
-
-/// argon2id PHC string of the password, computed off the async threads.
-pub async fn hash_password(password: Password) -> Result<String, PasswordHashError> {
-    tokio::task::spawn_blocking(move || hash_now(&password)).await?.map_err(PasswordHashError::from)
 }
 
 type Reply = tokio::sync::oneshot::Sender<Result<String, password_hash::Error>>;
@@ -118,7 +111,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_phc_strings_that_verify() {
-        let hash = hash_password(Password::new("correct horse 1".into())).await.unwrap();
+        let hash = Hasher::new(1, 0).hash(Password::new("correct horse 1".into())).await.unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         let parsed = PasswordHash::new(&hash).unwrap();
         assert!(Argon2::default().verify_password(b"correct horse 1", &parsed).is_ok());
