@@ -117,6 +117,50 @@ ensure_tansu_installed() (
     cargo install tansu --version "$TANSU_VERSION" --locked --features libsql,dynostore
 )
 
+# The dev broker: Tansu's PostgreSQL storage engine (durable, and its fetches
+# stay fast as the log grows; the sqlite engine scans every header row per
+# fetched record: README, "Which broker"). Built from the crates.io sources of
+# 0.6.0 with one fix: `list_latest_offset_committed.sql` has a subquery without
+# an alias, which PostgreSQL accepts only from 16, so on 15 the broker drops the
+# connection on every latest-offset request. Kept per machine, beside the venv.
+TANSU_PG_DIR="${TANSU_PG_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/contact-ledger/tansu-pg-$TANSU_VERSION-alias}"
+TANSU_PG_BIN="$TANSU_PG_DIR/bin/tansu"
+TANSU_CRATE_SHA256="4fdd85473ec265140488cf8d55e82b844f5c051c8916fabdd4a71156ac053f6d"
+TANSU_STORAGE_CRATE_SHA256="720d2ed8e6010c70f7f06e5af5a7274ebbf6e42fdcd9e46de542b10dc4d2f35d"
+
+tansu_pg_ok() { [ -x "$TANSU_PG_BIN" ] && "$TANSU_PG_BIN" --version 2>/dev/null | grep -qx "tansu $TANSU_VERSION"; }
+
+ensure_tansu_pg_installed() (
+    set -euo pipefail
+    tansu_pg_ok && exit 0
+    mkdir -p "$(dirname "$TANSU_PG_DIR")"
+    exec 9>"$TANSU_PG_DIR.lock"
+    flock 9
+    tansu_pg_ok && exit 0
+    ensure_build_deps
+    ensure_apt_packages curl ca-certificates
+    cl_log "compiling Tansu $TANSU_VERSION with its PostgreSQL engine for the dev broker (first run on this machine only; ~20 minutes on 2 cores)"
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    fetch_crate() {
+        curl -fsSL --retry 3 -o "$work/$1.crate" "https://static.crates.io/crates/$1/$1-$TANSU_VERSION.crate"
+        echo "$2  $work/$1.crate" | sha256sum -c --quiet -
+        tar -xzf "$work/$1.crate" -C "$work"
+    }
+    fetch_crate tansu "$TANSU_CRATE_SHA256"
+    fetch_crate tansu-storage "$TANSU_STORAGE_CRATE_SHA256"
+    sql="$work/tansu-storage-$TANSU_VERSION/src/sql/list_latest_offset_committed.sql"
+    sed -i 's/^limit 1);$/limit 1) as latest;/' "$sql"
+    grep -qx 'limit 1) as latest;' "$sql" || { cl_log "the patch did not apply to $sql"; exit 1; }
+    printf '\n[patch.crates-io]\ntansu-storage = { path = "../tansu-storage-%s" }\n' "$TANSU_VERSION" \
+        >>"$work/tansu-$TANSU_VERSION/Cargo.toml"
+    # The published Cargo.lock pins every other crate; only the patched one moves.
+    (cd "$work/tansu-$TANSU_VERSION" && CARGO_TARGET_DIR="$work/target" \
+        cargo build --release --bin tansu --features postgres)
+    install -D -m 755 "$work/target/release/tansu" "$TANSU_PG_BIN"
+    tansu_pg_ok
+)
+
 # pg_home INSTANCE: the directory the `postgres` user keeps INSTANCE in.
 # Normally .data/INSTANCE; when this clone sits below a directory postgres
 # cannot enter (a `mktemp -d` is mode 700), a directory under /var/tmp named
@@ -200,16 +244,64 @@ start_postgres() (
     fi
 )
 
-# start_broker INSTANCE PORT sqlite|memory
+# ensure_tansu_schema PG_PORT: the `tansu` database of the cluster on PG_PORT,
+# with upstream's schema for the PostgreSQL engine (scripts/tansu-pg/).
+ensure_tansu_schema() (
+    set -euo pipefail
+    url="postgres://postgres@127.0.0.1:$1"
+    if [ -z "$("$PG_BIN/psql" "$url/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'tansu'")" ]; then
+        "$PG_BIN/psql" "$url/postgres" -qc 'CREATE DATABASE tansu'
+    fi
+    if [ -z "$("$PG_BIN/psql" "$url/tansu" -tAc "SELECT to_regclass('public.record')")" ]; then
+        cl_log "creating the broker's tables in database tansu"
+        "$PG_BIN/psql" "$url/tansu" -q -v ON_ERROR_STOP=1 -f "$CL_ROOT/scripts/tansu-pg/010-schema.sql" >/dev/null
+    fi
+)
+
+# retire_sqlite_dev_broker: the dev broker ran Tansu's sqlite engine in
+# .data/tansu-dev until 2026-11-30. Its log is not carried over, so the dev
+# database built from it is renamed aside (both are kept, nothing is deleted)
+# and the ledger starts afresh on the PostgreSQL engine.
+retire_sqlite_dev_broker() (
+    set -euo pipefail
+    old="$CL_DATA/tansu-dev"
+    [ -e "$old/tansu.db" ] || exit 0
+    pid=$(cat "$old/pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && proc_is tansu "$pid"; then
+        cl_log "stopping the sqlite dev broker (pid $pid)"
+        kill "$pid"
+        for _ in $(seq 50); do proc_is tansu "$pid" || break; sleep 0.2; done
+        ! proc_is tansu "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$old/pid"
+    aside="contact_ledger_sqlite_broker_$(date +%Y%m%d%H%M%S)"
+    url="postgres://postgres@127.0.0.1:$1/postgres"
+    "$PG_BIN/psql" "$url" -qc "ALTER DATABASE contact_ledger RENAME TO $aside" ||
+        { cl_log "could not rename database contact_ledger (is a dev process still connected?)"; exit 1; }
+    "$PG_BIN/psql" "$url" -qc 'CREATE DATABASE contact_ledger'
+    mv "$old" "$CL_DATA/tansu-dev-sqlite.old"
+    cl_log "the dev broker moved to Tansu's PostgreSQL engine: the old sqlite log is in"
+    cl_log "  .data/tansu-dev-sqlite.old and the database built from it is now $aside;"
+    cl_log "  the ledger starts empty (delete both once you do not need them)"
+)
+
+# start_broker INSTANCE PORT sqlite|memory|postgres [PG_PORT]
 # Tansu in .data/INSTANCE, bound and advertised on 127.0.0.1:PORT (its default
 # 0.0.0.0:9092 listener is not wanted, and `localhost` may resolve to ::1).
+# `postgres` keeps the log in the `tansu` database of the cluster on PG_PORT.
 start_broker() (
     set -euo pipefail
     name=$1 port=$2 engine=$3
     dir="$CL_DATA/$name" log="$CL_DATA/logs/$name.log"
+    bin=$TANSU_BIN
     case $engine in
         sqlite) storage=sqlite://tansu.db ;; # relative to cwd: sqlite:///abs/path is mangled in 0.6.0
         memory) storage=memory://tansu/ ;;
+        postgres)
+            storage="postgres://postgres@127.0.0.1:${4:?the PostgreSQL port}/tansu"
+            bin=$TANSU_PG_BIN
+            ensure_tansu_schema "$4"
+            ;;
         *) cl_log "unknown broker engine: $engine"; exit 1 ;;
     esac
     pid=$(cat "$dir/pid" 2>/dev/null || true)
@@ -233,7 +325,7 @@ start_broker() (
     # setsid: the broker must outlive this shell and its process group (CI job, terminal).
     # env -u: tansu also reads these from the environment; keep the caller's out.
     setsid env -u SCHEMA_REGISTRY -u OTEL_EXPORTER_OTLP_ENDPOINT -u CLUSTER_ID \
-        "$TANSU_BIN" broker \
+        "$bin" broker \
         --listener-url "tcp://127.0.0.1:$port" \
         --advertised-listener-url "tcp://127.0.0.1:$port" \
         --storage-engine "$storage" \
@@ -242,16 +334,13 @@ start_broker() (
     wait_for_port "$port" 30 || { cl_log "tansu did not open port $port"; tail -n 20 "$log" >&2; exit 1; }
 )
 
-# Stop every instance under this clone's .data (never other clones' services).
+# Stop every instance under this clone's .data (never other clones' services):
+# the brokers first, as the dev broker keeps its log in PostgreSQL.
 stop_all() (
     set -euo pipefail
     shopt -s nullglob
     for dir in "$CL_DATA"/*/; do
         dir=${dir%/}
-        if [ -f "$dir/data/postmaster.pid" ]; then
-            cl_log "stopping PostgreSQL $(basename "$dir")"
-            as_pg "$PG_BIN/pg_ctl" -D "$(readlink -f "$dir")/data" -m fast -w stop >/dev/null || true
-        fi
         pid=$(cat "$dir/pid" 2>/dev/null || true)
         if [ -n "$pid" ] && proc_is tansu "$pid"; then
             cl_log "stopping tansu $(basename "$dir") (pid $pid)"
@@ -260,5 +349,12 @@ stop_all() (
             ! proc_is tansu "$pid" || kill -9 "$pid" 2>/dev/null || true
         fi
         rm -f "$dir/pid"
+    done
+    for dir in "$CL_DATA"/*/; do
+        dir=${dir%/}
+        if [ -f "$dir/data/postmaster.pid" ]; then
+            cl_log "stopping PostgreSQL $(basename "$dir")"
+            as_pg "$PG_BIN/pg_ctl" -D "$(readlink -f "$dir")/data" -m fast -w stop >/dev/null || true
+        fi
     done
 )
