@@ -38,6 +38,15 @@ pub struct LoadArgs {
     /// Makes the emails of this run unique.
     #[arg(long, default_value = "load")]
     pub prefix: String,
+    /// Plain writes upsert (`/v1/contacts/upsert`) over this many emails,
+    /// each time with new metadata: a working set that stops growing once
+    /// every email exists (0: every plain write creates a new contact).
+    #[arg(long, default_value_t = 0)]
+    pub distinct: usize,
+    /// Every Nth request lists contacts instead (`GET /v1/contacts`, 20 by
+    /// tag); 0: none.
+    #[arg(long, default_value_t = 0)]
+    pub read_every: usize,
     /// Instead of HTTP load: hash with argon2id on every core for this many
     /// seconds and print the rate (the bench's raw hashing capacity, kept out
     /// of the service's process and its allocator).
@@ -54,6 +63,40 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let report = generate(&args).await?;
     println!("{report}");
     Ok(())
+}
+
+/// What request `i` of a run is.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Password,
+    Read,
+    Write,
+}
+
+fn kind(args: &LoadArgs, i: usize) -> Kind {
+    if args.password_every > 0 && i.is_multiple_of(args.password_every) {
+        Kind::Password
+    } else if args.read_every > 0 && i % args.read_every == 1 % args.read_every {
+        Kind::Read
+    } else {
+        Kind::Write
+    }
+}
+
+fn request(client: &reqwest::Client, args: &LoadArgs, i: usize) -> reqwest::RequestBuilder {
+    let base = args.url.trim_end_matches('/');
+    let request = match kind(args, i) {
+        Kind::Read => client.get(format!("{base}/v1/contacts?tag=bench&limit=20")),
+        Kind::Password => client.post(format!("{base}/v1/contacts")).json(&body(&args.prefix, i, true)),
+        Kind::Write if args.distinct > 0 => {
+            // Not the users' emails: an upsert never matches a registered user.
+            let mut b = body(&format!("{}-set", args.prefix), i % args.distinct, false);
+            b["metadata"] = json!({"i": i});
+            client.post(format!("{base}/v1/contacts/upsert")).json(&b)
+        }
+        Kind::Write => client.post(format!("{base}/v1/contacts")).json(&body(&args.prefix, i, false)),
+    };
+    request.bearer_auth(&args.key)
 }
 
 fn body(prefix: &str, i: usize, password: bool) -> serde_json::Value {
@@ -80,9 +123,9 @@ pub async fn generate(args: &LoadArgs) -> anyhow::Result<serde_json::Value> {
         } else {
             None
         };
-        let password = args.password_every > 0 && i % args.password_every == 0;
-        let (client, gate) = (client.clone(), gate.clone());
-        let (url, key, body) = (format!("{}/v1/contacts", args.url), args.key.clone(), body(&args.prefix, i, password));
+        let what = kind(args, i);
+        let gate = gate.clone();
+        let request = request(&client, args, i);
         let permit = if scheduled.is_none() { Some(gate.clone().acquire_owned().await?) } else { None };
         tasks.push(tokio::spawn(async move {
             let _permit = match permit {
@@ -90,19 +133,23 @@ pub async fn generate(args: &LoadArgs) -> anyhow::Result<serde_json::Value> {
                 None => gate.acquire_owned().await.expect("semaphore open"),
             };
             let t = scheduled.unwrap_or_else(Instant::now);
-            let status = client.post(url).bearer_auth(key).json(&body).send().await.map(|r| r.status().as_u16());
-            (t.elapsed(), status.unwrap_or(0), password)
+            let status = request.send().await.map(|r| r.status().as_u16());
+            (t.elapsed(), status.unwrap_or(0), what)
         }));
     }
-    let mut latencies = Vec::with_capacity(args.requests);
-    let mut password_latencies = Vec::new();
+    let (mut latencies, mut password_latencies, mut read_latencies) =
+        (Vec::with_capacity(args.requests), vec![], vec![]);
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
     for t in tasks {
-        let (d, status, password) = t.await?;
+        let (d, status, what) = t.await?;
         *statuses.entry(status.to_string()).or_default() += 1;
-        if status == 201 {
+        if (200..300).contains(&status) {
             let ms = d.as_secs_f64() * 1000.0;
-            if password { password_latencies.push(ms) } else { latencies.push(ms) }
+            match what {
+                Kind::Password => password_latencies.push(ms),
+                Kind::Read => read_latencies.push(ms),
+                Kind::Write => latencies.push(ms),
+            }
         }
     }
     let took = started.elapsed().as_secs_f64();
@@ -121,6 +168,8 @@ pub async fn generate(args: &LoadArgs) -> anyhow::Result<serde_json::Value> {
         "statuses": statuses,
         "latency_ms": percentiles(&mut latencies),
         "password_latency_ms": percentiles(&mut password_latencies),
+        "read_latency_ms": percentiles(&mut read_latencies),
+        "ok_per_s": (statuses.iter().filter(|(k, _)| k.starts_with('2')).map(|(_, n)| n).sum::<u64>() as f64 / took).round(),
         "client_cpu_ms": cpu_ms,
     }))
 }
@@ -146,6 +195,7 @@ pub async fn in_child(args: &LoadArgs) -> anyhow::Result<serde_json::Value> {
         .args(["--requests", &args.requests.to_string(), "--concurrency", &args.concurrency.to_string()])
         .args(["--rate", &args.rate.to_string(), "--password-every", &args.password_every.to_string()])
         .args(["--hash-secs", &args.hash_secs.to_string()])
+        .args(["--distinct", &args.distinct.to_string(), "--read-every", &args.read_every.to_string()])
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
         .output()
