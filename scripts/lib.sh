@@ -258,6 +258,20 @@ ensure_tansu_schema() (
     fi
 )
 
+# stop_broker_in DIR: stop the tansu whose pid DIR/pid holds (TERM, then KILL
+# after 10 s), and forget the pid.
+stop_broker_in() {
+    local dir=$1 pid
+    pid=$(cat "$dir/pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && proc_is tansu "$pid"; then
+        cl_log "stopping tansu $(basename "$dir") (pid $pid)"
+        kill "$pid"
+        for _ in $(seq 50); do proc_is tansu "$pid" || break; sleep 0.2; done
+        ! proc_is tansu "$pid" || kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/pid"
+}
+
 # retire_sqlite_dev_broker: the dev broker ran Tansu's sqlite engine in
 # .data/tansu-dev until 2026-11-30. Its log is not carried over, so the dev
 # database built from it is renamed aside (both are kept, nothing is deleted)
@@ -266,14 +280,7 @@ retire_sqlite_dev_broker() (
     set -euo pipefail
     old="$CL_DATA/tansu-dev"
     [ -e "$old/tansu.db" ] || exit 0
-    pid=$(cat "$old/pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && proc_is tansu "$pid"; then
-        cl_log "stopping the sqlite dev broker (pid $pid)"
-        kill "$pid"
-        for _ in $(seq 50); do proc_is tansu "$pid" || break; sleep 0.2; done
-        ! proc_is tansu "$pid" || kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$old/pid"
+    stop_broker_in "$old"
     aside="contact_ledger_sqlite_broker_$(date +%Y%m%d%H%M%S)"
     url="postgres://postgres@127.0.0.1:$1/postgres"
     "$PG_BIN/psql" "$url" -qc "ALTER DATABASE contact_ledger RENAME TO $aside" ||
@@ -341,14 +348,7 @@ stop_all() (
     shopt -s nullglob
     for dir in "$CL_DATA"/*/; do
         dir=${dir%/}
-        pid=$(cat "$dir/pid" 2>/dev/null || true)
-        if [ -n "$pid" ] && proc_is tansu "$pid"; then
-            cl_log "stopping tansu $(basename "$dir") (pid $pid)"
-            kill "$pid"
-            for _ in $(seq 50); do proc_is tansu "$pid" || break; sleep 0.2; done
-            ! proc_is tansu "$pid" || kill -9 "$pid" 2>/dev/null || true
-        fi
-        rm -f "$dir/pid"
+        stop_broker_in "$dir"
     done
     for dir in "$CL_DATA"/*/; do
         dir=${dir%/}
