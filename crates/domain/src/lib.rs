@@ -12,6 +12,7 @@ mod examples;
 pub mod ids;
 pub mod input;
 mod packed;
+mod store;
 pub mod patch;
 pub mod roles;
 pub mod rules;

@@ -1,10 +1,7 @@
 //! A tenant's state as the command handler holds it in memory: the contacts
 //! and the indexes that uniqueness rules are decided against. Built only by
 //! folding events (`evolve`), never by reading a read model.
-use std::{
-    collections::{BTreeMap, HashMap, HashSet},
-    hash::{Hash, Hasher},
-};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,8 +11,9 @@ use crate::{
     contact::{Contact, ContactKind, normalize_email},
     event::Event,
     ids::{ContactId, InviteId},
-    packed::Packed,
+    packed::{self, Head},
     roles::{Grant, GrantStatus, RoleDef},
+    store::{ContactStore, Key},
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,16 +27,11 @@ pub struct TenantInfo {
 #[derive(Clone, Debug, Default)]
 pub struct TenantState {
     pub info: Option<TenantInfo>,
-    /// Every live contact, packed (see `Packed`); read through `contact`.
-    contacts: HashMap<Key, Packed>,
+    /// Every live contact, packed, and indexed by id, email and external id
+    /// (see `store`); read through `contact`.
+    contacts: ContactStore,
     /// The few contacts with a `type_id` (organisation contacts).
     type_ids: HashMap<Key, i64>,
-    /// Contacts found by email: a hash of (kind, normalised email) to the
-    /// ids with it; a lookup checks each candidate's own email, so a hash
-    /// collision never confuses two addresses.
-    emails: HashMap<u64, Ids>,
-    /// The same for external ids.
-    external_ids: HashMap<u64, Ids>,
     pub last_number: u64,
     /// The tenant's catalogue of access roles, by reference.
     pub roles: BTreeMap<String, RoleDef>,
@@ -106,19 +99,16 @@ impl TenantState {
             }
             Event::ContactUpdated(e) => {
                 if let Some(mut c) = self.contact(e.contact_id) {
-                    self.take(e.contact_id);
                     c.profile = e.profile.clone();
                     c.version = e.version;
                     c.updated_at = e.at;
                     self.put(&c);
                 }
             }
-            Event::PasswordSet(e) => {
-                if let Some(c) = self.contacts.get_mut(&key(e.contact_id)) {
-                    c.registered = true;
-                    c.version = e.version;
-                }
-            }
+            Event::PasswordSet(e) => self.contacts.repack(&key(e.contact_id), |c| {
+                c.registered = true;
+                c.version = e.version;
+            }),
             Event::InviteRequested(e) => {
                 // Only the newest invite of a contact can be used: an older link
                 // must not set the password after a newer one did.
@@ -177,9 +167,7 @@ impl TenantState {
     }
 
     fn bump(&mut self, contact: ContactId, version: u64) {
-        if let Some(c) = self.contacts.get_mut(&key(contact)) {
-            c.version = version;
-        }
+        self.contacts.repack(&key(contact), |c| c.version = version);
     }
 
     /// Organisation contacts (a `contact` with a `type_id`, emnify's) are not
@@ -187,14 +175,18 @@ impl TenantState {
     /// organisation's billing and technical contact may share one) and an
     /// upsert by email never lands on them.
     fn found_by_email(c: &Contact) -> bool {
-        !(c.kind == ContactKind::Contact && c.type_id.is_some())
+        Self::kind_found_by_email(c.kind, c.type_id)
+    }
+
+    fn kind_found_by_email(kind: ContactKind, type_id: Option<i64>) -> bool {
+        !(kind == ContactKind::Contact && type_id.is_some())
     }
 
     /// Everything this state holds, in a canonical order (equal states give
     /// equal snapshots); the indexes are left out and rebuilt on restore.
     pub fn snapshot(&self) -> TenantSnapshot {
-        let mut contacts: Vec<(Key, Packed, Option<i64>)> =
-            self.contacts.iter().map(|(k, p)| (*k, p.clone(), self.type_ids.get(k).copied())).collect();
+        let mut contacts: Vec<(Key, Vec<u8>, Option<i64>)> =
+            self.contacts.iter().map(|(k, p)| (*k, p.to_vec(), self.type_ids.get(k).copied())).collect();
         contacts.sort_by_key(|(k, _, _)| *k);
         let mut grants: Vec<(ContactId, Vec<Grant>)> =
             self.grants.iter().map(|(c, g)| (*c, g.values().cloned().collect())).collect();
@@ -216,8 +208,16 @@ impl TenantState {
 
     /// The state a snapshot was taken of, indexes rebuilt.
     pub fn restore(s: TenantSnapshot) -> TenantState {
-        let mut state = TenantState {
+        let type_ids: HashMap<Key, i64> = s.contacts.iter().filter_map(|(k, _, t)| Some((*k, (*t)?))).collect();
+        let contacts = s.contacts.into_iter().map(|(k, p, type_id)| {
+            // The packed contact moves in as read.
+            let by_email = Head::read(&p).is_some_and(|(h, _)| Self::kind_found_by_email(h.kind, type_id));
+            (k, p, by_email)
+        });
+        TenantState {
             info: s.info,
+            contacts: ContactStore::restore(contacts.collect()),
+            type_ids,
             last_number: s.last_number,
             roles: s.roles.into_iter().map(|r| (r.reference.clone(), r)).collect(),
             grants: s
@@ -227,70 +227,51 @@ impl TenantState {
                 .collect(),
             invites: s.invites.into_iter().collect(),
             deleted: s.deleted.into_iter().collect(),
-            ..TenantState::default()
-        };
-        for (k, packed, type_id) in s.contacts {
-            // The packed contact moves in as read; it is unpacked only to index it.
-            let contact = packed.unpack(id_of(&k), type_id);
-            state.index(&contact);
-            if let Some(t) = type_id {
-                state.type_ids.insert(k, t);
-            }
-            state.contacts.insert(k, packed);
         }
-        state
     }
 
     /// Stores a contact and indexes it.
+    /// Stores a contact (replacing the one with its id) and indexes it.
     fn put(&mut self, c: &Contact) {
         let k = key(c.id);
-        self.index(c);
-        if let Some(t) = c.type_id {
-            self.type_ids.insert(k, t);
-        }
-        self.contacts.insert(k, Packed::of(c));
-    }
-
-    fn index(&mut self, c: &Contact) {
-        let k = key(c.id);
-        if let Some(email) = c.profile.email.as_ref().filter(|_| Self::found_by_email(c)) {
-            self.emails.entry(email_hash(c.kind, email)).or_default().insert(k);
-        }
-        if let Some(x) = &c.profile.external_id {
-            self.external_ids.entry(text_hash(x)).or_default().insert(k);
-        }
+        match c.type_id {
+            Some(t) => self.type_ids.insert(k, t),
+            None => self.type_ids.remove(&k),
+        };
+        self.contacts.insert(k, &packed::pack(c), Self::found_by_email(c));
     }
 
     /// Removes a contact and its index entries.
     fn take(&mut self, id: ContactId) {
-        let Some(c) = self.contact(id) else { return };
         let k = key(id);
-        if let Some(email) = c.profile.email.as_ref().filter(|_| Self::found_by_email(&c)) {
-            unlink(&mut self.emails, email_hash(c.kind, email), &k);
-        }
-        if let Some(x) = &c.profile.external_id {
-            unlink(&mut self.external_ids, text_hash(x), &k);
-        }
         self.type_ids.remove(&k);
         self.contacts.remove(&k);
+    }
+
+    fn unpack(&self, k: &Key, p: &[u8]) -> Option<Contact> {
+        packed::unpack(p, id_of(k), self.type_ids.get(k).copied())
     }
 
     /// A live contact, unpacked.
     pub fn contact(&self, id: ContactId) -> Option<Contact> {
         let k = key(id);
-        self.contacts.get(&k).map(|p| p.unpack(id, self.type_ids.get(&k).copied()))
+        self.unpack(&k, self.contacts.get(&k)?)
     }
 
     pub fn has_contact(&self, id: ContactId) -> bool {
-        self.contacts.contains_key(&key(id))
+        self.contacts.get(&key(id)).is_some()
+    }
+
+    fn head(&self, id: ContactId) -> Option<Head> {
+        Head::read(self.contacts.get(&key(id))?).map(|(h, _)| h)
     }
 
     pub fn contact_kind(&self, id: ContactId) -> Option<ContactKind> {
-        self.contacts.get(&key(id)).map(|p| p.kind)
+        self.head(id).map(|h| h.kind)
     }
 
     pub fn contact_version(&self, id: ContactId) -> Option<u64> {
-        self.contacts.get(&key(id)).map(|p| p.version)
+        self.head(id).map(|h| h.version)
     }
 
     pub fn contact_count(&self) -> usize {
@@ -299,40 +280,31 @@ impl TenantState {
 
     /// Every live contact, unpacked (in no particular order).
     pub fn contacts(&self) -> impl Iterator<Item = Contact> + '_ {
-        self.contacts.keys().filter_map(|k| self.contact(id_of(k)))
+        self.contacts.iter().filter_map(|(k, p)| self.unpack(k, p))
     }
 
     /// Contacts of a kind with this email (compared normalised), oldest first.
     pub fn with_email(&self, kind: ContactKind, email: &str) -> impl Iterator<Item = Contact> + '_ {
         let wanted = normalize_email(email);
-        self.emails
-            .get(&email_hash(kind, email))
-            .map(Ids::keys)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|k| self.contact(id_of(k)))
+        let mut found: Vec<Contact> = (self.contacts.by_email(kind, email))
+            .filter_map(|(k, p)| self.unpack(k, p))
             .filter(move |c| {
                 c.kind == kind
                     && Self::found_by_email(c)
                     && c.profile.email.as_deref().is_some_and(|e| normalize_email(e) == wanted)
             })
+            .collect();
+        found.sort_by_key(|c| key(c.id));
+        found.into_iter()
     }
 
     pub fn by_external_id(&self, external_id: &str) -> Option<Contact> {
-        self.external_ids
-            .get(&text_hash(external_id))
-            .map(Ids::keys)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|k| self.contact(id_of(k)))
-            .find(|c| c.profile.external_id.as_deref() == Some(external_id))
+        (self.contacts.by_external_id(external_id))
+            .filter_map(|(k, p)| self.unpack(k, p))
+            .filter(|c| c.profile.external_id.as_deref() == Some(external_id))
+            .min_by_key(|c| key(c.id))
     }
 }
-
-/// A contact id as the maps key it: 16 bytes, byte-aligned (a `u128` key
-/// would pad every entry to 16-byte alignment). Big-endian, so keys sort as
-/// the ids do.
-type Key = [u8; 16];
 
 fn key(id: ContactId) -> Key {
     id.0.to_bytes()
@@ -346,76 +318,13 @@ fn id_of(k: &Key) -> ContactId {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TenantSnapshot {
     info: Option<TenantInfo>,
-    contacts: Vec<(Key, Packed, Option<i64>)>,
+    /// Each contact packed (`packed::pack`), with its `type_id`.
+    contacts: Vec<(Key, Vec<u8>, Option<i64>)>,
     last_number: u64,
     roles: Vec<RoleDef>,
     grants: Vec<(ContactId, Vec<Grant>)>,
     invites: Vec<(InviteId, Invite)>,
     deleted: Vec<ContactId>,
-}
-
-/// The ids under one index hash, ascending (oldest first); almost always one.
-#[derive(Clone, Debug)]
-enum Ids {
-    One(Key),
-    Many(Vec<Key>),
-}
-
-impl Default for Ids {
-    fn default() -> Self {
-        Ids::Many(Vec::new())
-    }
-}
-
-impl Ids {
-    fn keys(&self) -> &[Key] {
-        match self {
-            Ids::One(k) => std::slice::from_ref(k),
-            Ids::Many(v) => v,
-        }
-    }
-
-    fn insert(&mut self, k: Key) {
-        let mut all = self.keys().to_vec();
-        if let Err(at) = all.binary_search(&k) {
-            all.insert(at, k);
-        }
-        *self = match all.as_slice() {
-            [one] => Ids::One(*one),
-            _ => Ids::Many(all),
-        };
-    }
-
-    /// Whether any id is left.
-    fn remove(&mut self, k: &Key) -> bool {
-        let all: Vec<Key> = self.keys().iter().filter(|x| *x != k).copied().collect();
-        *self = match all.as_slice() {
-            [one] => Ids::One(*one),
-            _ => Ids::Many(all),
-        };
-        !self.keys().is_empty()
-    }
-}
-
-fn unlink(index: &mut HashMap<u64, Ids>, hash: u64, k: &Key) {
-    if let Some(ids) = index.get_mut(&hash)
-        && !ids.remove(k)
-    {
-        index.remove(&hash);
-    }
-}
-
-fn email_hash(kind: ContactKind, email: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    kind.hash(&mut h);
-    normalize_email(email).hash(&mut h);
-    h.finish()
-}
-
-fn text_hash(text: &str) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
 }
 
 #[cfg(test)]

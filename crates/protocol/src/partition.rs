@@ -303,7 +303,8 @@ impl PartitionState {
 /// Bumped whenever the snapshot layout changes: an older snapshot is then
 /// ignored (the claim folds from offset 0) rather than misread.
 /// 2: the dedup window's anchor is capped by the writer's clock.
-const SNAPSHOT_FORMAT: u32 = 2;
+/// 3: a contact is one packed byte string (header and profile).
+const SNAPSHOT_FORMAT: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
