@@ -11,9 +11,9 @@
 //!
 //! A changed contact is written anew and its old bytes counted as garbage;
 //! once the garbage outweighs the live bytes, the arena is copied afresh.
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher};
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder as RandomState, HashTable};
 
 use crate::{
     contact::{ContactKind, normalize_email},
@@ -193,10 +193,22 @@ impl ContactStore {
     }
 }
 
+/// The hash of a kind and an email as `normalize_email` gives it; a short
+/// ASCII email (almost all) is lowercased on the stack rather than in a new
+/// `String` (a table's growth hashes every entry again).
 fn email_hash(hasher: &RandomState, kind: ContactKind, email: &str) -> u64 {
     let mut h = hasher.build_hasher();
     kind.hash(&mut h);
-    normalize_email(email).hash(&mut h);
+    let trimmed = email.trim();
+    let mut buf = [0u8; 128];
+    match buf.get_mut(..trimmed.len()) {
+        Some(lower) if trimmed.is_ascii() => {
+            lower.copy_from_slice(trimmed.as_bytes());
+            lower.make_ascii_lowercase();
+            h.write(lower);
+        }
+        _ => h.write(normalize_email(email).as_bytes()),
+    }
     h.finish()
 }
 
@@ -257,7 +269,9 @@ impl Arena {
         let chunk = self.chunks.last_mut()?;
         let end = chunk.len() + len;
         if end > chunk.capacity() {
-            let grown = end.next_power_of_two().clamp(256, CHUNK);
+            // The first chunk grows from small (most tenants are small); a
+            // tenant that filled one gets whole chunks from then on.
+            let grown = if number == 0 { end.next_power_of_two().clamp(256, CHUNK) } else { CHUNK };
             chunk.reserve_exact(grown - chunk.len());
         }
         let offset = chunk.len();
@@ -293,6 +307,23 @@ mod tests {
 
     fn key(n: u8) -> Key {
         [n; 16]
+    }
+
+    #[test]
+    fn an_email_hashes_as_its_normal_form_does() {
+        let h = RandomState::default();
+        let long = format!("{}@Example.com", "A".repeat(200));
+        for (a, b) in [
+            (" Ada@Example.COM\t", "ada@example.com"),
+            ("\u{b}x@y.z", "x@y.z"),
+            ("ÄDA@Example.com ", "äda@example.com"),
+            ("AΣ@x.y", "aς@x.y"),
+            (long.as_str(), long.to_lowercase().as_str()),
+        ] {
+            assert_eq!(normalize_email(a), normalize_email(b), "the test's pairs are equal once normalised");
+            assert_eq!(email_hash(&h, ContactKind::User, a), email_hash(&h, ContactKind::User, b), "{a:?}");
+        }
+        assert_ne!(email_hash(&h, ContactKind::User, "a@x.y"), email_hash(&h, ContactKind::Guest, "a@x.y"));
     }
 
     #[test]
