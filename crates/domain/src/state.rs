@@ -349,6 +349,76 @@ mod tests {
         (id, Event::ContactCreated(e))
     }
 
+    /// Thousands of contacts changing email and external id, some deleted,
+    /// enough for the arena to fill chunks and be compacted: every lookup
+    /// agrees with a plain model, before and after a snapshot round trip.
+    #[test]
+    fn lookups_agree_with_a_plain_model_through_changes_compaction_and_restore() {
+        use std::collections::BTreeMap as Model;
+        let mut s = TenantState::default();
+        let mut model: Model<ContactId, (String, Option<String>)> = Model::new();
+        let email = |i: u64, round: u64| format!("Person{i}.r{round}@Example.com");
+        for i in 1..=3000u64 {
+            let x = (i % 3 == 0).then(|| format!("x-{i}"));
+            let (id, e) = created(i, ContactKind::Guest, &email(i, 0), x.as_deref());
+            s.apply(&e);
+            model.insert(id, (email(i, 0), x));
+        }
+        for round in 1..=4u64 {
+            for i in (1..=3000u64).filter(|i| i % 4 != round % 4) {
+                let id = ContactId(Ulid::from_parts(i, 0));
+                let Some((_, x)) = model.get(&id).cloned() else { continue };
+                let x = if round == 2 && i % 5 == 0 { Some(format!("x-{i}-moved")) } else { x };
+                let profile = Profile { email: Some(email(i, round)), external_id: x.clone(), ..Profile::default() };
+                let e = ContactUpdated {
+                    contact_id: id,
+                    profile,
+                    changed: vec!["email".into()],
+                    version: round + 1,
+                    at: at(),
+                };
+                s.apply(&Event::ContactUpdated(e));
+                model.insert(id, (email(i, round), x));
+            }
+            for i in (round * 7..3000).step_by(97) {
+                let id = ContactId(Ulid::from_parts(i, 0));
+                if model.remove(&id).is_some() {
+                    s.apply(&Event::ContactDeleted(ContactDeleted { contact_id: id, version: 9, at: at() }));
+                }
+            }
+        }
+        let check = |s: &TenantState| {
+            assert_eq!(s.contact_count(), model.len());
+            for (id, (mail, x)) in &model {
+                let found: Vec<ContactId> =
+                    s.with_email(ContactKind::Guest, &mail.to_uppercase()).map(|c| c.id).collect();
+                assert_eq!(found, vec![*id], "{mail}");
+                let i = id.0.timestamp_ms();
+                for old in (0..=4).map(|r| email(i, r)).filter(|m| m != mail) {
+                    assert_eq!(s.with_email(ContactKind::Guest, &old).count(), 0, "{old} is no longer anyone's");
+                }
+                if let Some(x) = x {
+                    assert_eq!(s.by_external_id(x).map(|c| c.id), Some(*id), "{x}");
+                    if x.ends_with("-moved") {
+                        assert_eq!(s.by_external_id(&format!("x-{i}")), None, "the old external id is free");
+                    }
+                }
+            }
+            for i in 1..=3000u64 {
+                let id = ContactId(Ulid::from_parts(i, 0));
+                assert_eq!(s.has_contact(id), model.contains_key(&id));
+                if !model.contains_key(&id) {
+                    assert_eq!(s.with_email(ContactKind::Guest, &email(i, 0)).count(), 0);
+                }
+            }
+        };
+        assert!(s.contacts.compactions() > 0, "the arena was compacted along the way");
+        check(&s);
+        let restored = TenantState::restore(s.snapshot());
+        check(&restored);
+        assert_eq!(restored.snapshot(), s.snapshot());
+    }
+
     #[test]
     fn packed_contacts_are_found_by_email_and_external_id_until_they_change_or_go() {
         let mut s = TenantState::default();

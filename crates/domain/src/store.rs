@@ -44,11 +44,18 @@ pub(crate) struct ContactStore {
     emails: HashTable<u32>,
     external_ids: HashTable<u32>,
     hasher: RandomState,
+    /// How many times the arena was copied afresh.
+    compactions: u32,
 }
 
 impl ContactStore {
     pub fn len(&self) -> usize {
         self.by_id.len()
+    }
+
+    #[cfg(test)]
+    pub fn compactions(&self) -> u32 {
+        self.compactions
     }
 
     /// A store of these contacts; `true` marks a contact found by email.
@@ -167,9 +174,8 @@ impl ContactStore {
         };
         let (slots, arena, hasher) = (&self.slots, &self.arena, &self.hasher);
         let packed_of = |i: u32| slots.get(i as usize).map_or(&[][..], |s| arena.get(s.at, s.len));
-        self.by_id.insert_unique(hasher.hash_one(key), i, |j| {
-            slots.get(*j as usize).map_or(0, |s| hasher.hash_one(s.key))
-        });
+        self.by_id
+            .insert_unique(hasher.hash_one(key), i, |j| slots.get(*j as usize).map_or(0, |s| hasher.hash_one(s.key)));
         if by_email && let Some(hash) = stored_email_hash(hasher, p) {
             self.emails.insert_unique(hash, i, |j| stored_email_hash(hasher, packed_of(*j)).unwrap_or(0));
         }
@@ -190,6 +196,7 @@ impl ContactStore {
             s.at = fresh.put(self.arena.get(s.at, s.len));
         }
         self.arena = fresh;
+        self.compactions += 1;
     }
 }
 
