@@ -315,7 +315,6 @@ mod tests {
             [(ContactKind::User, true, 1_700_000_000, 1_700_000_500), (ContactKind::Contact, false, -86_400, -90_000)]
         {
             let c = Contact {
-                id: ContactId(ulid::Ulid::from_parts(5, 6)),
                 number: 300,
                 kind,
                 type_id: Some(4),
@@ -324,6 +323,7 @@ mod tests {
                 version: u64::MAX,
                 created_at: at(created),
                 updated_at: at(updated),
+                ..c0()
             };
             let p = pack(&c);
             assert_eq!(unpack(&p, c.id, c.type_id), Some(c.clone()));
