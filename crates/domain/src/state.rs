@@ -230,7 +230,6 @@ impl TenantState {
         }
     }
 
-    /// Stores a contact and indexes it.
     /// Stores a contact (replacing the one with its id) and indexes it.
     fn put(&mut self, c: &Contact) {
         let k = key(c.id);
@@ -288,7 +287,7 @@ impl TenantState {
         let wanted = normalize_email(email);
         let mut found: Vec<Contact> = (self.contacts.by_email(kind, email))
             .filter_map(|(k, p)| self.unpack(k, p))
-            .filter(move |c| {
+            .filter(|c| {
                 c.kind == kind
                     && Self::found_by_email(c)
                     && c.profile.email.as_deref().is_some_and(|e| normalize_email(e) == wanted)
