@@ -100,7 +100,7 @@ pub(crate) fn text_field(packed: &[u8], tag: u8) -> Option<&str> {
     let mut r = Reader(profile);
     // Fields are written in tag order, and these two come first.
     while let Some(t) = r.byte() {
-        if t > tag || usize::from(t) >= TEXT_FIELDS {
+        if t > tag {
             return None;
         }
         let chunk = r.chunk()?;

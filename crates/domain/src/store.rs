@@ -116,7 +116,7 @@ impl ContactStore {
         self.arena.free(slot.at, slot.len);
         let at = self.arena.put(&new);
         if let Some(s) = self.slots.get_mut(i as usize) {
-            *s = Slot { key: *key, at, len: new.len() as u32 };
+            (s.at, s.len) = (at, new.len() as u32);
         }
         self.compact_if_due();
     }
@@ -136,8 +136,8 @@ impl ContactStore {
         {
             entry.remove();
         }
-        if let Some(x) = packed::text_field(p, EXTERNAL_ID)
-            && let Ok(entry) = self.external_ids.find_entry(self.hasher.hash_one(x), |j| *j == i)
+        if let Some(hash) = stored_external_id_hash(&self.hasher, p)
+            && let Ok(entry) = self.external_ids.find_entry(hash, |j| *j == i)
         {
             entry.remove();
         }
@@ -179,9 +179,8 @@ impl ContactStore {
         if by_email && let Some(hash) = stored_email_hash(hasher, p) {
             self.emails.insert_unique(hash, i, |j| stored_email_hash(hasher, packed_of(*j)).unwrap_or(0));
         }
-        if let Some(x) = packed::text_field(p, EXTERNAL_ID) {
-            let external_hash = |p: &[u8]| packed::text_field(p, EXTERNAL_ID).map_or(0, |x| hasher.hash_one(x));
-            self.external_ids.insert_unique(hasher.hash_one(x), i, |j| external_hash(packed_of(*j)));
+        if let Some(hash) = stored_external_id_hash(hasher, p) {
+            self.external_ids.insert_unique(hash, i, |j| stored_external_id_hash(hasher, packed_of(*j)).unwrap_or(0));
         }
     }
 
@@ -222,6 +221,10 @@ fn email_hash(hasher: &RandomState, kind: ContactKind, email: &str) -> u64 {
 fn stored_email_hash(hasher: &RandomState, p: &[u8]) -> Option<u64> {
     let (head, _) = Head::read(p)?;
     Some(email_hash(hasher, head.kind, packed::text_field(p, EMAIL)?))
+}
+
+fn stored_external_id_hash(hasher: &RandomState, p: &[u8]) -> Option<u64> {
+    packed::text_field(p, EXTERNAL_ID).map(|x| hasher.hash_one(x))
 }
 
 /// Chunks of at most `CHUNK` bytes, each a `Vec` that grows by doubling
