@@ -20,7 +20,6 @@ CL_TEST_BROKER_PORT="${CL_TEST_BROKER_PORT:-19093}"
 
 PG_BIN=/usr/lib/postgresql/15/bin
 TANSU_VERSION=0.6.0
-TANSU_BIN="${CARGO_HOME:-$HOME/.cargo}/bin/tansu"
 case ":$PATH:" in *":${CARGO_HOME:-$HOME/.cargo}/bin:"*) ;; *) PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH" ;; esac
 
 cl_log() { echo "[services] $*" >&2; }
@@ -100,65 +99,31 @@ ensure_postgres_installed() (
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
 )
 
+# The broker for dev and tests: one Tansu 0.6.0 binary with both storage
+# engines and the project's patches (broker/README.md), built by broker/build
+# once per machine into a folder keyed by the build script and the patches.
+broker_key() { cat "$CL_ROOT/broker/build" "$CL_ROOT"/broker/patches/*.patch | sha256sum | cut -c1-16; }
+CL_BROKER_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/contact-ledger"
+TANSU_HOME="$CL_BROKER_CACHE/tansu-$TANSU_VERSION-$(broker_key)"
+TANSU_BIN="$TANSU_HOME/bin/tansu"
+
 tansu_ok() { [ -x "$TANSU_BIN" ] && "$TANSU_BIN" --version 2>/dev/null | grep -qx "tansu $TANSU_VERSION"; }
 
-ensure_tansu_installed() (
+ensure_broker_built() (
     set -euo pipefail
     tansu_ok && exit 0
-    # Two runs on a fresh machine (parallel CI jobs) must not both compile it:
-    # the second waits here, then finds the binary.
-    mkdir -p "${CARGO_HOME:-$HOME/.cargo}"
-    exec 9>"${CARGO_HOME:-$HOME/.cargo}/.contact-ledger-tansu.lock"
+    # Two runs on a fresh machine (parallel CI jobs, dev and test) must not
+    # both compile it: the second waits here, then finds the binary.
+    mkdir -p "$CL_BROKER_CACHE"
+    exec 9>"$CL_BROKER_CACHE/tansu.lock"
     flock 9
     tansu_ok && exit 0
     ensure_build_deps
-    cl_log "compiling the Kafka-API broker Tansu $TANSU_VERSION (first run on this machine only; 10-15 minutes on 2 cores)"
-    # Both storage features are needed: without them tansu has no storage engine at all.
-    cargo install tansu --version "$TANSU_VERSION" --locked --features libsql,dynostore
-)
-
-# The dev broker: Tansu's PostgreSQL storage engine (durable, and its fetches
-# stay fast as the log grows; the sqlite engine scans every header row per
-# fetched record: README, "Which broker"). Built from the crates.io sources of
-# 0.6.0 with one fix: `list_latest_offset_committed.sql` has a subquery without
-# an alias, which PostgreSQL accepts only from 16, so on 15 the broker drops the
-# connection on every latest-offset request. Kept per machine, beside the venv.
-TANSU_PG_DIR="${TANSU_PG_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/contact-ledger/tansu-pg-$TANSU_VERSION-alias}"
-TANSU_PG_BIN="$TANSU_PG_DIR/bin/tansu"
-TANSU_CRATE_SHA256="4fdd85473ec265140488cf8d55e82b844f5c051c8916fabdd4a71156ac053f6d"
-TANSU_STORAGE_CRATE_SHA256="720d2ed8e6010c70f7f06e5af5a7274ebbf6e42fdcd9e46de542b10dc4d2f35d"
-
-tansu_pg_ok() { [ -x "$TANSU_PG_BIN" ] && "$TANSU_PG_BIN" --version 2>/dev/null | grep -qx "tansu $TANSU_VERSION"; }
-
-ensure_tansu_pg_installed() (
-    set -euo pipefail
-    tansu_pg_ok && exit 0
-    mkdir -p "$(dirname "$TANSU_PG_DIR")"
-    exec 9>"$TANSU_PG_DIR.lock"
-    flock 9
-    tansu_pg_ok && exit 0
-    ensure_build_deps
-    ensure_apt_packages curl ca-certificates
-    cl_log "compiling Tansu $TANSU_VERSION with its PostgreSQL engine for the dev broker (first run on this machine only; ~20 minutes on 2 cores)"
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-    fetch_crate() {
-        curl -fsSL --retry 3 -o "$work/$1.crate" "https://static.crates.io/crates/$1/$1-$TANSU_VERSION.crate"
-        echo "$2  $work/$1.crate" | sha256sum -c --quiet -
-        tar -xzf "$work/$1.crate" -C "$work"
-    }
-    fetch_crate tansu "$TANSU_CRATE_SHA256"
-    fetch_crate tansu-storage "$TANSU_STORAGE_CRATE_SHA256"
-    sql="$work/tansu-storage-$TANSU_VERSION/src/sql/list_latest_offset_committed.sql"
-    sed -i 's/^limit 1);$/limit 1) as latest;/' "$sql"
-    grep -qx 'limit 1) as latest;' "$sql" || { cl_log "the patch did not apply to $sql"; exit 1; }
-    printf '\n[patch.crates-io]\ntansu-storage = { path = "../tansu-storage-%s" }\n' "$TANSU_VERSION" \
-        >>"$work/tansu-$TANSU_VERSION/Cargo.toml"
-    # The published Cargo.lock pins every other crate; only the patched one moves.
-    (cd "$work/tansu-$TANSU_VERSION" && CARGO_TARGET_DIR="$work/target" \
-        cargo build --release --bin tansu --features postgres)
-    install -D -m 755 "$work/target/release/tansu" "$TANSU_PG_BIN"
-    tansu_pg_ok
+    ensure_apt_packages curl ca-certificates patch
+    cl_log "compiling the Kafka-API broker (Tansu $TANSU_VERSION with the patches in broker/; once per machine, ~15-20 minutes on 2 cores)"
+    rm -rf "$TANSU_HOME"
+    bash "$CL_ROOT/broker/build" "$TANSU_HOME"
+    tansu_ok
 )
 
 # pg_home INSTANCE: the directory the `postgres` user keeps INSTANCE in.
@@ -245,7 +210,7 @@ start_postgres() (
 )
 
 # ensure_tansu_schema PG_PORT: the `tansu` database of the cluster on PG_PORT,
-# with upstream's schema for the PostgreSQL engine (scripts/tansu-pg/).
+# with upstream's schema for the PostgreSQL engine (broker/schema/).
 ensure_tansu_schema() (
     set -euo pipefail
     url="postgres://postgres@127.0.0.1:$1"
@@ -254,7 +219,7 @@ ensure_tansu_schema() (
     fi
     if [ -z "$("$PG_BIN/psql" "$url/tansu" -tAc "SELECT to_regclass('public.record')")" ]; then
         cl_log "creating the broker's tables in database tansu"
-        "$PG_BIN/psql" "$url/tansu" -q -v ON_ERROR_STOP=1 -f "$CL_ROOT/scripts/tansu-pg/010-schema.sql" >/dev/null
+        "$PG_BIN/psql" "$url/tansu" -q -v ON_ERROR_STOP=1 -f "$CL_ROOT/broker/schema/010-schema.sql" >/dev/null
     fi
 )
 
@@ -292,7 +257,7 @@ retire_sqlite_dev_broker() (
     cl_log "  the ledger starts empty (delete both once you do not need them)"
 )
 
-# start_broker INSTANCE PORT sqlite|memory|postgres [PG_PORT]
+# start_broker INSTANCE PORT memory|postgres [PG_PORT]
 # Tansu in .data/INSTANCE, bound and advertised on 127.0.0.1:PORT (its default
 # 0.0.0.0:9092 listener is not wanted, and `localhost` may resolve to ::1).
 # `postgres` keeps the log in the `tansu` database of the cluster on PG_PORT.
@@ -300,27 +265,32 @@ start_broker() (
     set -euo pipefail
     name=$1 port=$2 engine=$3
     dir="$CL_DATA/$name" log="$CL_DATA/logs/$name.log"
-    bin=$TANSU_BIN
     case $engine in
-        sqlite) storage=sqlite://tansu.db ;; # relative to cwd: sqlite:///abs/path is mangled in 0.6.0
         memory) storage=memory://tansu/ ;;
         postgres)
             storage="postgres://postgres@127.0.0.1:${4:?the PostgreSQL port}/tansu"
-            bin=$TANSU_PG_BIN
             ensure_tansu_schema "$4"
             ;;
         *) cl_log "unknown broker engine: $engine"; exit 1 ;;
     esac
     pid=$(cat "$dir/pid" 2>/dev/null || true)
     if [ -n "$pid" ] && proc_is tansu "$pid"; then
-        wait_for_port "$port" 30 || { cl_log "broker $name (pid $pid) does not answer on port $port"; exit 1; }
-        cl_log "broker $name already running on 127.0.0.1:$port"
-        exit 0
+        if [ "$(readlink "/proc/$pid/exe")" != "$TANSU_BIN" ]; then
+            cl_log "broker $name runs another build ($(readlink "/proc/$pid/exe")): restarting it"
+            stop_broker_in "$dir"
+        else
+            wait_for_port "$port" 30 || { cl_log "broker $name (pid $pid) does not answer on port $port"; exit 1; }
+            cl_log "broker $name already running on 127.0.0.1:$port"
+            exit 0
+        fi
     fi
     if port_open "$port"; then
-        # Most likely the same purpose's broker of another clone: reuse it.
-        owner=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o '"[^"]*"' | head -n1 | tr -d '"')
-        [ "$owner" = tansu ] || { cl_log "port $port is taken by ${owner:-an unknown process}, not tansu"; exit 1; }
+        # Most likely the same purpose's broker of another clone: reuse it
+        # when it is this build.
+        owner=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)
+        [ -n "$owner" ] && proc_is tansu "$owner" || { cl_log "port $port is taken by a process that is not tansu"; exit 1; }
+        [ "$(readlink "/proc/$owner/exe")" = "$TANSU_BIN" ] ||
+            { cl_log "port $port is taken by another tansu build (pid $owner, $(readlink "/proc/$owner/exe")); stop it first"; exit 1; }
         cl_log "a tansu broker is already running on 127.0.0.1:$port, reusing it"
         exit 0
     fi
@@ -332,7 +302,7 @@ start_broker() (
     # setsid: the broker must outlive this shell and its process group (CI job, terminal).
     # env -u: tansu also reads these from the environment; keep the caller's out.
     setsid env -u SCHEMA_REGISTRY -u OTEL_EXPORTER_OTLP_ENDPOINT -u CLUSTER_ID \
-        "$bin" broker \
+        "$TANSU_BIN" broker \
         --listener-url "tcp://127.0.0.1:$port" \
         --advertised-listener-url "tcp://127.0.0.1:$port" \
         --storage-engine "$storage" \

@@ -1,5 +1,6 @@
 //! End-to-end tests: the whole service, real broker, real PostgreSQL. One
 //! binary, one module per area; names read as behaviour sentences.
+mod broker;
 mod browser;
 mod contacts;
 mod crash;

@@ -2,6 +2,7 @@
 //! fresh database and fresh topics, against the real PostgreSQL and the real
 //! broker named by `CL_TEST_DATABASE_URL` and `CL_TEST_KAFKA_BROKERS`
 //! (`scripts/test` starts both).
+pub mod broker;
 pub mod browser;
 /// The published OpenAPI document as a test oracle (shared with the HTTP
 /// crate's own tests).
@@ -25,11 +26,14 @@ use serde_json::{Value, json};
 
 pub use ledger_store::test_support::{TestDatabase, admin_url};
 
-/// `fetch.wait.max.ms` for the tests' consumers: Tansu holds every fetch for
-/// the whole wait (it does not answer early when data arrives), so a short
-/// one keeps the tests quick (a harness setting; the product default is 500).
+/// `fetch.wait.max.ms` for the tests' consumers: the product default unless
+/// `CL_TEST_FETCH_WAIT_MS` says otherwise (the broker answers a waiting fetch
+/// as soon as data arrives, so the wait sets no test's pace).
 pub fn fetch_wait_ms() -> u32 {
-    std::env::var("CL_TEST_FETCH_WAIT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(10)
+    std::env::var("CL_TEST_FETCH_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ledger_kafka::config::DEFAULT_FETCH_WAIT_MS)
 }
 
 pub fn brokers() -> String {
@@ -279,12 +283,8 @@ impl TestApp {
     }
 }
 
-/// Every record of a topic up to its current end, as read.
-///
-/// Test-harness workaround: Tansu 0.6.0's memory engine answers ListOffsets
-/// (latest) with the base offset of the last batch + 1, short of the real end
-/// when that batch held several records. So after reaching the reported high
-/// watermarks this keeps reading until the topic has been quiet for a while.
+/// Every record of a topic up to its current end (the high watermarks when
+/// it is called), as read.
 pub async fn read_to_end(cfg: &KafkaConfig) -> Vec<EventRead> {
     let reader = EventReader::new(cfg, &HashMap::new()).expect("reader");
     let highs = reader.high_watermarks().await.expect("watermarks");
@@ -299,13 +299,6 @@ pub async fn read_to_end(cfg: &KafkaConfig) -> Vec<EventRead> {
             }
             out.push(read);
         }
-    }
-    loop {
-        let batch = reader.next_batch(1000, Duration::from_millis(500)).await.expect("batch");
-        if batch.is_empty() {
-            break;
-        }
-        out.extend(batch);
     }
     out.sort_by_key(|r| (r.partition, r.offset));
     out

@@ -49,9 +49,9 @@ pub struct BenchArgs {
     pub raw_records: usize,
     #[arg(long, default_value_t = 4)]
     pub partitions: i32,
-    /// `fetch.wait.max.ms` of every consumer (10 suits Tansu, which holds a
-    /// fetch for the whole wait; on Apache Kafka use 500).
-    #[arg(long, env = "CL_FETCH_WAIT_MS", default_value_t = 10)]
+    /// `fetch.wait.max.ms` of every consumer (the product default: a waiting
+    /// fetch is answered as soon as data arrives, so it sets no latency).
+    #[arg(long, env = "CL_FETCH_WAIT_MS", default_value_t = ledger_kafka::config::DEFAULT_FETCH_WAIT_MS)]
     pub fetch_wait_ms: u32,
     /// Seconds of the idle-CPU sample (service and broker, no client).
     #[arg(long, default_value_t = 10)]

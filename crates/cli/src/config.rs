@@ -22,10 +22,10 @@ pub struct Common {
     /// Database connections per process.
     #[arg(long, env = "CL_DB_POOL", default_value_t = 20)]
     pub db_pool: u32,
-    /// `fetch.wait.max.ms` of every consumer. The default (librdkafka's,
-    /// 500) suits Apache Kafka, which answers a waiting fetch as soon as
-    /// data arrives; the dev/test scripts set 100 / 10 for Tansu, which holds
-    /// every fetch for the whole wait (see README, "Which broker").
+    /// `fetch.wait.max.ms` of every consumer: how long the broker may hold a
+    /// fetch that finds no data (librdkafka's default, 500). The broker
+    /// answers a waiting fetch as soon as data arrives (Apache Kafka, and the
+    /// dev/test broker as patched in broker/), so it costs no latency.
     #[arg(long, env = "CL_FETCH_WAIT_MS", default_value_t = ledger_kafka::config::DEFAULT_FETCH_WAIT_MS)]
     pub fetch_wait_ms: u32,
     /// `fetch.wait.max.ms` of the invite mailer's consumer. Mail is not

@@ -66,7 +66,7 @@ fn postmaster_pid(database_url: &str) -> Option<String> {
 }
 
 /// The pid of a broker process serving `brokers` (`host:port`): a process
-/// whose command line names that port (how the dev/test scripts start Tansu).
+/// whose command line names that port (how the dev/test scripts start the broker).
 fn broker_pid(brokers: &str) -> Option<String> {
     let port = brokers.split(',').next()?.rsplit_once(':')?.1.to_owned();
     let needle = format!(":{port}");

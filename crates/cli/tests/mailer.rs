@@ -76,8 +76,6 @@ impl Setup {
         let db = TestDatabase::create(&format!("cl_mailer_test_{id}")).await;
         let common = Common {
             db_pool: 10,
-            fetch_wait_ms: 10,
-            mailer_fetch_wait_ms: 10,
             ..Common::with_defaults(
                 db.url(),
                 &std::env::var("CL_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19093".into()),

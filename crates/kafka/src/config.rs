@@ -18,10 +18,9 @@ pub struct KafkaConfig {
     pub partitions: i32,
     pub replication: i32,
     /// `fetch.wait.max.ms` of every consumer: how long the broker may hold
-    /// a fetch that finds no data. Apache Kafka answers a held fetch as soon
-    /// as data arrives, so a long wait costs no latency there and keeps idle
-    /// consumers cheap; a broker that holds fetches for the whole wait (the
-    /// dev/test harness's) needs a short one, set by the harness.
+    /// a fetch that finds no data. Apache Kafka (and the dev/test broker as
+    /// patched in broker/) answers a held fetch as soon as data arrives, so a
+    /// long wait costs no latency and keeps idle consumers cheap.
     pub fetch_wait_ms: u32,
 }
 

@@ -19,8 +19,7 @@ async fn next(queue: &ledger_kafka::shared::PartitionQueue) -> (i32, i64, String
 async fn each_partition_reads_on_its_own_queue_and_reopens_at_a_new_offset() {
     let mock = MockCluster::new(1).expect("mock cluster");
     mock.create_topic("t", 2, 1).expect("topic");
-    let mut cfg = KafkaConfig::new(mock.bootstrap_servers(), "", 2);
-    cfg.fetch_wait_ms = 10;
+    let cfg = KafkaConfig::new(mock.bootstrap_servers(), "", 2);
     let producer: FutureProducer = cfg.producer().create().expect("producer");
     for (p, n) in [(0, 3), (1, 2)] {
         for i in 0..n {

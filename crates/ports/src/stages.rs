@@ -70,8 +70,8 @@ impl Stage {
         }
     }
 
-    /// Whether the stage is mostly the broker holding a fetch (on a broker
-    /// that answers a fetch only at `fetch.wait.max.ms`, such as Tansu 0.6.0).
+    /// Whether the stage is a record's trip through the broker: from its
+    /// timestamp (set by the producer) until a consumer has it.
     pub fn is_fetch(self) -> bool {
         matches!(self, Stage::HandlerFetch | Stage::ProjectorFetch)
     }
