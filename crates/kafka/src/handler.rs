@@ -20,9 +20,8 @@ use ledger_protocol::{
 };
 use rdkafka::{
     Message, Offset,
-    consumer::Consumer,
     message::{Header, Headers, OwnedHeaders, OwnedMessage},
-    producer::{DeliveryFuture, FutureProducer, FutureRecord},
+    producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer},
 };
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -229,8 +228,7 @@ impl Handler {
                 _ = check.tick(), if watching.is_none() => {
                     // A broker that does not answer now is asked again at the next check.
                     // Briefly: the writer decides nothing while it waits here.
-                    let (consumer, topic) = (consumers.events.consumer(), &self.cfg.events_topic);
-                    let asked = high_watermark(consumer, topic, p, Duration::from_secs(2)).await;
+                    let asked = high_watermark(&self.producer, &self.cfg.events_topic, p, Duration::from_secs(2)).await;
                     if let Err(e) = &asked {
                         debug!(partition = p, error = %e, "could not ask for the events partition's end");
                     }
@@ -418,7 +416,7 @@ impl Handler {
                 .owning(p, self.cfg.partitions)
         };
         let mut state = fresh();
-        let high = high_watermark(shared.consumer(), topic, p, Duration::from_secs(10)).await?;
+        let high = high_watermark(&self.producer, topic, p, Duration::from_secs(10)).await?;
         let (mut start, mut registry) = (0, self.snapshots.clone());
         if let Some(store) = &self.snapshots {
             match store.newest_snapshot(topic, p, high).await {
@@ -611,15 +609,13 @@ fn watch_claims(events: &PartitionQueue, state: &mut PartitionState) -> Result<i
 }
 
 /// The next offset to be written to the partition: a blocking metadata
-/// call, run off the async threads.
-async fn high_watermark(
-    consumer: Arc<rdkafka::consumer::StreamConsumer>,
-    topic: &str,
-    p: i32,
-    timeout: Duration,
-) -> Result<i64, KafkaError> {
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || consumer.fetch_watermarks(&topic, p, timeout).map(|(_, high)| high))
+/// call, run off the async threads. Asked through the producer's client: a
+/// broker answers a connection's requests in order, so on a consumer's
+/// connection the question would wait behind a fetch the broker holds for up
+/// to `fetch.wait.max.ms`.
+async fn high_watermark(producer: &FutureProducer, topic: &str, p: i32, timeout: Duration) -> Result<i64, KafkaError> {
+    let (producer, topic) = (producer.clone(), topic.to_owned());
+    tokio::task::spawn_blocking(move || producer.client().fetch_watermarks(&topic, p, timeout).map(|(_, high)| high))
         .await
         .map_err(|e| KafkaError::Topic(format!("watermark lookup failed: {e}")))?
         .map_err(KafkaError::from)
