@@ -14,7 +14,7 @@ use ledger_domain::TenantId;
 use ledger_kafka::{EventReader, Handler, HandlerConfig, KafkaBus, KafkaConfig, ensure_topics};
 use ledger_ports::{CommandBus, Commands};
 use ledger_protocol::CommandEnvelope;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -210,7 +210,7 @@ fn sample_record_size() -> usize {
 }
 
 async fn raw_produce(cfg: &KafkaConfig, n: usize, size: usize) -> anyhow::Result<f64> {
-    let producer: FutureProducer = cfg.producer().create()?;
+    let producer = ledger_kafka::Producer::new(&cfg.producer())?;
     let payload = vec![b'x'; size];
     let started = Instant::now();
     let mut pending = Vec::with_capacity(n);

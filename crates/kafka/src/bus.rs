@@ -5,16 +5,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ledger_ports::{CommandBus, Unavailable};
 use ledger_protocol::{CommandEnvelope, header};
-use rdkafka::{
-    producer::{FutureProducer, FutureRecord},
-    util::Timeout,
-};
+use rdkafka::producer::FutureRecord;
 
-use crate::{KafkaError, codec::owned_headers, config::KafkaConfig};
+use crate::{KafkaError, codec::owned_headers, config::KafkaConfig, producer::Producer};
 
 #[derive(Clone)]
 pub struct KafkaBus {
-    producer: FutureProducer,
+    producer: Producer,
     cfg: KafkaConfig,
     timeout: Duration,
 }
@@ -36,9 +33,9 @@ impl CommandBus for KafkaBus {
             (header::COMMAND_ID, envelope.command_id.to_string()),
         ]);
         let record = FutureRecord::to(&self.cfg.commands_topic).key(&key).payload(&payload).headers(headers);
-        match tokio::time::timeout(self.timeout, self.producer.send(record, Timeout::After(self.timeout))).await {
+        match tokio::time::timeout(self.timeout, self.producer.send(record, self.timeout)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err((e, _))) => Err(Unavailable(format!("broker refused the command: {e}"))),
+            Ok(Err(e)) => Err(Unavailable(format!("broker refused the command: {e}"))),
             Err(_) => Err(Unavailable("broker did not acknowledge the command in time".into())),
         }
     }
@@ -47,7 +44,6 @@ impl CommandBus for KafkaBus {
         let producer = self.producer.clone();
         let topic = self.cfg.commands_topic.clone();
         tokio::task::spawn_blocking(move || {
-            use rdkafka::producer::Producer;
             producer.client().fetch_metadata(Some(&topic), Duration::from_secs(2)).is_ok()
         })
         .await

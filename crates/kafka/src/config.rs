@@ -6,7 +6,9 @@ use std::{
     sync::{Mutex, OnceLock},
 };
 
-use rdkafka::{ClientConfig, producer::FutureProducer};
+use rdkafka::ClientConfig;
+
+use crate::producer::Producer;
 
 #[derive(Clone, Debug)]
 pub struct KafkaConfig {
@@ -60,17 +62,16 @@ impl KafkaConfig {
     }
 
     /// The process's producer for these brokers, made on first use and shared
-    /// by every role in the process. Each librdkafka producer keeps a polling
-    /// thread that costs ~1% of a core while idle (rdkafka 0.39 spins through
-    /// the last millisecond of each 100 ms poll), so one per process, not one
-    /// per component. Order per partition is the producer's, whoever sends.
-    pub fn shared_producer(&self) -> Result<FutureProducer, rdkafka::error::KafkaError> {
-        static PRODUCERS: OnceLock<Mutex<HashMap<String, FutureProducer>>> = OnceLock::new();
+    /// by every role in the process (one polling thread and one connection per
+    /// broker, not one per component). Order per partition is the
+    /// producer's, whoever sends.
+    pub fn shared_producer(&self) -> Result<Producer, rdkafka::error::KafkaError> {
+        static PRODUCERS: OnceLock<Mutex<HashMap<String, Producer>>> = OnceLock::new();
         let mut producers = PRODUCERS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = producers.get(&self.brokers) {
             return Ok(p.clone());
         }
-        let producer: FutureProducer = self.producer().create()?;
+        let producer = Producer::new(&self.producer())?;
         producers.insert(self.brokers.clone(), producer.clone());
         Ok(producer)
     }

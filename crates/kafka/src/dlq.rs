@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use ledger_protocol::header;
-use rdkafka::{
-    Message,
-    producer::{DeliveryFuture, FutureProducer, FutureRecord},
-};
+use rdkafka::{Message, producer::FutureRecord};
 
-use crate::{KafkaError, codec::owned_headers};
+use crate::{
+    KafkaError,
+    codec::owned_headers,
+    producer::{DeliveryFuture, Producer},
+};
 
 /// At most `max` bytes of `text`, cut at a character boundary (a decode
 /// error may quote non-ASCII input).
@@ -21,7 +22,7 @@ fn clip(text: &str, max: usize) -> &str {
 }
 
 pub fn dead_letter<M: Message>(
-    producer: &FutureProducer,
+    producer: &Producer,
     dlq_topic: &str,
     message: &M,
     error: &str,
@@ -40,7 +41,7 @@ pub fn dead_letter<M: Message>(
 }
 
 /// Enqueues a record, waiting briefly while the local queue is full.
-pub fn send(producer: &FutureProducer, mut record: FutureRecord<'_, [u8], [u8]>) -> Result<DeliveryFuture, KafkaError> {
+pub fn send(producer: &Producer, mut record: FutureRecord<'_, [u8], [u8]>) -> Result<DeliveryFuture, KafkaError> {
     use rdkafka::{error::KafkaError as K, types::RDKafkaErrorCode};
     loop {
         match producer.send_result(record) {

@@ -21,7 +21,7 @@ use ledger_protocol::{
 use rdkafka::{
     Message, Offset,
     message::{Header, Headers, OwnedHeaders, OwnedMessage},
-    producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer},
+    producer::FutureRecord,
 };
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -31,6 +31,7 @@ use crate::{
     codec::{decode_record, encoded_headers, headers_of},
     config::KafkaConfig,
     dlq::{dead_letter, send},
+    producer::{DeliveryFuture, Producer},
     shared::{PartitionQueue, SharedConsumer},
     status::{HandlerStatus, Phase, Rebuild},
 };
@@ -74,7 +75,7 @@ pub enum PartitionEnd {
 pub struct Handler {
     cfg: KafkaConfig,
     hc: HandlerConfig,
-    producer: FutureProducer,
+    producer: Producer,
     status: Arc<HandlerStatus>,
     pause: Option<watch::Receiver<bool>>,
     consumers: std::sync::Mutex<Option<Arc<Consumers>>>,
@@ -613,7 +614,7 @@ fn watch_claims(events: &PartitionQueue, state: &mut PartitionState) -> Result<i
 /// broker answers a connection's requests in order, so on a consumer's
 /// connection the question would wait behind a fetch the broker holds for up
 /// to `fetch.wait.max.ms`.
-async fn high_watermark(producer: &FutureProducer, topic: &str, p: i32, timeout: Duration) -> Result<i64, KafkaError> {
+async fn high_watermark(producer: &Producer, topic: &str, p: i32, timeout: Duration) -> Result<i64, KafkaError> {
     let (producer, topic) = (producer.clone(), topic.to_owned());
     tokio::task::spawn_blocking(move || producer.client().fetch_watermarks(&topic, p, timeout).map(|(_, high)| high))
         .await

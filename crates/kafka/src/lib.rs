@@ -7,6 +7,7 @@ pub mod codec;
 pub mod config;
 pub mod dlq;
 pub mod handler;
+pub mod producer;
 pub mod reader;
 pub mod shared;
 pub mod status;
@@ -15,6 +16,7 @@ pub use admin::ensure_topics;
 pub use bus::KafkaBus;
 pub use config::KafkaConfig;
 pub use handler::{Handler, HandlerConfig, PartitionEnd};
+pub use producer::Producer;
 pub use reader::{EventRead, EventReader};
 pub use status::{HandlerStatus, Phase};
 

@@ -13,7 +13,6 @@ use rdkafka::{
     Message, Offset, TopicPartitionList,
     consumer::{Consumer, StreamConsumer},
     message::OwnedMessage,
-    producer::{DeliveryFuture, FutureProducer},
 };
 
 use crate::{
@@ -21,6 +20,7 @@ use crate::{
     codec::decode_record,
     config::KafkaConfig,
     dlq::dead_letter,
+    producer::{DeliveryFuture, Producer},
     shared::{PartitionQueue, SharedConsumer},
 };
 
@@ -34,7 +34,7 @@ pub struct EventRead {
 
 pub struct EventReader {
     source: Source,
-    producer: FutureProducer,
+    producer: Producer,
     cfg: KafkaConfig,
 }
 
