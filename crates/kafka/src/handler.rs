@@ -441,7 +441,12 @@ impl Handler {
             }
         }
         let folded_before = state.records_applied;
-        let events = shared.open(p, if start > 0 { Offset::Offset(start) } else { Offset::Beginning })?;
+        // An offset, never `Beginning`: librdkafka resolves a logical offset
+        // with a query that, when it does not know the partition's leader yet
+        // (a fresh consumer), it retries only after 500 ms. The events topic
+        // keeps every record, so offset 0 is its beginning (were it ever
+        // trimmed, `auto.offset.reset=earliest` moves a read of 0 there).
+        let events = shared.open(p, Offset::Offset(start))?;
         if high > start {
             read_until(&events, &mut state, high - 1).await?;
         }

@@ -48,12 +48,15 @@ enum Source {
 
 impl EventReader {
     /// Assigns every partition of the events topic at the given next offsets
-    /// (absent: from the beginning).
+    /// (absent: from offset 0, the beginning of a topic that keeps every
+    /// record; an offset, not `Beginning`, which librdkafka resolves with a
+    /// query it retries only after 500 ms when it does not know the
+    /// partition's leader yet).
     pub fn new(cfg: &KafkaConfig, positions: &HashMap<i32, i64>) -> Result<Self, KafkaError> {
         let consumer: StreamConsumer = cfg.consumer("projector").create()?;
         let mut tpl = TopicPartitionList::new();
         for p in 0..cfg.partitions {
-            let offset = positions.get(&p).map_or(Offset::Beginning, |o| Offset::Offset(*o));
+            let offset = Offset::Offset(positions.get(&p).copied().unwrap_or(0));
             tpl.add_partition_offset(&cfg.events_topic, p, offset)?;
         }
         consumer.assign(&tpl)?;
@@ -70,7 +73,7 @@ impl EventReader {
         partition: i32,
         next: Option<i64>,
     ) -> Result<Self, KafkaError> {
-        let queue = shared.open(partition, next.map_or(Offset::Beginning, Offset::Offset))?;
+        let queue = shared.open(partition, Offset::Offset(next.unwrap_or(0)))?;
         let source = Source::Shared { shared, partition, queue, next: Mutex::new(next) };
         Ok(Self { source, producer: cfg.shared_producer()?, cfg: cfg.clone() })
     }
