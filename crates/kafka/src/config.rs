@@ -92,7 +92,14 @@ impl KafkaConfig {
             // of a long log held ~280 MB of records it had not asked for yet.
             // 16 MB is still ~20,000 records ahead. (A cap of 10,000 messages
             // instead cut the handler's rebuild from ~50k to ~18k records/s.)
-            .set("queued.max.messages.kbytes", "16384");
+            .set("queued.max.messages.kbytes", "16384")
+            // When that cap is reached librdkafka stops fetching the partition
+            // for this long (its default is a whole second). A broker that
+            // answers a fetch at once fills the cap whenever the reader is
+            // behind (a claim or a replay of a long log), so at 1 s a rebuild
+            // sat idle for most of its time; 10 ms only bounds the polling
+            // while the queue is full.
+            .set("fetch.queue.backoff.ms", "10");
         c
     }
 }
