@@ -120,7 +120,7 @@ ensure_broker_built() (
     tansu_ok && exit 0
     ensure_build_deps
     ensure_apt_packages curl ca-certificates patch
-    cl_log "compiling the Kafka-API broker (Tansu $TANSU_VERSION with the patches in broker/; once per machine, ~15-20 minutes on 2 cores)"
+    cl_log "compiling the Kafka-API broker (Tansu $TANSU_VERSION with the patches in broker/; once per machine, ~11 minutes on 2 cores)"
     rm -rf "$TANSU_HOME"
     bash "$CL_ROOT/broker/build" "$TANSU_HOME"
     tansu_ok
