@@ -8,7 +8,7 @@ COPY . .
 RUN cargo build --release -p contact-ledger
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libssl3 && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/contact-ledger /usr/local/bin/contact-ledger
 ENTRYPOINT ["contact-ledger"]
 CMD ["dev", "--http", "0.0.0.0:8080"]

@@ -1,4 +1,5 @@
-use contact_ledger_tests::{spawn_app, user};
+use contact_ledger::app::Roles;
+use contact_ledger_tests::{fresh_common, spawn_app, spawn_app_from, user};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -70,6 +71,42 @@ async fn invalid_input_lists_every_failing_field() {
     }
     let hq = app.post("/v1/contacts", &json!({"kind": "hq", "email": "hq@example.com"})).await;
     assert_eq!(hq.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_with_thousands_of_failing_fields_gets_the_first_hundred_and_a_count() {
+    let app = spawn_app().await;
+    let mut body = json!({"kind": "contact", "email": "many@example.com"});
+    for i in 0..5_000 {
+        body[format!("k{i:04}")] = json!(1);
+    }
+    let r = app.post("/v1/contacts", &body).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let problem: Value = r.json().await.expect("json");
+    app.assert_documented("POST", "/v1/contacts", StatusCode::UNPROCESSABLE_ENTITY, content_type.as_deref(), &problem)
+        .await;
+    assert_eq!(problem["errors"].as_array().map(Vec::len), Some(100), "{problem}");
+    assert_eq!(problem["errors_omitted"], json!(4_900));
+    assert_eq!(problem["detail"], json!("5000 fields are invalid; the first 100 are listed"));
+    assert_eq!(problem["errors"][0]["field"], json!("k0000"));
+
+    // A role list past its cap is one error, whatever its items hold.
+    let roles: Vec<Value> = (0..15_000).map(|i| json!({"reference": i})).collect();
+    let r = app
+        .post(
+            "/v1/contacts",
+            &json!({"kind": "user", "first_name": "A", "last_name": "B", "email": "r@example.com",
+            "password": "s3cret-pass1", "access_roles": roles}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = r.json().await.expect("json");
+    assert_eq!(
+        problem["errors"],
+        json!([{"field": "access_roles", "code": "too_many", "message": "at most 100 roles per request"}])
+    );
     app.stop().await;
 }
 
@@ -166,6 +203,41 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     assert_eq!(c.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let list: Value = app.get("/v1/contacts").await.json().await.expect("json");
     assert_eq!(list["data"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+}
+
+/// Idempotency keys (with the answers stored for them) live for the
+/// retention; the API prunes older ones, and the key is then a new key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_is_deleted_after_its_retention() {
+    let (mut common, db) = fresh_common(1).await;
+    common.idempotency_retention_secs = 2;
+    let app = spawn_app_from(common, db, Roles::ALL, "127.0.0.1:0").await;
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/v1/contacts"))
+            .bearer_auth(&app.key)
+            .header("Idempotency-Key", "k-kept-2s")
+            .json(&body)
+            .send()
+    };
+    let a = send(json!({"kind": "contact", "email": "first@example.com"})).await.expect("a");
+    assert_eq!(a.status(), StatusCode::CREATED);
+    let stored = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM idempotency_keys")
+            .fetch_one(app.store().pool())
+            .await
+            .unwrap()
+    };
+    assert_eq!(stored().await, 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while stored().await > 0 {
+        assert!(std::time::Instant::now() < deadline, "the key outlived its retention by 13 s");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The same key with another body is a new request now, not a mismatch.
+    let b = send(json!({"kind": "contact", "email": "second@example.com"})).await.expect("b");
+    assert_eq!(b.status(), StatusCode::CREATED);
     app.stop().await;
 }
 

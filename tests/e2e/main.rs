@@ -15,6 +15,7 @@ mod roles;
 mod routing;
 mod scale;
 mod secrets;
+mod security;
 mod service;
 mod snapshots;
 mod zephr;

@@ -80,6 +80,9 @@ pub fn role_command(common: &Common, role: &str) -> std::process::Command {
     if let Some(host) = &common.mail.smtp_host {
         c.env("CL_SMTP_HOST", host);
     }
+    if common.mail.mail_to_files {
+        c.env("CL_MAIL_TO_FILES", "true");
+    }
     if let Some(port) = common.mail.smtp_port {
         c.env("CL_SMTP_PORT", port.to_string());
     }
@@ -141,6 +144,7 @@ pub async fn fresh_common(partitions: i32) -> (Common, TestDatabase) {
         // files go to a temporary folder.
         mail: MailSettings {
             mail_outbox: std::env::temp_dir().join(format!("cl-outbox-{id}")),
+            mail_to_files: true,
             ..MailSettings::default()
         },
         ..Common::with_defaults(db.url(), &brokers(), &format!("t-{id}."), partitions)

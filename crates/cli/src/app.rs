@@ -86,6 +86,13 @@ pub async fn connect(common: &Common) -> anyhow::Result<Store> {
 }
 
 pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::Result<Running> {
+    // Refuse a configuration a role cannot run safely before connecting to anything.
+    if roles.mailer {
+        common.mail.check_mailer()?;
+    }
+    if roles.api && common.idempotency_retention_secs == 0 {
+        anyhow::bail!("CL_IDEMPOTENCY_RETENTION_SECS is 0: a key must be kept for a while to make a retry safe");
+    }
     let store = connect(common).await?;
     let mut kafka = common.kafka();
     kafka.partitions = ensure_topics(&kafka).await?;
@@ -152,6 +159,8 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
             }
         }
         let state = AppState::new(Arc::new(bus), Arc::new(store.clone()), config);
+        let retention = Duration::from_secs(common.idempotency_retention_secs);
+        tasks.push(tokio::spawn(crate::retention::run(store.clone(), retention, rx.clone())));
         let listener = tokio::net::TcpListener::bind(http).await?;
         addr = Some(listener.local_addr()?);
         let mut rx = rx.clone();
@@ -182,7 +191,8 @@ fn start_mailer(
         }
         None => tracing::info!(
             outbox = %mail.outbox.display(),
-            "no SMTP host configured: invite mail is written to the outbox and its link logged"
+            links_logged = mail.log_links,
+            "no SMTP host configured: invite mail is written to the outbox"
         ),
     }
     let bus = KafkaBus::new(kafka.clone())?;

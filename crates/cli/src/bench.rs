@@ -100,6 +100,7 @@ async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<ser
     // Raw limits, same machine, same run.
     let mut raw_cfg = KafkaConfig::new(&args.kafka_brokers, &format!("bench-raw-{run_id}."), args.partitions);
     raw_cfg.fetch_wait_ms = args.fetch_wait_ms;
+    raw_cfg.security = common.kafka().security;
     ensure_topics(&raw_cfg).await?;
     let produce = raw_produce(&raw_cfg, args.raw_records, sample).await?;
     let consume = raw_consume(&raw_cfg, args.raw_records).await?;

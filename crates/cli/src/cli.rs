@@ -111,7 +111,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => Cli::parse_from(["contact-ledger", "dev"]).command.ok_or_else(|| anyhow::anyhow!("no command"))?,
     };
     match command {
-        Cmd::Dev { common, http, demo_tenant, demo_tenant_file } => {
+        Cmd::Dev { mut common, http, demo_tenant, demo_tenant_file } => {
+            common.mail.dev = true;
             let running = app::start(&common, Roles::ALL, http).await?;
             running.ready(Duration::from_secs(60)).await?;
             if let Some(addr) = running.addr {

@@ -2,7 +2,7 @@
 use std::{fmt, path::PathBuf, time::Duration};
 
 use clap::{Args, ValueEnum};
-use ledger_kafka::KafkaConfig;
+use ledger_kafka::{KafkaConfig, config::ClientOption};
 use ledger_mail::{MailConfig, Security, SmtpConfig};
 
 #[derive(Args, Clone, Debug)]
@@ -13,6 +13,12 @@ pub struct Common {
     /// Kafka bootstrap servers.
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:19092")]
     pub kafka_brokers: String,
+    /// A librdkafka security setting for every Kafka client, `KEY=VALUE`
+    /// (repeatable; only `security.protocol`, `sasl.*` and `ssl.*`). The
+    /// environment gives them as `CL_KAFKA_<KEY>`, upper case with `_` for
+    /// `.` (`CL_KAFKA_SASL_PASSWORD`); a flag wins over the environment.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = ClientOption::parse)]
+    pub kafka_options: Vec<ClientOption>,
     /// Prefix of the topic names (`<prefix>commands`, `<prefix>events`, `<prefix>dead-letter`).
     #[arg(long, env = "CL_TOPIC_PREFIX", default_value = "contact-ledger.")]
     pub topic_prefix: String,
@@ -39,6 +45,11 @@ pub struct Common {
     /// id (default 7 days); an older one is refused as `command_too_old`.
     #[arg(long, env = "CL_DEDUP_WINDOW_SECS", default_value_t = 7 * 24 * 3600)]
     pub dedup_window_secs: i64,
+    /// How long an idempotency key (with the answer stored for it) is kept,
+    /// in seconds (default 24 hours): a retry with the same key within it
+    /// gets the first answer; the API deletes older keys. At least 1.
+    #[arg(long, env = "CL_IDEMPOTENCY_RETENTION_SECS", default_value_t = 24 * 3600)]
+    pub idempotency_retention_secs: u64,
     /// The handler stores a snapshot of a partition's state after this many
     /// appended records (0: no snapshots; every claim folds from offset 0).
     #[arg(long, env = "CL_SNAPSHOT_EVERY", default_value_t = 10_000)]
@@ -71,6 +82,11 @@ impl Common {
     pub fn kafka(&self) -> KafkaConfig {
         let mut cfg = KafkaConfig::new(&self.kafka_brokers, &self.topic_prefix, self.partitions);
         cfg.fetch_wait_ms = self.fetch_wait_ms;
+        // The environment's first, so that a flag's value is set last.
+        cfg.security = ClientOption::from_env(
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        );
+        cfg.security.extend(self.kafka_options.iter().cloned());
         cfg
     }
 
@@ -80,6 +96,7 @@ impl Common {
         Common {
             database_url: database_url.to_owned(),
             kafka_brokers: kafka_brokers.to_owned(),
+            kafka_options: Vec::new(),
             topic_prefix: topic_prefix.to_owned(),
             partitions,
             db_pool: 20,
@@ -87,6 +104,7 @@ impl Common {
             mailer_fetch_wait_ms: 1000,
             invite_ttl_secs: 7 * 24 * 3600,
             dedup_window_secs: 7 * 24 * 3600,
+            idempotency_retention_secs: 24 * 3600,
             token_secret: None,
             snapshot_every: 10_000,
             snapshot_interval_secs: 300,
@@ -109,13 +127,22 @@ pub const DEFAULT_MAIL_OUTBOX: &str = ".data/mail";
 pub const DEFAULT_MAIL_ATTEMPTS: u32 = 5;
 pub const DEFAULT_MAIL_RETRY_MS: u64 = 1000;
 
-/// How the invite mailer sends. Without `--smtp-host` mail is written as
-/// `.eml` files to the outbox folder and each link is logged (development).
+/// How the invite mailer sends: over SMTP, or (`--mail-to-files`, and always
+/// in `dev` without `--smtp-host`) as `.eml` files in the outbox folder. Only
+/// `dev` logs each written mail's recipient and link.
 #[derive(Args, Clone)]
 pub struct MailSettings {
-    /// SMTP server; unset: write mail to the outbox folder instead.
+    /// SMTP server. The `mailer` role refuses to start without one unless
+    /// `--mail-to-files` is given.
     #[arg(long, env = "CL_SMTP_HOST")]
     pub smtp_host: Option<String>,
+    /// Without an SMTP server, write invite mail as `.eml` files to the
+    /// outbox folder (the links in them hold live tokens).
+    #[arg(long, env = "CL_MAIL_TO_FILES")]
+    pub mail_to_files: bool,
+    /// Set by `dev`: files without asking, and each link logged.
+    #[arg(skip)]
+    pub dev: bool,
     /// SMTP port (default by security: none 25, starttls 587, tls 465).
     #[arg(long, env = "CL_SMTP_PORT")]
     pub smtp_port: Option<u16>,
@@ -159,6 +186,8 @@ impl Default for MailSettings {
     fn default() -> Self {
         MailSettings {
             smtp_host: None,
+            mail_to_files: false,
+            dev: false,
             smtp_port: None,
             smtp_security: SmtpSecurity::Starttls,
             smtp_username: None,
@@ -177,6 +206,8 @@ impl fmt::Debug for MailSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MailSettings")
             .field("smtp_host", &self.smtp_host)
+            .field("mail_to_files", &self.mail_to_files)
+            .field("dev", &self.dev)
             .field("smtp_port", &self.smtp_port)
             .field("smtp_security", &self.smtp_security)
             .field("smtp_username", &self.smtp_username)
@@ -210,7 +241,22 @@ impl MailSettings {
             from: self.mail_from.clone(),
             public_base_url: self.public_base_url.clone(),
             outbox: self.mail_outbox.clone(),
+            log_links: self.dev,
         }
+    }
+
+    /// The mailer sends over SMTP, or writes files when told to (or in
+    /// `dev`): never silently to a folder nobody reads.
+    pub fn check_mailer(&self) -> anyhow::Result<()> {
+        let smtp = self.smtp_host.as_ref().is_some_and(|h| !h.trim().is_empty());
+        if smtp || self.mail_to_files || self.dev {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "the mailer needs an SMTP server (--smtp-host or CL_SMTP_HOST), or --mail-to-files \
+             (CL_MAIL_TO_FILES=true) to write invite mail as .eml files to {}",
+            self.mail_outbox.display()
+        )
     }
 
     /// At least one attempt, however configured.
@@ -220,5 +266,45 @@ impl MailSettings {
 
     pub fn retry_base(&self) -> Duration {
         Duration::from_millis(self.mail_retry_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        common: Common,
+    }
+
+    #[test]
+    fn kafka_security_flags_reach_the_clients_and_other_settings_are_refused() {
+        let flags = Flags::try_parse_from([
+            "x",
+            "--kafka-option",
+            "security.protocol=SASL_SSL",
+            "--kafka-option",
+            "sasl.username=ledger",
+        ])
+        .unwrap();
+        let kafka = flags.common.kafka();
+        assert_eq!(kafka.producer().get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(kafka.consumer("p").get("sasl.username"), Some("ledger"));
+        let refused = Flags::try_parse_from(["x", "--kafka-option", "acks=0"]).err().expect("refused");
+        assert!(refused.to_string().contains("not a Kafka security setting"), "{refused}");
+    }
+
+    #[test]
+    fn the_mailer_needs_smtp_or_to_be_told_to_write_files() {
+        let flags = Flags::try_parse_from(["x"]).unwrap();
+        assert!(flags.common.mail.check_mailer().is_err());
+        for args in [["x", "--mail-to-files"], ["x", "--smtp-host=smtp.example.com"]] {
+            let flags = Flags::try_parse_from(args).unwrap();
+            assert!(flags.common.mail.check_mailer().is_ok(), "{args:?}");
+        }
     }
 }

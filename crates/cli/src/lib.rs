@@ -11,4 +11,5 @@ pub mod mailer;
 pub mod pool;
 pub mod projector;
 pub mod replay;
+pub mod retention;
 pub mod tenant;

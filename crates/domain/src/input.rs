@@ -31,7 +31,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fields that already failed (so rules do not pile on a parse error).
-    pub fn failed_fields(&self) -> Vec<String> {
+    pub fn failed_fields(&self) -> std::collections::HashSet<String> {
         self.errors.iter().map(|e| e.field.clone()).collect()
     }
 

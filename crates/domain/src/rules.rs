@@ -25,6 +25,8 @@ pub const TEXT_MAX: usize = 200;
 pub const METADATA_MAX_BYTES: usize = 16 * 1024;
 pub const TAG_MAX: usize = 64;
 pub const TAGS_MAX: usize = 100;
+/// Role grants one request may carry.
+pub const GRANTS_MAX: usize = 100;
 pub const INVOICE_CONTACT_TYPE: i64 = 6;
 pub const PASSWORD_MIN: usize = 8;
 
@@ -286,6 +288,12 @@ pub fn is_reference(s: &str) -> bool {
     s.len() <= 64
         && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// A request carries at most [`GRANTS_MAX`] grants (checked before any of
+/// them is read).
+pub fn too_many_grants(field: &str, count: usize) -> Option<FieldError> {
+    (count > GRANTS_MAX).then(|| FieldError::new(field, "too_many", format!("at most {GRANTS_MAX} roles per request")))
 }
 
 /// Grants name roles of the catalogue: roles cannot be created while granting.

@@ -7,6 +7,8 @@
 //! One answer names every failing field: when the shape is wrong, the wire
 //! adds the state-free rule failures (`rules::admit`) of what it could read,
 //! leaving out fields that already failed.
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -181,7 +183,7 @@ fn finish(r: Reader<'_>, command: Option<Command>) -> Result<Command, Vec<FieldE
         Some(c) if errors.is_empty() => Ok(c),
         _ if errors.is_empty() => Err(vec![FieldError::new("payload", "invalid", "could not be read")]),
         command => {
-            let failed: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+            let failed: HashSet<String> = errors.iter().map(|e| e.field.clone()).collect();
             let rules = command.as_ref().map(rules::admit).unwrap_or_default();
             errors.extend(rules.into_iter().filter(|e| !failed_already(&failed, &e.field)));
             Err(errors)
@@ -189,8 +191,10 @@ fn finish(r: Reader<'_>, command: Option<Command>) -> Result<Command, Vec<FieldE
     }
 }
 
-fn failed_already(failed: &[String], field: &str) -> bool {
-    failed.iter().any(|f| field == f || field.starts_with(&format!("{f}.")))
+/// `field`, or an object it is inside, already failed: one lookup per
+/// prefix, whatever the number of failures.
+fn failed_already(failed: &HashSet<String>, field: &str) -> bool {
+    failed.contains(field) || field.char_indices().any(|(i, c)| c == '.' && failed.contains(&field[..i]))
 }
 
 fn required<'a, T>(r: &mut Reader<'a>, key: &'a str, read: fn(&mut Reader<'a>, &'a str) -> Option<T>) -> Option<T> {
@@ -465,6 +469,10 @@ fn read_patch<'a>(outer: &mut Reader<'a>, obj: &'a Map<String, Value>) -> Profil
 /// `{reference, expires, status}` (`expires` in RFC 3339 / ATOM).
 fn read_grants<'a>(r: &mut Reader<'a>, key: &'a str) -> Vec<GrantRequest> {
     let Some(items) = r.array(key) else { return Vec::new() };
+    if let Some(e) = rules::too_many_grants(&r.path(key), items.len()) {
+        r.absorb(vec![e]);
+        return Vec::new();
+    }
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let field = format!("{key}[{i}]");
@@ -572,5 +580,22 @@ mod tests {
                 ("version", "read_only"),
             ]
         );
+    }
+
+    #[test]
+    fn a_grant_list_past_its_cap_is_one_error_and_none_of_its_items_is_read() {
+        let roles: Vec<_> = (0..rules::GRANTS_MAX + 1).map(|_| json!({"status": "no"})).collect();
+        let body = json!({"kind": "user", "first_name": "A", "last_name": "B", "email": "a@b.io",
+            "password": "s3cret-pass", "access_roles": roles});
+        let errors = contact_body(ContactWrite::Create, body.as_object().unwrap()).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert_eq!(fields, [("access_roles", "too_many")]);
+        let roles: Vec<_> = (0..rules::GRANTS_MAX).map(|i| json!(format!("role-{i}"))).collect();
+        let body = json!({"kind": "user", "first_name": "A", "last_name": "B", "email": "a@b.io",
+            "password": "s3cret-pass", "access_roles": roles});
+        let Command::CreateContact(c) = contact_body(ContactWrite::Create, body.as_object().unwrap()).unwrap() else {
+            panic!("a create")
+        };
+        assert_eq!(c.access_roles.len(), rules::GRANTS_MAX);
     }
 }

@@ -13,6 +13,10 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Signs the emnify route's tokens (HS256).
     pub token_key: TokenKey,
+    /// How long an answer of the unauthenticated probes (`/readyz`, the pool
+    /// gauges of `/metrics`) is reused: however often they are called, the
+    /// database and the broker are asked at most once per this.
+    pub probe_ttl: Duration,
 }
 
 /// The HMAC key of the emnify tokens. Every API process of a deployment must
@@ -43,6 +47,7 @@ impl Default for HttpConfig {
             port_timeout: Duration::from_secs(5),
             body_limit: 1024 * 1024,
             token_key: TokenKey::random(),
+            probe_ttl: Duration::from_secs(1),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Endpoints for operators and orchestrators, without authentication:
 //! liveness, readiness (each dependency checked within `port_timeout`) and
-//! Prometheus metrics.
+//! Prometheus metrics. What readiness and the metrics' pool gauges ask of the
+//! database and the broker is reused for `probe_ttl` (1 s), so calling them
+//! often costs the dependencies nothing more.
 use axum::{
     extract::State,
     http::{StatusCode, header},
@@ -50,12 +52,16 @@ pub async fn readyz(State(state): State<AppState>) -> Reply {
         let state = state.clone();
         async move { state.readiness().coverage(role).await.is_ok_and(|c| c.complete()) }
     };
-    let (broker, database, handler, projector) = tokio::join!(
-        state.probe(state.bus().broker_ready()),
-        state.probe(state.readiness().database_ready()),
-        state.probe(served("handler")),
-        state.probe(served("projector")),
-    );
+    let ask = async {
+        let (broker, database, handler, projector) = tokio::join!(
+            state.probe(state.bus().broker_ready()),
+            state.probe(state.readiness().database_ready()),
+            state.probe(served("handler")),
+            state.probe(served("projector")),
+        );
+        [broker, database, handler, projector]
+    };
+    let [broker, database, handler, projector] = state.readiness_checks(ask).await;
     let checks = json!({ "broker": broker, "database": database, "handler": handler, "projector": projector });
     let failed: Vec<&str> =
         [("broker", broker), ("database", database), ("handler", handler), ("projector", projector)]
@@ -90,13 +96,17 @@ const POOLS: [&str; 3] = ["handler", "projector", "mailer"];
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics().render();
-    let mut pools = Vec::new();
-    for role in POOLS {
-        let asked = tokio::time::timeout(state.port_timeout(), state.readiness().coverage(role)).await;
-        if let Ok(Ok(c)) = asked {
-            pools.push((role, c));
+    let ask = async {
+        let mut pools = Vec::new();
+        for role in POOLS {
+            let asked = tokio::time::timeout(state.port_timeout(), state.readiness().coverage(role)).await;
+            if let Ok(Ok(c)) = asked {
+                pools.push((role, c));
+            }
         }
-    }
+        pools
+    };
+    let pools = state.pool_coverage(ask).await;
     text.push_str("# HELP partitions Partitions of the topics, per role that shares them.\n# TYPE partitions gauge\n");
     for (role, c) in &pools {
         text.push_str(&format!("partitions{{role=\"{role}\"}} {}\n", c.partitions));

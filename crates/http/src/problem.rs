@@ -19,6 +19,9 @@ pub const TYPE_PREFIX: &str = "urn:contact-ledger:problem:";
 pub const PROBLEM_JSON: &str = "application/problem+json";
 pub const JSON: &str = "application/json";
 
+/// The most field errors one answer lists.
+pub const ERRORS_MAX: usize = 100;
+
 /// Boxed: problems travel in every `Result` of the crate, which should stay
 /// a pointer wide.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,14 +52,22 @@ impl Problem {
         Self::build(code, status, codes::meta(code).1, detail.into())
     }
 
-    /// One 422 listing every failing field.
-    pub fn validation(errors: Vec<FieldError>) -> Self {
-        let detail = match errors.len() {
+    /// One 422 listing every failing field, up to [`ERRORS_MAX`]: past that
+    /// the first ones are listed and `errors_omitted` says how many are not
+    /// (an answer, and the work of writing it, stays small whatever the body).
+    pub fn validation(mut errors: Vec<FieldError>) -> Self {
+        let total = errors.len();
+        let detail = match total {
             1 => "1 field is invalid".to_owned(),
+            n if n > ERRORS_MAX => format!("{n} fields are invalid; the first {ERRORS_MAX} are listed"),
             n => format!("{n} fields are invalid"),
         };
+        errors.truncate(ERRORS_MAX);
         let mut p = Self::new(Code::ValidationFailed, detail);
         p.0.errors = Some(errors);
+        if total > ERRORS_MAX {
+            p = p.extension("errors_omitted", total - ERRORS_MAX);
+        }
         p
     }
 
@@ -228,5 +239,24 @@ impl IntoResponse for Reply {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_validation_problem_lists_at_most_errors_max_fields_and_counts_the_rest() {
+        let errors: Vec<_> = (0..ERRORS_MAX + 7).map(|i| FieldError::new(format!("f{i}"), "required", "m")).collect();
+        let body = Problem::validation(errors).to_json();
+        assert_eq!(body["errors"].as_array().map(Vec::len), Some(ERRORS_MAX));
+        assert_eq!(body["errors_omitted"], json!(7));
+        assert_eq!(
+            body["detail"],
+            json!(format!("{} fields are invalid; the first {ERRORS_MAX} are listed", ERRORS_MAX + 7))
+        );
+        let body = Problem::validation(vec![FieldError::new("f", "required", "m")]).to_json();
+        assert!(body.get("errors_omitted").is_none(), "{body}");
     }
 }

@@ -4,7 +4,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use ledger_ports::{
-    AccessRoles, CommandBus, Commands, Contacts, IdempotencyKeys, Invites, Readiness, Tenants, Unavailable,
+    AccessRoles, CommandBus, Commands, Contacts, Coverage, IdempotencyKeys, Invites, Readiness, Tenants, Unavailable,
 };
 
 use crate::{config::HttpConfig, metrics::Metrics, problem::Problem};
@@ -25,6 +25,9 @@ struct Inner {
     readiness: Arc<dyn Readiness>,
     config: HttpConfig,
     metrics: Metrics,
+    /// The last answers of the probes (see `HttpConfig::probe_ttl`).
+    pub(crate) readiness_checks: Cached<[bool; 4]>,
+    pub(crate) pool_coverage: Cached<Vec<(&'static str, Coverage)>>,
     /// argon2id takes ~19 MiB and tens of milliseconds per hash: bounding the
     /// concurrent hashes keeps a burst of creates from exhausting the machine.
     hasher: crate::password::Hasher,
@@ -49,6 +52,8 @@ impl AppState {
             readiness: reads,
             config,
             metrics: Metrics::default(),
+            readiness_checks: Cached::default(),
+            pool_coverage: Cached::default(),
             // A queue of 32 per core: about a second of hashing at most waits.
             hasher: crate::password::Hasher::new(cpus, cpus * 32),
         };
@@ -143,5 +148,45 @@ impl AppState {
 
     pub(crate) async fn probe(&self, check: impl Future<Output = bool>) -> bool {
         tokio::time::timeout(self.inner.config.port_timeout, check).await.unwrap_or(false)
+    }
+
+    /// `/readyz`'s checks (broker, database, handler, projector), asked at
+    /// most once per `probe_ttl`.
+    pub(crate) async fn readiness_checks(&self, ask: impl Future<Output = [bool; 4]>) -> [bool; 4] {
+        self.inner.readiness_checks.get(self.inner.config.probe_ttl, ask).await
+    }
+
+    /// `/metrics`' pool coverage, asked at most once per `probe_ttl`.
+    pub(crate) async fn pool_coverage(
+        &self,
+        ask: impl Future<Output = Vec<(&'static str, Coverage)>>,
+    ) -> Vec<(&'static str, Coverage)> {
+        self.inner.pool_coverage.get(self.inner.config.probe_ttl, ask).await
+    }
+}
+
+/// A value reused for a while. Callers that arrive while it is being made
+/// wait for that one rather than each making their own.
+pub(crate) struct Cached<T> {
+    slot: tokio::sync::Mutex<Option<(tokio::time::Instant, T)>>,
+}
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Self { slot: tokio::sync::Mutex::new(None) }
+    }
+}
+
+impl<T: Clone> Cached<T> {
+    async fn get(&self, ttl: Duration, make: impl Future<Output = T>) -> T {
+        let mut slot = self.slot.lock().await;
+        if let Some((at, value)) = slot.as_ref()
+            && at.elapsed() < ttl
+        {
+            return value.clone();
+        }
+        let value = make.await;
+        *slot = Some((tokio::time::Instant::now(), value.clone()));
+        value
     }
 }

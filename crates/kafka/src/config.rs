@@ -24,6 +24,60 @@ pub struct KafkaConfig {
     /// patched in broker/) answers a held fetch as soon as data arrives, so a
     /// long wait costs no latency and keeps idle consumers cheap.
     pub fetch_wait_ms: u32,
+    /// librdkafka's security settings (`security.protocol`, `sasl.*`,
+    /// `ssl.*`), given to every client: producer, consumers and admin.
+    pub security: Vec<ClientOption>,
+}
+
+/// One librdkafka security setting. Only `security.protocol`, `sasl.*` and
+/// `ssl.*` are taken: the rest of a client's configuration is the
+/// service's (idempotence, acks, offsets) and not the operator's to change.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientOption {
+    key: String,
+    value: String,
+}
+
+impl ClientOption {
+    pub fn new(key: &str, value: &str) -> Result<ClientOption, String> {
+        let key = key.trim();
+        if key == "security.protocol" || key.starts_with("sasl.") || key.starts_with("ssl.") {
+            Ok(ClientOption { key: key.to_owned(), value: value.to_owned() })
+        } else {
+            Err(format!("{key:?} is not a Kafka security setting: only security.protocol, sasl.* and ssl.* are taken"))
+        }
+    }
+
+    /// `key=value`, as a flag gives it.
+    pub fn parse(pair: &str) -> Result<ClientOption, String> {
+        let (key, value) = pair.split_once('=').ok_or_else(|| format!("{pair:?} is not KEY=VALUE"))?;
+        ClientOption::new(key, value)
+    }
+
+    /// The settings in environment variables `CL_KAFKA_<KEY>`, the key upper
+    /// case with `_` for `.` (`CL_KAFKA_SASL_MECHANISM` is `sasl.mechanism`).
+    pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Vec<ClientOption> {
+        let mut options: Vec<ClientOption> = vars
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let key = name.strip_prefix("CL_KAFKA_")?.to_ascii_lowercase().replace('_', ".");
+                ClientOption::new(&key, &value).ok()
+            })
+            .collect();
+        options.sort_by(|a, b| a.key.cmp(&b.key));
+        options
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// The key only: values hold passwords and keys.
+impl std::fmt::Debug for ClientOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}=<redacted>", self.key)
+    }
 }
 
 /// librdkafka's own default.
@@ -39,12 +93,16 @@ impl KafkaConfig {
             partitions,
             replication: 1,
             fetch_wait_ms: DEFAULT_FETCH_WAIT_MS,
+            security: Vec::new(),
         }
     }
 
     fn base(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers).set("socket.keepalive.enable", "true");
+        for option in &self.security {
+            c.set(&option.key, &option.value);
+        }
         c
     }
 
@@ -61,18 +119,22 @@ impl KafkaConfig {
         c
     }
 
-    /// The process's producer for these brokers, made on first use and shared
+    /// The process's producer for these brokers (and security settings), made on first use and shared
     /// by every role in the process (one polling thread and one connection per
     /// broker, not one per component). Order per partition is the
     /// producer's, whoever sends.
     pub fn shared_producer(&self) -> Result<Producer, rdkafka::error::KafkaError> {
         static PRODUCERS: OnceLock<Mutex<HashMap<String, Producer>>> = OnceLock::new();
         let mut producers = PRODUCERS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = producers.get(&self.brokers) {
+        let mut key = self.brokers.clone();
+        for o in &self.security {
+            key.push_str(&format!("\n{}={}", o.key, o.value));
+        }
+        if let Some(p) = producers.get(&key) {
             return Ok(p.clone());
         }
         let producer = Producer::new(&self.producer())?;
-        producers.insert(self.brokers.clone(), producer.clone());
+        producers.insert(key, producer.clone());
         Ok(producer)
     }
 
@@ -101,5 +163,42 @@ impl KafkaConfig {
             // while the queue is full.
             .set("fetch.queue.backoff.ms", "10");
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_settings_reach_every_client_and_nothing_else_is_taken() {
+        let mut cfg = KafkaConfig::new("127.0.0.1:9092", "p.", 1);
+        cfg.security = vec![
+            ClientOption::parse("security.protocol=SASL_SSL").unwrap(),
+            ClientOption::parse("sasl.mechanism=SCRAM-SHA-512").unwrap(),
+            ClientOption::parse("sasl.password=a=b").unwrap(),
+        ];
+        for c in [cfg.producer(), cfg.consumer("x")] {
+            assert_eq!(c.get("security.protocol"), Some("SASL_SSL"));
+            assert_eq!(c.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+            assert_eq!(c.get("sasl.password"), Some("a=b"));
+        }
+        assert!(ClientOption::parse("enable.idempotence=false").is_err());
+        assert!(ClientOption::parse("ssl.ca.location").is_err());
+        assert_eq!(format!("{:?}", cfg.security[2]), "sasl.password=<redacted>");
+    }
+
+    #[test]
+    fn environment_variables_name_the_settings_with_underscores() {
+        let vars = [
+            ("CL_KAFKA_SSL_CA_LOCATION", "/etc/ca.pem"),
+            ("CL_KAFKA_SECURITY_PROTOCOL", "SSL"),
+            ("CL_KAFKA_ENABLE_IDEMPOTENCE", "false"),
+            ("KAFKA_BROKERS", "x:9092"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let options = ClientOption::from_env(vars);
+        let keys: Vec<_> = options.iter().map(ClientOption::key).collect();
+        assert_eq!(keys, ["security.protocol", "ssl.ca.location"]);
     }
 }

@@ -74,6 +74,9 @@ pub struct MailConfig {
     /// Where the invite page is served, e.g. `https://ledger.example.com`.
     pub public_base_url: String,
     pub outbox: PathBuf,
+    /// Log each file-written invite's recipient and link (a live token), so
+    /// a developer can follow it: `dev` only.
+    pub log_links: bool,
 }
 
 impl MailConfig {
@@ -87,7 +90,7 @@ impl MailConfig {
     pub fn sender(&self) -> Result<Arc<dyn Sender>, SendError> {
         Ok(match &self.smtp {
             Some(smtp) => Arc::new(SmtpSender::new(smtp, &self.from)?),
-            None => Arc::new(FileSender::new(&self.outbox, &self.from)?),
+            None => Arc::new(FileSender::new(&self.outbox, &self.from)?.logging_links(self.log_links)),
         })
     }
 }
@@ -103,6 +106,7 @@ mod tests {
             from: "a@b.c".into(),
             public_base_url: "http://127.0.0.1:8080/".into(),
             outbox: PathBuf::from("x"),
+            log_links: false,
         };
         assert_eq!(cfg.invite_link("t0k"), "http://127.0.0.1:8080/invite/t0k");
         cfg.public_base_url = "https://x.io/ledger".into();

@@ -14,6 +14,12 @@ impl Store {
         migrate(self.pool()).await
     }
 
+    /// Deletes the idempotency keys (and the answers stored with them) made
+    /// more than `older_than` ago; how many went.
+    pub async fn prune_idempotency_keys(&self, older_than: std::time::Duration) -> Result<u64> {
+        crate::idempotency::prune(self.pool(), older_than).await
+    }
+
     pub async fn create_database(&self, name: &str) -> Result<()> {
         check_name(name)?;
         sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(self.pool()).await?;

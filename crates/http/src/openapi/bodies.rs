@@ -468,7 +468,7 @@ pub enum Dependency {
 /// An error, as RFC 9457 problem details (`application/problem+json`). The
 /// `code` is stable (the API contract: see the table in the introduction);
 /// `detail` is for people. A validation problem lists every failing field in
-/// `errors` at once.
+/// `errors` at once (the first 100, and how many more in `errors_omitted`).
 #[derive(JsonSchema)]
 pub struct Problem {
     /// `urn:contact-ledger:problem:<code>`.
@@ -483,6 +483,10 @@ pub struct Problem {
     /// Every failing field (`validation_failed`), or the field a conflict is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// `validation_failed` with more failing fields than one answer lists
+    /// (100): how many are not in `errors`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors_omitted: Option<u64>,
     /// `decision_pending`: the command that was published.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command_id: Option<CommandId>,

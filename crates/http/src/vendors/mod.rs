@@ -2,7 +2,7 @@
 //! domain command the native API publishes; the decision comes back in the
 //! vendor's response and error shapes. A route maps shapes and names; the
 //! domain decides (no rule lives here).
-use std::future::Future;
+use std::{collections::HashSet, future::Future};
 
 use axum::response::{IntoResponse, Response};
 use ledger_domain::{FieldError, TenantId};
@@ -76,12 +76,18 @@ pub fn unknown_keys(body: &serde_json::Map<String, serde_json::Value>, known: &[
 /// wire and rule errors renamed into its names, leaving out fields that
 /// already failed: one answer naming every failing field once.
 pub fn merged(shape: Vec<FieldError>, native: &[FieldError], name: impl Fn(&str) -> String) -> Vec<FieldError> {
-    let failed: Vec<String> = shape.iter().map(|e| e.field.clone()).collect();
+    let native = renamed(native, name);
+    let failed: HashSet<&str> = shape.iter().map(|e| e.field.as_str()).collect();
+    // A field is covered when it, or a field it is inside (`a` for `a.b`
+    // and `a[0]`), already failed: one lookup per prefix, so the cost is
+    // the errors' length, not the product of the two lists.
     let covered = |field: &str| {
-        failed.iter().any(|f| field == f || field.starts_with(&format!("{f}.")) || field.starts_with(&format!("{f}[")))
+        failed.contains(field)
+            || field.char_indices().any(|(i, c)| (c == '.' || c == '[') && failed.contains(&field[..i]))
     };
+    let kept: Vec<FieldError> = native.into_iter().filter(|e| !covered(&e.field)).collect();
     let mut all = shape;
-    all.extend(renamed(native, name).into_iter().filter(|e| !covered(&e.field)));
+    all.extend(kept);
     all.sort_by(|a, b| a.field.cmp(&b.field));
     all.dedup();
     all
@@ -92,4 +98,35 @@ pub fn merged(shape: Vec<FieldError>, native: &[FieldError], name: impl Fn(&str)
 /// email nor external id), which the vendor's own `required` names instead.
 pub fn without_implied_identifier(native: Vec<FieldError>) -> Vec<FieldError> {
     native.into_iter().filter(|e| !(e.field == "email" && e.code == "required")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(field: &str, code: &str) -> FieldError {
+        FieldError::new(field, code, "m")
+    }
+
+    #[test]
+    fn a_native_error_inside_a_field_that_failed_its_shape_is_left_out() {
+        let shape = vec![e("contact.address", "invalid_type"), e("contact.tags", "invalid_type")];
+        let native = [
+            e("address.city", "too_long"),
+            e("tags[0]", "invalid_tag"),
+            e("tagsx", "required"),
+            e("email", "required"),
+        ];
+        let out = merged(shape, &native, |f| format!("contact.{f}"));
+        let fields: Vec<_> = out.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert_eq!(
+            fields,
+            [
+                ("contact.address", "invalid_type"),
+                ("contact.email", "required"),
+                ("contact.tags", "invalid_type"),
+                ("contact.tagsx", "required"),
+            ]
+        );
+    }
 }

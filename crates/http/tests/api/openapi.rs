@@ -277,7 +277,8 @@ async fn contact_answers_fit_the_document() {
 
 #[tokio::test]
 async fn role_invite_command_tenant_and_ops_answers_fit_the_document() {
-    let app = spawn_app();
+    // Readiness asked afresh each time, so its 503 shows as soon as a port is down.
+    let app = spawn_app_with(ledger_http::HttpConfig { probe_ttl: std::time::Duration::ZERO, ..test_config() });
     let c = contract(&app).await;
     for (reference, rule) in [("trade", "manual_approval"), ("news", "automatic")] {
         let role = json!({"reference": reference, "name": reference, "grant_rule": rule});
