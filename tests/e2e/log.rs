@@ -6,6 +6,7 @@ use contact_ledger_tests::{
 };
 use ledger_domain::Event;
 use ledger_kafka::{Handler, HandlerConfig, Phase};
+use ledger_ports::Commands;
 use ledger_protocol::{Admit, LogRecord, Outcome};
 use rdkafka::{
     message::{Header, OwnedHeaders},
@@ -287,8 +288,8 @@ async fn a_retried_command_id_is_a_duplicate_inside_the_dedup_window_and_refused
     let old_at = chrono::Utc::now();
     send(envelope(&old, "old@example.com", old_at)).await;
     send(envelope(&old, "old@example.com", old_at)).await;
-    // A client whose clock is a month ahead: capped by the writer's clock, it
-    // does not move the window past everyone else.
+    // A client whose clock is a month ahead: refused, and it does not move the
+    // window past everyone else.
     send(envelope(&future, "future@example.com", old_at + chrono::Duration::days(30))).await;
     send(envelope(&on_time, "on-time@example.com", chrono::Utc::now())).await;
     app.create_contact(json!({"kind": "contact", "email": "marker1@example.com"})).await;
@@ -297,6 +298,9 @@ async fn a_retried_command_id_is_a_duplicate_inside_the_dedup_window_and_refused
     app.create_contact(json!({"kind": "contact", "email": "marker2@example.com"})).await;
     send(envelope(&old, "old@example.com", old_at)).await;
     send(envelope(&future, "future@example.com", old_at + chrono::Duration::days(30))).await;
+    // Its clock put right, the same command id is decided (the refusals were
+    // not decisions).
+    send(envelope(&future, "future@example.com", chrono::Utc::now())).await;
     app.create_contact(json!({"kind": "contact", "email": "marker3@example.com"})).await;
     let log = app.log().await;
     let outcomes = |id: &str| -> Vec<String> {
@@ -320,10 +324,15 @@ async fn a_retried_command_id_is_a_duplicate_inside_the_dedup_window_and_refused
     assert_eq!(outcomes(&on_time), ["accepted"], "a command from a client ahead in time did not make this one too old");
     assert_eq!(
         outcomes(&future),
-        ["accepted"],
-        "the future command's id is still remembered: its retry appends nothing"
+        ["validation_failed", "validation_failed", "accepted"],
+        "a command from a month ahead is refused each time, and decided once it is due"
     );
     assert_eq!(created_for(&log, "old@example.com"), 1);
     assert_eq!(created_for(&log, "future@example.com"), 1);
+    // The read model shows the decision, not the refusals before it.
+    let future_id: ledger_domain::CommandId = future.parse().expect("id");
+    let tenant: ledger_domain::TenantId = app.tenant_id.parse().expect("tenant");
+    let view = app.store().command(tenant, future_id).await.expect("read").expect("projected");
+    assert_eq!(view.status, ledger_ports::CommandStatus::Accepted);
     app.stop().await;
 }

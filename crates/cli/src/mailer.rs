@@ -171,7 +171,7 @@ impl Mailer {
             info!(invite = %invite_id, "invite expired before it was mailed; not sending it");
             return Ok(Delivery::Expired);
         }
-        if self.store.invite_token_state(invite_id).await? == Some(TokenState::Sent) {
+        if self.store.invite_token_state(tenant, invite_id).await? == Some(TokenState::Sent) {
             return self.already_sent(tenant, invite_id).await;
         }
         let projected =
@@ -179,7 +179,7 @@ impl Mailer {
         if projected.is_none() {
             anyhow::bail!("invite {invite_id}: its decision was not projected within {PROJECTION_WAIT:?}");
         }
-        if self.store.invite_state(invite_id).await? == Some(InviteState::Superseded) {
+        if self.store.invite_state(tenant, invite_id).await? == Some(InviteState::Superseded) {
             info!(invite = %invite_id, "a newer invite replaced this one before it was mailed; not sending it");
             return Ok(Delivery::Superseded);
         }
@@ -200,6 +200,7 @@ impl Mailer {
             contact_name,
             tenant_name,
             link: self.mail.invite_link(token.expose()),
+            tenant_id: tenant,
             invite_id,
             expires_at: invite.expires_at,
         };
@@ -210,7 +211,7 @@ impl Mailer {
             match self.sender.send(&mail).await {
                 Ok(message_id) => {
                     // First, before anything can fail: from here on a re-read never re-sends.
-                    self.store.mark_invite_sent(invite_id).await?;
+                    self.store.mark_invite_sent(tenant, invite_id).await?;
                     info!(invite = %invite_id, contact = %invite.contact_id, attempt, "invite mail sent");
                     self.report_sent(tenant, invite_id, message_id).await?;
                     return Ok(Delivery::Sent);
@@ -233,7 +234,7 @@ impl Mailer {
     /// the send), so it is made again: the handler drops it if it has it.
     async fn already_sent(&self, tenant: TenantId, invite: InviteId) -> anyhow::Result<Delivery> {
         debug!(invite = %invite, "invite mailed before; not sending it again");
-        self.report_sent(tenant, invite, message_id(invite)).await?;
+        self.report_sent(tenant, invite, message_id(tenant, invite)).await?;
         Ok(Delivery::AlreadySent)
     }
 

@@ -103,6 +103,7 @@ impl Setup {
             from: "Ledger <no-reply@example.com>".into(),
             public_base_url: BASE_URL.into(),
             outbox: std::env::temp_dir().join("unused"),
+            log_links: false,
         };
         let retry = Retry { attempts, base: Duration::from_millis(1) };
         let bus = Arc::new(KafkaBus::new(self.running.kafka.clone()).unwrap());
@@ -186,14 +187,14 @@ async fn an_invite_is_mailed_once_recorded_as_sent_and_a_re_read_from_offset_zer
     let outcome = s.outcome(invite, "sent").await;
     assert_eq!(outcome.events.len(), 1);
     assert_eq!(outcome.events[0].event_type, "InviteSent");
-    assert_eq!(outcome.events[0].data["message_id"], message_id(invite));
+    assert_eq!(outcome.events[0].data["message_id"], message_id(s.tenant, invite));
 
     // Only the token's hash is stored, and it leads to the invite.
     let hash = invite_token_hash(&token_of(mail));
     let view = s.store().invite_by_token_hash(&hash).await.unwrap().expect("the token is known");
     assert_eq!((view.tenant_id, view.invite_id, view.contact_id), (s.tenant, invite, contact));
     assert_eq!(view.state, InviteState::Sent);
-    assert_eq!(s.store().invite_token_state(invite).await.unwrap(), Some(TokenState::Sent));
+    assert_eq!(s.store().invite_token_state(s.tenant, invite).await.unwrap(), Some(TokenState::Sent));
     let dump = s.store().dump_read_models().await.unwrap().to_string();
     assert!(!dump.contains(&token_of(mail)), "the token is in no read model");
 
@@ -221,7 +222,7 @@ async fn a_crash_after_the_smtp_accept_re_sends_once_with_the_same_message_id_an
     let reader = s.reader(&mailer).await;
     drive_until(&mailer, &reader, || !sender.mails().is_empty()).await;
     let resent = &sender.mails()[0];
-    assert_eq!(resent.message_id(), message_id(invite), "a receiver can drop it as a repeat");
+    assert_eq!(resent.message_id(), message_id(s.tenant, invite), "a receiver can drop it as a repeat");
     assert_ne!(token_of(resent), first.expose());
     for token in [first.expose().to_owned(), token_of(resent)] {
         let view = s.store().invite_by_token_hash(&invite_token_hash(&token)).await.unwrap();
@@ -250,7 +251,7 @@ async fn a_mail_that_keeps_failing_is_retried_then_recorded_as_failed() {
     drive_to_the_end(&mailer, &reader).await;
     assert_eq!(*sender.calls.lock().unwrap(), 3, "no attempt after the last");
     // Not sent: a later re-read may try once more (and would record a send).
-    assert_eq!(s.store().invite_token_state(invite).await.unwrap(), Some(TokenState::Pending));
+    assert_eq!(s.store().invite_token_state(s.tenant, invite).await.unwrap(), Some(TokenState::Pending));
     s.stop().await;
 }
 
@@ -286,6 +287,10 @@ async fn an_invite_replaced_before_it_was_mailed_is_not_sent_only_the_newer_one(
     drive_to_the_end(&mailer, &reader).await;
     let mailed: Vec<InviteId> = sender.mails().iter().map(|m| m.invite_id).collect();
     assert_eq!(mailed, vec![newer], "only the newer invite is mailed, not {first}");
-    assert_eq!(s.store().invite_token_state(first).await.unwrap(), None, "no token was made for the replaced invite");
+    assert_eq!(
+        s.store().invite_token_state(s.tenant, first).await.unwrap(),
+        None,
+        "no token was made for the replaced invite"
+    );
     s.stop().await;
 }

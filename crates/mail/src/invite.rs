@@ -3,7 +3,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use ledger_domain::InviteId;
+use ledger_domain::{InviteId, TenantId};
 use ledger_text::escape_html;
 
 const SUBJECT: &str = include_str!("../templates/invite.subject.txt");
@@ -11,9 +11,10 @@ const TEXT: &str = include_str!("../templates/invite.txt");
 const HTML: &str = include_str!("../templates/invite.html");
 
 /// The `Message-ID` of an invite's mail: the same for every (re-)send of one
-/// invite, so a receiver can recognise and drop a repeat.
-pub fn message_id(invite: InviteId) -> String {
-    format!("<invite-{invite}@contact-ledger>")
+/// invite, so a receiver can recognise and drop a repeat. Invite ids are per
+/// tenant, so the tenant is part of it.
+pub fn message_id(tenant: TenantId, invite: InviteId) -> String {
+    format!("<invite-{invite}.{tenant}@contact-ledger>")
 }
 
 /// One invite mail, ready to render. `link` holds the token: `Debug` does not
@@ -26,6 +27,7 @@ pub struct InviteMail {
     pub tenant_name: String,
     /// `{public_base_url}/invite/{token}`.
     pub link: String,
+    pub tenant_id: TenantId,
     pub invite_id: InviteId,
     pub expires_at: DateTime<Utc>,
 }
@@ -52,7 +54,7 @@ pub struct Rendered {
 
 impl InviteMail {
     pub fn message_id(&self) -> String {
-        message_id(self.invite_id)
+        message_id(self.tenant_id, self.invite_id)
     }
 
     pub fn render(&self) -> Rendered {
@@ -114,6 +116,7 @@ mod tests {
             contact_name: "Bob <script>alert(1)</script>".into(),
             tenant_name: "Acme & \"Sons\"".into(),
             link: "http://127.0.0.1:8080/invite/abc123?x=1&y=2".into(),
+            tenant_id: TenantId(Ulid::from_string("01ARZ3NDEKTSV4RRFFQ69G5FAX").unwrap()),
             invite_id: InviteId(Ulid::from_string("01ARZ3NDEKTSV4RRFFQ69G5FAV").unwrap()),
             expires_at: Utc.with_ymd_and_hms(2030, 1, 2, 3, 4, 0).single().unwrap(),
         }
@@ -150,12 +153,17 @@ mod tests {
     }
 
     #[test]
-    fn the_message_id_is_derived_from_the_invite_id() {
+    fn the_message_id_is_derived_from_the_tenant_and_the_invite_id() {
         let m = mail();
-        assert_eq!(m.message_id(), "<invite-invite_01ARZ3NDEKTSV4RRFFQ69G5FAV@contact-ledger>");
-        assert_eq!(m.message_id(), message_id(m.invite_id));
+        assert_eq!(
+            m.message_id(),
+            format!("<invite-invite_01ARZ3NDEKTSV4RRFFQ69G5FAV.{}@contact-ledger>", m.tenant_id)
+        );
+        assert_eq!(m.message_id(), message_id(m.tenant_id, m.invite_id));
         let other = InviteId(Ulid::from_string("01ARZ3NDEKTSV4RRFFQ69G5FAW").unwrap());
-        assert_ne!(message_id(other), m.message_id());
+        assert_ne!(message_id(m.tenant_id, other), m.message_id());
+        let other_tenant = TenantId(Ulid::from_string("01ARZ3NDEKTSV4RRFFQ69G5FAY").unwrap());
+        assert_ne!(message_id(other_tenant, m.invite_id), m.message_id(), "another tenant's invite with the same id");
     }
 
     #[test]

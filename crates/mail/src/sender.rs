@@ -126,21 +126,28 @@ impl Sender for SmtpSender {
     }
 }
 
-/// Writes `<outbox>/<invite id>.eml` (a re-send replaces the file) and logs
-/// the link, so a developer can follow it. Only for when no SMTP server is
-/// configured: the log line holds the token.
+/// Writes `<outbox>/<tenant id>.<invite id>.eml` (a re-send replaces the file). It logs
+/// the invite's id and the file; the recipient and the link (which holds the
+/// token) only when told to (`dev`, so a developer can follow it).
 pub struct FileSender {
     dir: PathBuf,
     from: Mailbox,
+    log_links: bool,
 }
 
 impl FileSender {
     pub fn new(dir: &Path, from: &str) -> Result<Self, SendError> {
-        Ok(FileSender { dir: dir.to_owned(), from: mailbox(from)? })
+        Ok(FileSender { dir: dir.to_owned(), from: mailbox(from)?, log_links: false })
+    }
+
+    /// Also log each mail's recipient and link.
+    pub fn logging_links(mut self, log_links: bool) -> Self {
+        self.log_links = log_links;
+        self
     }
 
     pub fn path_of(&self, mail: &InviteMail) -> PathBuf {
-        self.dir.join(format!("{}.eml", mail.invite_id))
+        self.dir.join(format!("{}.{}.eml", mail.tenant_id, mail.invite_id))
     }
 }
 
@@ -151,15 +158,19 @@ impl Sender for FileSender {
         tokio::fs::create_dir_all(&self.dir).await?;
         let path = self.path_of(mail);
         // Written aside and renamed, so a reader never sees half a mail.
-        let partial = self.dir.join(format!(".{}.partial.eml", mail.invite_id));
+        let partial = self.dir.join(format!(".{}.{}.partial.eml", mail.tenant_id, mail.invite_id));
         tokio::fs::write(&partial, message.formatted()).await?;
         tokio::fs::rename(&partial, &path).await?;
-        tracing::info!(
-            to = %mail.to,
-            path = %path.display(),
-            link = %mail.link,
-            "no SMTP server configured: invite mail written to the outbox"
-        );
+        if self.log_links {
+            tracing::info!(
+                to = %mail.to,
+                path = %path.display(),
+                link = %mail.link,
+                "no SMTP server configured: invite mail written to the outbox"
+            );
+        } else {
+            tracing::info!(invite = %mail.invite_id, path = %path.display(), "invite mail written to the outbox");
+        }
         Ok(mail.message_id())
     }
 }

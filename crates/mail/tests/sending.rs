@@ -8,7 +8,7 @@ use std::{
 };
 
 use chrono::{TimeZone, Utc};
-use ledger_domain::InviteId;
+use ledger_domain::{InviteId, TenantId};
 use ledger_mail::{FileSender, InviteMail, Security, Sender, SmtpConfig, SmtpSender, message_id};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
@@ -26,6 +26,7 @@ fn mail() -> InviteMail {
         contact_name: "Bob Bobsworth".into(),
         tenant_name: "Acme".into(),
         link: LINK.into(),
+        tenant_id: TenantId(Ulid::new()),
         invite_id: InviteId(Ulid::new()),
         expires_at: Utc.with_ymd_and_hms(2030, 1, 2, 3, 4, 0).single().unwrap(),
     }
@@ -94,7 +95,7 @@ async fn smtp_delivers_both_parts_with_the_message_id_of_the_invite() {
     let sender = SmtpSender::new(&plain_smtp(port), FROM).unwrap();
     let mail = mail();
     let id = sender.send(&mail).await.unwrap();
-    assert_eq!(id, message_id(mail.invite_id));
+    assert_eq!(id, message_id(mail.tenant_id, mail.invite_id));
     let received = received.lock().unwrap().clone();
     assert_eq!(received.len(), 1);
     let data = &received[0];
@@ -158,7 +159,7 @@ async fn the_file_sender_writes_one_eml_per_invite_into_the_outbox() {
     // A re-send replaces the file rather than adding one.
     assert_eq!(sender.send(&mail).await.unwrap(), id);
     let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(files, vec![std::ffi::OsString::from(format!("{}.eml", mail.invite_id))]);
+    assert_eq!(files, vec![std::ffi::OsString::from(format!("{}.{}.eml", mail.tenant_id, mail.invite_id))]);
     let eml = std::fs::read_to_string(sender.path_of(&mail)).unwrap();
     assert!(eml.contains(&format!("Message-ID: {id}")), "{eml}");
     assert!(eml.contains("Subject: Acme invited you: set your password"));

@@ -132,6 +132,7 @@ impl PartitionState {
             command_type,
             issued_at,
             decided_at: now,
+            at: time_of(issued_at, now),
             source,
             epoch: self.writer_epoch.unwrap_or(0),
             outcome: Outcome::Rejected { rejection },
@@ -142,7 +143,13 @@ impl PartitionState {
 
     fn fold(&mut self, d: &Decision) {
         self.records_applied += 1;
-        self.decided.insert(d.command_id, d.issued_at, d.decided_at);
+        // A command refused for an `issued_at` ahead of the writer's clock
+        // was not decided: its id is not remembered (it would stay until the
+        // window passed that time), and it may be sent again once its clock
+        // is right.
+        if !d.refused_as_future() {
+            self.decided.insert(&d.tenant_id, d.command_id, d.issued_at, d.decided_at);
+        }
         self.next_command_offset = self.next_command_offset.max(d.source.offset + 1);
         if let Outcome::Accepted { events, .. } = &d.outcome {
             let tenant = self.tenants.entry(d.tenant_id).or_default();
@@ -179,7 +186,7 @@ impl PartitionState {
         let mut tenants: Vec<(TenantId, TenantSnapshot)> =
             self.tenants.iter().map(|(t, s)| (*t, s.snapshot())).collect();
         tenants.sort_by_key(|(t, _)| *t);
-        let mut decided: Vec<([u8; 16], i64)> = self.decided.live().collect();
+        let mut decided: Vec<([u8; 32], i64)> = self.decided.live().collect();
         decided.sort();
         let snapshot = Snapshot {
             format: SNAPSHOT_FORMAT,
@@ -232,7 +239,7 @@ impl PartitionState {
         let decision = match input {
             Err(EnvelopeError::Undecodable(reason)) => return Step::DeadLetter { reason },
             Err(EnvelopeError::InvalidPayload { command_id, tenant_id, issued_at, command_type, errors }) => {
-                if self.decided.contains(&command_id) {
+                if self.decided.contains(&tenant_id, &command_id) {
                     return Step::Duplicate(command_id);
                 }
                 if let Some(rejection) = self.decided.too_old(issued_at) {
@@ -253,13 +260,14 @@ impl PartitionState {
                     command_type,
                     issued_at,
                     decided_at: now,
+                    at: time_of(issued_at, now),
                     source,
                     epoch,
                     outcome: Outcome::Rejected { rejection: Rejection::invalid(errors) },
                 }
             }
             Ok(env) => {
-                if self.decided.contains(&env.command_id) {
+                if self.decided.contains(&env.tenant_id, &env.command_id) {
                     return Step::Duplicate(env.command_id);
                 }
                 if let Some(rejection) = self.decided.too_old(env.issued_at) {
@@ -275,13 +283,19 @@ impl PartitionState {
                 if let Some(to) = self.elsewhere(&env.tenant_id) {
                     return self.forward((env.tenant_id, env.command_id, env.issued_at), source, to);
                 }
-                let mut ctx = Context::new(env.command_id, env.issued_at);
-                ctx.invite_ttl = self.invite_ttl;
-                let empty = TenantState::default();
-                let state = self.tenants.get(&env.tenant_id).unwrap_or(&empty);
-                let outcome = match decide(state, &env.command, &ctx) {
-                    Ok(decided) => Outcome::from(decided),
+                let at = time_of(env.issued_at, now);
+                let outcome = match decision_time(env.issued_at, now) {
                     Err(rejection) => Outcome::Rejected { rejection },
+                    Ok(at) => {
+                        let mut ctx = Context::new(env.command_id, at);
+                        ctx.invite_ttl = self.invite_ttl;
+                        let empty = TenantState::default();
+                        let state = self.tenants.get(&env.tenant_id).unwrap_or(&empty);
+                        match decide(state, &env.command, &ctx) {
+                            Ok(decided) => Outcome::from(decided),
+                            Err(rejection) => Outcome::Rejected { rejection },
+                        }
+                    }
                 };
                 Decision {
                     tenant_id: env.tenant_id,
@@ -289,6 +303,7 @@ impl PartitionState {
                     command_type: env.command.command_type().to_owned(),
                     issued_at: env.issued_at,
                     decided_at: now,
+                    at,
                     source,
                     epoch,
                     outcome,
@@ -300,11 +315,43 @@ impl PartitionState {
     }
 }
 
+/// How far a command's `issued_at` (the client's clock) may differ from the
+/// writer's clock and still be the time of what it decides.
+pub const CLOCK_SKEW: Duration = Duration::seconds(60);
+
+/// The time a command's events carry, from its `issued_at` and the writer's
+/// clock `now`: `issued_at` within [`CLOCK_SKEW`] of `now`; `now` for a
+/// command issued earlier (delivered late: its events happen now, not in
+/// the past); a command issued further ahead is refused and not decided.
+pub fn decision_time(issued_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, Rejection> {
+    if issued_at > now + CLOCK_SKEW {
+        return Err(Rejection::invalid(vec![ledger_domain::FieldError::new(
+            "issued_at",
+            ISSUED_IN_FUTURE,
+            format!(
+                "is {issued_at}, more than {} s ahead of the writer's clock ({now}): send it when it is due",
+                CLOCK_SKEW.num_seconds()
+            ),
+        )]));
+    }
+    Ok(if issued_at < now - CLOCK_SKEW { now } else { issued_at })
+}
+
+/// The field code of a command refused for an `issued_at` too far ahead.
+pub const ISSUED_IN_FUTURE: &str = "issued_in_future";
+
+/// The time of a decision about a command issued at `issued_at` and decided
+/// at `now` (a refusal's too).
+fn time_of(issued_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    decision_time(issued_at, now).unwrap_or(now)
+}
+
 /// Bumped whenever the snapshot layout changes: an older snapshot is then
 /// ignored (the claim folds from offset 0) rather than misread.
 /// 2: the dedup window's anchor is capped by the writer's clock.
 /// 3: a contact is one packed byte string (header and profile).
-const SNAPSHOT_FORMAT: u32 = 3;
+/// 4: remembered command ids are keyed by tenant and id.
+const SNAPSHOT_FORMAT: u32 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
@@ -312,7 +359,7 @@ struct Snapshot {
     epoch: u64,
     max_seen: u64,
     tenants: Vec<(TenantId, TenantSnapshot)>,
-    decided: Vec<([u8; 16], i64)>,
+    decided: Vec<([u8; 32], i64)>,
     newest: Option<i64>,
     next_command_offset: i64,
     records_applied: u64,
@@ -344,9 +391,11 @@ pub const DEDUP_WINDOW_DEFAULT: Duration = Duration::days(7);
 #[derive(Debug)]
 struct Decided {
     window: Duration,
-    /// Command id (its 16 bytes) -> `issued_at` in microseconds. Ids behind
-    /// the horizon count as forgotten at once and are swept out in bulk.
-    ids: HashMap<[u8; 16], i64>,
+    /// Tenant and command id (16 bytes each: ids are per tenant, so two
+    /// tenants' commands with one id are two commands) -> `issued_at` in
+    /// microseconds. Ids behind the horizon count as forgotten at once and
+    /// are swept out in bulk.
+    ids: HashMap<[u8; 32], i64>,
     newest: Option<DateTime<Utc>>,
     /// The horizon at the last sweep.
     swept: Option<DateTime<Utc>>,
@@ -357,18 +406,25 @@ impl Decided {
         Self { window, ids: HashMap::new(), newest: None, swept: None }
     }
 
-    fn contains(&self, id: &CommandId) -> bool {
+    fn key(tenant: &TenantId, id: &CommandId) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(&tenant.0.to_bytes());
+        key[16..].copy_from_slice(&id.0.to_bytes());
+        key
+    }
+
+    fn contains(&self, tenant: &TenantId, id: &CommandId) -> bool {
         let horizon = self.horizon().map_or(i64::MIN, |h| h.timestamp_micros());
-        self.ids.get(&id.0.to_bytes()).is_some_and(|at| *at >= horizon)
+        self.ids.get(&Self::key(tenant, id)).is_some_and(|at| *at >= horizon)
     }
 
     /// The remembered ids with their `issued_at` (microseconds).
-    fn live(&self) -> impl Iterator<Item = ([u8; 16], i64)> + '_ {
+    fn live(&self) -> impl Iterator<Item = ([u8; 32], i64)> + '_ {
         let horizon = self.horizon().map_or(i64::MIN, |h| h.timestamp_micros());
         self.ids.iter().filter(move |(_, at)| **at >= horizon).map(|(k, at)| (*k, *at))
     }
 
-    fn restore(&mut self, ids: Vec<([u8; 16], i64)>, newest: Option<i64>) {
+    fn restore(&mut self, ids: Vec<([u8; 32], i64)>, newest: Option<i64>) {
         self.ids = ids.into_iter().collect();
         self.newest = newest.and_then(DateTime::from_timestamp_micros);
         self.swept = self.horizon();
@@ -396,8 +452,8 @@ impl Decided {
         })
     }
 
-    fn insert(&mut self, id: CommandId, issued_at: DateTime<Utc>, decided_at: DateTime<Utc>) {
-        self.ids.entry(id.0.to_bytes()).or_insert(issued_at.timestamp_micros());
+    fn insert(&mut self, tenant: &TenantId, id: CommandId, issued_at: DateTime<Utc>, decided_at: DateTime<Utc>) {
+        self.ids.entry(Self::key(tenant, &id)).or_insert(issued_at.timestamp_micros());
         let anchor = issued_at.min(decided_at);
         self.newest = Some(self.newest.map_or(anchor, |n| n.max(anchor)));
         let Some(horizon) = self.horizon() else { return };

@@ -25,6 +25,9 @@ pub mod header {
     /// The writer's clock when it decided (RFC 3339): bounds how far one
     /// command's `issued_at` can move the dedup window.
     pub const DECIDED_AT: &str = "cl-decided-at";
+    /// The command's `issued_at` when it is not the decision's time (the
+    /// events' CloudEvents `time`): a command delivered late or back-dated.
+    pub const ISSUED_AT: &str = "cl-issued-at";
     // What an accepted decision did (`ledger_domain::Decided`).
     pub const SUBJECT: &str = "cl-subject";
     pub const CREATED: &str = "cl-created";
@@ -94,9 +97,24 @@ pub struct Decision {
     /// The writer's clock when it decided (not the client's): a record
     /// written before this field existed reads back with `issued_at`.
     pub decided_at: DateTime<Utc>,
+    /// When what it decided happened, the time its events carry (the
+    /// records' CloudEvents `time`): `issued_at` within
+    /// [`crate::CLOCK_SKEW`] of the writer's clock, else the writer's clock
+    /// (see [`crate::decision_time`]). A record written before this field
+    /// existed reads back with `issued_at`, which its events carried.
+    pub at: DateTime<Utc>,
     pub source: CommandPosition,
     pub epoch: u64,
     pub outcome: Outcome,
+}
+
+impl Decision {
+    /// Refused because its `issued_at` was too far ahead of the writer's
+    /// clock: not decided, so its id is not remembered.
+    pub fn refused_as_future(&self) -> bool {
+        matches!(&self.outcome, Outcome::Rejected { rejection: Rejection::Validation { errors } }
+            if errors.iter().any(|e| e.field == "issued_at" && e.code == crate::partition::ISSUED_IN_FUTURE))
+    }
 }
 
 /// A command passed on, unread by `decide`, to the partition owning its tenant.
@@ -170,23 +188,18 @@ impl Decision {
         match &self.outcome {
             Outcome::Rejected { rejection } => {
                 let data = json!({ "rejection": rejection });
-                Ok(vec![Value::Object(ext(cloud_event(id(0), REJECTED, self.issued_at, None, data)))])
+                Ok(vec![Value::Object(ext(cloud_event(id(0), REJECTED, self.at, None, data)))])
             }
             Outcome::Accepted { events, subject, .. } if events.is_empty() => {
-                let ce = cloud_event(id(0), UNCHANGED, self.issued_at, subject.map(|s| s.to_string()), json!({}));
+                let ce = cloud_event(id(0), UNCHANGED, self.at, subject.map(|s| s.to_string()), json!({}));
                 Ok(vec![Value::Object(ext(ce))])
             }
             Outcome::Accepted { events, .. } => events
                 .iter()
                 .enumerate()
                 .map(|(i, e)| {
-                    let mut ce = cloud_event(
-                        id(i),
-                        e.event_type(),
-                        self.issued_at,
-                        e.contact_id().map(|c| c.to_string()),
-                        e.data()?,
-                    );
+                    let mut ce =
+                        cloud_event(id(i), e.event_type(), self.at, e.contact_id().map(|c| c.to_string()), e.data()?);
                     ce.insert("eventversion".into(), json!(e.event_version()));
                     if let Some(v) = e.contact_version() {
                         ce.insert("contactversion".into(), json!(v));
@@ -271,6 +284,9 @@ impl LogRecord {
                     }
                     Outcome::Rejected { .. } => vec![],
                 };
+                if d.issued_at != d.at {
+                    what.push((header::ISSUED_AT, d.issued_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
+                }
                 Encoded {
                     key: d.tenant_id.to_string(),
                     headers: command_headers("decision", d.tenant_id, d.command_id, &d.source, d.epoch)
@@ -311,7 +327,7 @@ impl LogRecord {
                 let first = events.first().ok_or_else(|| DecodeError("empty batch".into()))?;
                 let text = |ce: &Value, k: &str| ce.get(k).and_then(Value::as_str).map(str::to_owned);
                 let command_type = text(first, "commandtype").unwrap_or_default();
-                let issued_at = time_of(first).ok_or_else(|| DecodeError("event without time".into()))?;
+                let at = time_of(first).ok_or_else(|| DecodeError("event without time".into()))?;
                 let ty = text(first, "type").unwrap_or_default();
                 let outcome = if ty == REJECTED {
                     let rejection = first
@@ -338,6 +354,12 @@ impl LogRecord {
                     accepted(&h, out, subject)?
                 };
                 let (tenant_id, command_id, source) = command_of(&need)?;
+                let issued_at = match h(header::ISSUED_AT) {
+                    Some(t) => DateTime::parse_from_rfc3339(&t)
+                        .map_err(|e| DecodeError(format!("bad {} header: {e}", header::ISSUED_AT)))?
+                        .with_timezone(&Utc),
+                    None => at,
+                };
                 let decided_at = match h(header::DECIDED_AT) {
                     Some(t) => DateTime::parse_from_rfc3339(&t)
                         .map_err(|e| DecodeError(format!("bad {} header: {e}", header::DECIDED_AT)))?
@@ -350,6 +372,7 @@ impl LogRecord {
                     command_type,
                     issued_at,
                     decided_at,
+                    at,
                     source,
                     epoch,
                     outcome,

@@ -539,13 +539,23 @@ fn a_command_issued_far_in_the_future_cannot_push_the_dedup_window_past_everyone
         &mut log,
     );
     assert_eq!(future.decided_at, now, "the decision records the writer's clock");
+    // It is refused, not decided: its record carries no event.
+    match &future.outcome {
+        Outcome::Rejected { rejection: Rejection::Validation { errors } } => {
+            assert_eq!((errors[0].field.as_str(), errors[0].code.as_str()), ("issued_at", "issued_in_future"))
+        }
+        other => panic!("a command from a year ahead must be refused: {other:?}"),
+    }
     // Commands issued on time are still decided, not refused as too old.
     let on_time =
         decide(&mut s, issued(3, day, "CreateContact", json!({"kind": "contact", "email": "o@a.io"})), 2, &mut log);
     assert!(matches!(on_time.outcome, Outcome::Accepted { .. }), "{on_time:?}");
-    // The future command's id is still remembered: its retry is a duplicate.
+    // The refused command's id is not remembered (it would sit in the
+    // window for a year): its retry is refused again, and still not decided.
     let retry = issued(2, 365 * day, "CreateContact", json!({"kind": "contact", "email": "f@a.io"}));
-    assert!(matches!(s.handle(retry, pos(3), now), Step::Duplicate(_)));
+    let again = decision_of(s.handle(retry, pos(3), now));
+    assert!(matches!(again.outcome, Outcome::Rejected { .. }), "{again:?}");
+    assert_eq!(s.remembered_commands(), 2, "the tenant's and the on-time create's ids");
     // The writer's clock survives encoding, so a rebuild anchors the same way.
     let mut rebuilt = PartitionState::new(Duration::days(7)).with_dedup_window(Duration::days(2));
     for r in &log {
@@ -564,4 +574,65 @@ fn a_command_issued_far_in_the_future_cannot_push_the_dedup_window_past_everyone
     ));
     assert!(matches!(late.outcome, Outcome::Accepted { .. }), "{late:?}");
     assert_eq!(rebuilt.remembered_commands(), s.remembered_commands() + 1);
+}
+
+#[test]
+fn events_carry_the_clients_time_within_the_skew_and_the_writers_clock_outside_it() {
+    let day = 24 * 3600;
+    let mut s = writer();
+    // The writer's clock stands at day 1 of the test's calendar.
+    let now = Utc.timestamp_opt(1_700_000_000 + day, 0).unwrap();
+    let mut n = 0;
+    let mut created_at = |s: &mut PartitionState, at_secs: i64| {
+        n += 1;
+        let payload = json!({"kind": "contact", "email": format!("c{n}@a.io")});
+        let d = decision_of(s.handle(issued(100 + n, at_secs, "CreateContact", payload), pos(n as i64), now));
+        match d.outcome {
+            Outcome::Accepted { events, .. } => match &events[0] {
+                Event::ContactCreated(c) => c.at,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    };
+    decision_of(s.handle(issued(1, day, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0), now));
+    let at = |secs: i64| Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap();
+    // 30 s behind or ahead: the client's time.
+    assert_eq!(created_at(&mut s, day - 30), at(day - 30));
+    assert_eq!(created_at(&mut s, day + 30), at(day + 30));
+    // Back-dated by an hour (or delivered an hour late): the writer's clock.
+    assert_eq!(created_at(&mut s, day - 3600), now);
+    assert_eq!(ledger_protocol::CLOCK_SKEW, Duration::seconds(60));
+    assert!(ledger_protocol::decision_time(at(day + 61), now).is_err());
+    assert_eq!(ledger_protocol::decision_time(at(day + 60), now).unwrap(), at(day + 60));
+}
+
+#[test]
+fn two_tenants_commands_with_one_id_are_two_commands() {
+    let mut s = writer();
+    let id = Ulid::from_parts(1_700_000_000_000, 7).to_string();
+    let env = |tenant: TenantId, ty: &str, payload: serde_json::Value| {
+        CommandEnvelope::from_json(&json!({
+            "command_id": id, "tenant_id": tenant.to_string(), "type": ty,
+            "issued_at": Utc::now(), "payload": payload,
+        }))
+    };
+    let (a, b) = (TenantId(Ulid::from_parts(1, 1)), TenantId(Ulid::from_parts(1, 2)));
+    let first =
+        decision_of(s.handle(env(a, "CreateTenant", json!({"name": "a", "api_key_hash": "ha"})), pos(0), Utc::now()));
+    assert!(matches!(first.outcome, Outcome::Accepted { .. }), "{first:?}");
+    // Tenant b's command carries the same id: it is b's own, decided for b.
+    let second =
+        decision_of(s.handle(env(b, "CreateTenant", json!({"name": "b", "api_key_hash": "hb"})), pos(1), Utc::now()));
+    assert!(matches!(second.outcome, Outcome::Accepted { .. }), "{second:?}");
+    assert_eq!(s.remembered_commands(), 2);
+    // Each tenant's retry is still its own duplicate.
+    assert!(matches!(
+        s.handle(env(a, "CreateTenant", json!({"name": "a", "api_key_hash": "ha"})), pos(2), Utc::now()),
+        Step::Duplicate(_)
+    ));
+    assert!(matches!(
+        s.handle(env(b, "CreateTenant", json!({"name": "b", "api_key_hash": "hb"})), pos(3), Utc::now()),
+        Step::Duplicate(_)
+    ));
 }

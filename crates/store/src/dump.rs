@@ -10,10 +10,10 @@ const TABLES: &[(&str, &str)] = &[
     ("tenants", "tenant_id"),
     ("contacts", "tenant_id, contact_id"),
     ("contact_events", "tenant_id, contact_id, version, idx"),
-    ("command_outcomes", "command_id"),
+    ("command_outcomes", "tenant_id, command_id"),
     ("access_roles", "tenant_id, reference"),
     ("contact_roles", "tenant_id, contact_id, reference"),
-    ("contact_invites", "invite_id"),
+    ("contact_invites", "tenant_id, invite_id"),
 ];
 
 impl Store {

@@ -85,7 +85,7 @@ pub(crate) async fn finish(pool: &PgPool, tenant: TenantId, key: &str, response:
 
 pub(crate) async fn record_submitted(pool: &PgPool, tenant: TenantId, id: CommandId) -> Result<()> {
     sqlx::query(
-        "INSERT INTO submitted_commands (tenant_id, command_id) VALUES ($1, $2) ON CONFLICT (command_id) DO NOTHING",
+        "INSERT INTO submitted_commands (tenant_id, command_id) VALUES ($1, $2) ON CONFLICT (tenant_id, command_id) DO NOTHING",
     )
     .bind(tenant.to_string())
     .bind(id.to_string())
@@ -101,4 +101,29 @@ pub(crate) async fn was_submitted(pool: &PgPool, tenant: TenantId, id: CommandId
         .fetch_optional(pool)
         .await?;
     Ok(found.is_some())
+}
+
+/// Rows deleted per statement when pruning, so a prune never holds many
+/// locks or one long transaction.
+const PRUNE_BATCH: i64 = 1000;
+
+/// Deletes the idempotency keys made more than `older_than` ago (by the
+/// database's clock) with their stored answers; how many went.
+pub(crate) async fn prune(pool: &PgPool, older_than: std::time::Duration) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys \
+             WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))",
+        )
+        .bind(older_than.as_secs_f64())
+        .bind(PRUNE_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        total += deleted;
+        if deleted < PRUNE_BATCH as u64 {
+            return Ok(total);
+        }
+    }
 }

@@ -91,7 +91,7 @@ pub struct MailerPosition {
 const BEGIN_INVITE: &str = "INSERT INTO invite_tokens \
      (token_hash, tenant_id, invite_id, contact_id, expires_at, state, created_at) \
      VALUES ($1, $2, $3, $4, $5, 'pending', now()) \
-     ON CONFLICT (invite_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at, \
+     ON CONFLICT (tenant_id, invite_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at, \
      superseded_hashes = invite_tokens.superseded_hashes || invite_tokens.token_hash \
      WHERE invite_tokens.state = 'pending' \
      RETURNING token_hash";
@@ -99,19 +99,23 @@ const BEGIN_INVITE: &str = "INSERT INTO invite_tokens \
 impl Store {
     /// The state of the invite's token, if the mailer has made one.
     /// The invite's state in the read model (`contact_invites`), if projected.
-    pub async fn invite_state(&self, invite: InviteId) -> Result<Option<ledger_ports::InviteState>> {
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM contact_invites WHERE invite_id = $1")
-            .bind(invite.to_string())
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn invite_state(&self, tenant: TenantId, invite: InviteId) -> Result<Option<ledger_ports::InviteState>> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM contact_invites WHERE tenant_id = $1 AND invite_id = $2")
+                .bind(tenant.to_string())
+                .bind(invite.to_string())
+                .fetch_optional(self.pool())
+                .await?;
         state.map(|s| crate::read::invites::parse_state(&s)).transpose()
     }
 
-    pub async fn invite_token_state(&self, invite: InviteId) -> Result<Option<TokenState>> {
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM invite_tokens WHERE invite_id = $1")
-            .bind(invite.to_string())
-            .fetch_optional(self.pool())
-            .await?;
+    pub async fn invite_token_state(&self, tenant: TenantId, invite: InviteId) -> Result<Option<TokenState>> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM invite_tokens WHERE tenant_id = $1 AND invite_id = $2")
+                .bind(tenant.to_string())
+                .bind(invite.to_string())
+                .fetch_optional(self.pool())
+                .await?;
         state.map(|s| parse_token_state(&s)).transpose()
     }
 
@@ -133,10 +137,12 @@ impl Store {
     /// Records that the SMTP server accepted the invite's mail. Called right
     /// after the accept, before anything else, to keep the window in which a
     /// crash leads to a re-send as short as it can be.
-    pub async fn mark_invite_sent(&self, invite: InviteId) -> Result<()> {
+    pub async fn mark_invite_sent(&self, tenant: TenantId, invite: InviteId) -> Result<()> {
         sqlx::query(
-            "UPDATE invite_tokens SET state = 'sent', sent_at = now() WHERE invite_id = $1 AND state = 'pending'",
+            "UPDATE invite_tokens SET state = 'sent', sent_at = now() \
+             WHERE tenant_id = $1 AND invite_id = $2 AND state = 'pending'",
         )
+        .bind(tenant.to_string())
         .bind(invite.to_string())
         .execute(self.pool())
         .await?;

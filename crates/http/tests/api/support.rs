@@ -68,6 +68,8 @@ pub struct World {
     pub down: Mutex<HashSet<&'static str>>,
     /// When set, submitted commands are never decided.
     pub stalled: Mutex<bool>,
+    /// How often each port (by method name) was called.
+    pub calls: Mutex<HashMap<&'static str, usize>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -75,7 +77,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl World {
+    pub fn calls(&self, port: &'static str) -> usize {
+        lock(&self.calls).get(port).copied().unwrap_or(0)
+    }
+
     async fn gate(&self, port: &'static str) -> Result<(), Unavailable> {
+        *lock(&self.calls).entry(port).or_default() += 1;
         if lock(&self.hanging).contains(port) {
             std::future::pending::<()>().await;
         }
@@ -107,7 +114,26 @@ impl World {
         }
         let mut tenants = lock(&self.tenants);
         let Some(state) = tenants.get_mut(&envelope.tenant_id) else { return };
-        let ctx = Context::new(envelope.command_id, envelope.issued_at);
+        // The handler's rule for whose clock a decision carries.
+        let at = match ledger_protocol::decision_time(envelope.issued_at, Utc::now()) {
+            Ok(at) => at,
+            Err(rejection) => {
+                let view = CommandView {
+                    command_id: envelope.command_id,
+                    tenant_id: envelope.tenant_id,
+                    command_type: envelope.command.command_type().into(),
+                    status: CommandStatus::Rejected,
+                    contact_id: None,
+                    events: vec![],
+                    created: false,
+                    warnings: vec![],
+                    rejection: Some(rejection),
+                };
+                lock(&self.decisions).insert(envelope.command_id, view);
+                return;
+            }
+        };
+        let ctx = Context::new(envelope.command_id, at);
         let view = |status, events, rejection, decided: Option<&ledger_domain::Decided>| CommandView {
             command_id: envelope.command_id,
             tenant_id: envelope.tenant_id,
@@ -124,7 +150,7 @@ impl World {
                 let mut views = Vec::new();
                 for e in &decided.events {
                     state.apply(e);
-                    self.project_roles(envelope.tenant_id, envelope.issued_at, e);
+                    self.project_roles(envelope.tenant_id, at, e);
                     self.project_invites(e);
                     let mut data = e.data().expect("event data is JSON");
                     if let Some(map) = data.as_object_mut() {
@@ -133,7 +159,7 @@ impl World {
                     let ev = EventView {
                         event_type: e.event_type().into(),
                         version: e.contact_version().unwrap_or(0),
-                        time: envelope.issued_at,
+                        time: at,
                         command_id: envelope.command_id,
                         data,
                     };
@@ -219,6 +245,13 @@ impl World {
     }
 
     /// The view of an invite as the domain knows it now.
+    /// Moves an invite's expiry (as if it had been requested long ago).
+    pub fn expire_invite(&self, tenant: TenantId, invite: InviteId, at: DateTime<Utc>) {
+        let mut tenants = lock(&self.tenants);
+        let state = tenants.get_mut(&tenant).expect("the tenant");
+        state.invites.get_mut(&invite).unwrap_or_else(|| panic!("no invite {invite}")).expires_at = at;
+    }
+
     pub fn invite_view(&self, tenant: TenantId, invite: InviteId) -> InviteTokenView {
         let tenants = lock(&self.tenants);
         let i = tenants[&tenant].invites.get(&invite).copied().unwrap_or_else(|| panic!("no invite {invite}"));

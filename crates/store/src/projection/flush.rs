@@ -76,13 +76,19 @@ const DELETE_CONTACTS: &str = "UPDATE contacts c SET deleted_at = u.at, version 
 const DELETE_GRANTS: &str = "DELETE FROM contact_roles r USING UNNEST($1::text[], $2::text[]) AS u(tenant_id, contact_id) \
      WHERE r.tenant_id = u.tenant_id AND r.contact_id = u.contact_id";
 
-// A command id has one valid decision in a correct log (the handler never
-// decides a command twice), so the first one recorded stands.
+// A tenant's command id has one valid decision in a correct log (the handler
+// never decides a command twice), so the first one recorded stands; but a
+// refusal for an `issued_at` too far ahead is not a decision (the handler does
+// not remember it), and the command's later decision replaces it.
 const INSERT_OUTCOMES: &str = "INSERT INTO command_outcomes \
      (command_id, tenant_id, command_type, status, contact_id, rejection, issued_at, events, created, warnings) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::jsonb[], \
      $9::bool[], $10::jsonb[]) \
-     ON CONFLICT (command_id) DO NOTHING";
+     ON CONFLICT (tenant_id, command_id) DO UPDATE SET command_type = EXCLUDED.command_type, \
+     status = EXCLUDED.status, contact_id = EXCLUDED.contact_id, rejection = EXCLUDED.rejection, \
+     issued_at = EXCLUDED.issued_at, events = EXCLUDED.events, created = EXCLUDED.created, \
+     warnings = EXCLUDED.warnings \
+     WHERE command_outcomes.rejection @> '{\"errors\": [{\"field\": \"issued_at\", \"code\": \"issued_in_future\"}]}'";
 
 const INSERT_EVENTS: &str = "INSERT INTO contact_events \
      (tenant_id, contact_id, version, idx, event_type, event_version, occurred_at, command_id, data) \

@@ -33,7 +33,7 @@ const INSERT_REQUESTED: &str = "INSERT INTO contact_invites \
      SELECT u.tenant_id, u.invite_id, u.contact_id, 'requested', u.expires_at, u.at, u.version \
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::int8[]) \
      AS u(tenant_id, invite_id, contact_id, expires_at, at, version) \
-     ON CONFLICT (invite_id) DO NOTHING";
+     ON CONFLICT (tenant_id, invite_id) DO NOTHING";
 
 const MARK_FAILED: &str = "UPDATE contact_invites i SET state = 'failed' \
      FROM UNNEST($1::text[], $2::text[]) AS u(tenant_id, invite_id) \
@@ -56,7 +56,7 @@ const MARK_SUPERSEDED: &str = "UPDATE contact_invites i SET state = 'superseded'
                  WHERE n.tenant_id = i.tenant_id AND n.contact_id = i.contact_id AND n.version > i.version)";
 
 /// The invite events of a batch as columns, by kind; `at` is the decision's
-/// `issued_at`.
+/// time (`Decision::at`).
 #[derive(Default)]
 pub(crate) struct InviteChanges {
     requested: Requested,

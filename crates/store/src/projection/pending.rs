@@ -10,7 +10,7 @@
 //! exception to folding here: a grant change's effect depends on whether it
 //! was applied before, which only the stored contact version tells, so the
 //! changes are kept in log order and netted at flush time (`roles`).
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use ledger_domain::{Event, Profile};
@@ -89,7 +89,7 @@ pub(crate) struct RoleRow {
 }
 
 /// What a batch's password, invite and role events do to a contact: the
-/// highest version they raise it to, and that decision's `issued_at`, which
+/// highest version they raise it to, and that decision's time (`at`), which
 /// becomes the contact's `updated_at` if the version is above the stored one.
 #[derive(Default)]
 pub(crate) struct Mark {
@@ -127,6 +127,10 @@ pub(crate) struct Pending {
     pub invites: InviteChanges,
     /// Command ids to announce on `command_decided` when the batch commits.
     pub notify: Vec<String>,
+    /// Where in `outcomes` a refusal for an `issued_at` too far ahead stands,
+    /// by tenant and command id: a later decision of the same command (sent
+    /// again once due) takes its place.
+    refused_ahead: HashMap<(String, String), usize>,
 }
 
 impl Pending {
@@ -147,12 +151,11 @@ impl Pending {
                 for (idx, event) in events.iter().enumerate() {
                     self.add_event(d, &tenant_id, &command_id, idx, event)?;
                 }
-                let views =
-                    events.iter().map(|e| event_json(e, d.issued_at, d.command_id)).collect::<Result<_, _>>()?;
+                let views = events.iter().map(|e| event_json(e, d.at, d.command_id)).collect::<Result<_, _>>()?;
                 ("accepted", None, Value::Array(views), *subject, *created, serde_json::to_value(warnings)?)
             }
         };
-        self.outcomes.push(OutcomeRow {
+        let row = OutcomeRow {
             command_id: command_id.clone(),
             tenant_id,
             command_type: d.command_type.clone(),
@@ -163,7 +166,21 @@ impl Pending {
             events,
             created,
             warnings,
-        });
+        };
+        let key = (row.tenant_id.clone(), row.command_id.clone());
+        let at = match self.refused_ahead.remove(&key) {
+            Some(at) => {
+                self.outcomes[at] = row;
+                at
+            }
+            None => {
+                self.outcomes.push(row);
+                self.outcomes.len() - 1
+            }
+        };
+        if d.refused_as_future() {
+            self.refused_ahead.insert(key, at);
+        }
         self.notify.push(command_id);
         Ok(())
     }
@@ -177,7 +194,7 @@ impl Pending {
                 idx: to_i32(idx)?,
                 event_type: event.event_type(),
                 event_version: to_i32(event.event_version())?,
-                occurred_at: d.issued_at,
+                occurred_at: d.at,
                 command_id: command_id.to_owned(),
                 data: public_data(event)?,
             });
@@ -218,14 +235,14 @@ impl Pending {
             Event::PasswordSet(e) => {
                 let mark = self.marks.entry(key(&e.contact_id)).or_default();
                 mark.registered = true;
-                mark.raise(e.version, d.issued_at)?;
+                mark.raise(e.version, d.at)?;
             }
             Event::InviteRequested(e) => {
-                self.invites.requested(tenant_id, e, d.issued_at)?;
+                self.invites.requested(tenant_id, e, d.at)?;
                 self.bump(d, key(&e.contact_id), e.version)?;
             }
             Event::InviteSent(e) => {
-                self.invites.sent(tenant_id, e, d.issued_at);
+                self.invites.sent(tenant_id, e, d.at);
                 self.bump(d, key(&e.contact_id), e.version)?;
             }
             Event::InviteDeliveryFailed(e) => {
@@ -233,7 +250,7 @@ impl Pending {
                 self.bump(d, key(&e.contact_id), e.version)?;
             }
             Event::InviteAccepted(e) => {
-                self.invites.accepted(tenant_id, e, d.issued_at);
+                self.invites.accepted(tenant_id, e, d.at);
                 self.bump(d, key(&e.contact_id), e.version)?;
             }
             Event::AccessRoleDefined(e) => self.roles.push(RoleRow {
@@ -263,7 +280,7 @@ impl Pending {
     /// A contact event that changes nothing but the contact's version (and
     /// so its `updated_at`).
     fn bump(&mut self, d: &Decision, contact: ContactKey, version: u64) -> Result<()> {
-        self.marks.entry(contact).or_default().raise(version, d.issued_at)
+        self.marks.entry(contact).or_default().raise(version, d.at)
     }
 
     /// A role event: queued as a grant change, and the contact's version moves.
@@ -282,7 +299,7 @@ impl Pending {
             contact_id,
             reference: reference.to_owned(),
             version: to_i64(version)?,
-            at: d.issued_at,
+            at: d.at,
             change,
         });
         Ok(())

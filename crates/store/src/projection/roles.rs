@@ -49,7 +49,7 @@ pub(crate) struct GrantOp {
     pub reference: String,
     /// The contact's version after the event.
     pub version: i64,
-    /// The decision's `issued_at`: the grant's `granted_at` when it changes it.
+    /// The decision's time (`Decision::at`): the grant's `granted_at` when it changes it.
     pub at: DateTime<Utc>,
     pub change: GrantChange,
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 // only after the request is projected, so that is a rare race).
 const BY_TOKEN_HASH: &str = "SELECT t.tenant_id, t.invite_id, t.contact_id, t.expires_at, \
      coalesce(i.state, 'requested') AS state \
-     FROM invite_tokens t LEFT JOIN contact_invites i ON i.invite_id = t.invite_id \
+     FROM invite_tokens t LEFT JOIN contact_invites i ON i.tenant_id = t.tenant_id AND i.invite_id = t.invite_id \
      WHERE t.token_hash = $1 OR t.superseded_hashes @> ARRAY[$1]";
 
 fn corrupt(reason: impl ToString) -> Error {

@@ -5,7 +5,7 @@
 //! Why the history is read from `contact_events` rather than kept in a table
 //! of its own: every role event is a contact event, already stored there
 //! exactly once per decision (keyed by the contact's version, so a decision
-//! repeated in the log adds nothing), with its decision's `issued_at`, and
+//! repeated in the log adds nothing), with its decision's time (`Decision::at`), and
 //! rebuilt by a replay like every read model. A second copy would have to be
 //! kept in step with it. The rows are read back through `Event::from_parts`,
 //! so an event's older schema versions are upcast as everywhere else.

@@ -210,7 +210,7 @@ async fn a_token_is_made_while_the_invite_is_unsent_and_a_replaced_one_stays_val
     let t = new_tenant();
     let (records, contact, invite, expires) = invited_user(&mut log, t);
     let ticket = InviteTicket { tenant_id: t, invite_id: invite, contact_id: contact, expires_at: expires };
-    assert_eq!(db.store.invite_token_state(invite).await.unwrap(), None);
+    assert_eq!(db.store.invite_token_state(t, invite).await.unwrap(), None);
 
     let first = db.store.begin_invite(&ticket).await.unwrap().expect("a token");
     // Not projected yet: the invite reads as requested.
@@ -221,9 +221,9 @@ async fn a_token_is_made_while_the_invite_is_unsent_and_a_replaced_one_stays_val
     // A crash before the send was marked: a fresh token, the first still leads to the invite.
     let second = db.store.begin_invite(&ticket).await.unwrap().expect("a fresh token");
     assert_ne!(first.expose(), second.expose());
-    assert_eq!(db.store.invite_token_state(invite).await.unwrap(), Some(TokenState::Pending));
-    db.store.mark_invite_sent(invite).await.unwrap();
-    assert_eq!(db.store.invite_token_state(invite).await.unwrap(), Some(TokenState::Sent));
+    assert_eq!(db.store.invite_token_state(t, invite).await.unwrap(), Some(TokenState::Pending));
+    db.store.mark_invite_sent(t, invite).await.unwrap();
+    assert_eq!(db.store.invite_token_state(t, invite).await.unwrap(), Some(TokenState::Sent));
     assert!(db.store.begin_invite(&ticket).await.unwrap().is_none(), "a sent invite gets no new token");
 
     project(&db.store, &records).await;
@@ -252,7 +252,7 @@ async fn a_replay_rebuilds_the_invites_and_never_touches_the_mailers_tokens_or_p
     project(&db.store, &records).await;
     let ticket = InviteTicket { tenant_id: t, invite_id: invite, contact_id: contact, expires_at: expires };
     let token = db.store.begin_invite(&ticket).await.unwrap().unwrap();
-    db.store.mark_invite_sent(invite).await.unwrap();
+    db.store.mark_invite_sent(t, invite).await.unwrap();
     let positions = BTreeMap::from([(0, MailerPosition { next_offset: 4, epoch: 1 })]);
     db.store.begin_mailer_batch(TOPIC).await.unwrap().commit(&positions).await.unwrap();
     let live = db.store.dump_read_models().await.unwrap();
@@ -261,7 +261,7 @@ async fn a_replay_rebuilds_the_invites_and_never_touches_the_mailers_tokens_or_p
     projection.reset().await.unwrap();
     projection.commit().await.unwrap();
     assert_eq!(invites(&db.store).await, json!([]), "the read model is cleared");
-    assert_eq!(db.store.invite_token_state(invite).await.unwrap(), Some(TokenState::Sent));
+    assert_eq!(db.store.invite_token_state(t, invite).await.unwrap(), Some(TokenState::Sent));
     assert_eq!(db.store.mailer_positions(TOPIC).await.unwrap(), positions);
     let view = db.store.invite_by_token_hash(&token.hash()).await.unwrap().unwrap();
     assert_eq!(view.state, InviteState::Requested, "until the rebuild has it again");

@@ -244,3 +244,22 @@ async fn the_raw_projector_write_rate_writes_scratch_copies_only_and_drops_them(
         .unwrap();
     assert_eq!(schemas, 0);
 }
+
+#[tokio::test]
+async fn two_tenants_decisions_with_one_command_id_are_both_recorded() {
+    let db = TestDb::new().await;
+    let mut log = Log::default();
+    let (a, b) = (new_tenant(), new_tenant());
+    let claim = log.claim(1);
+    let first = create_tenant(&mut log, a);
+    // Tenant b's command happens to carry the id a's did.
+    let LogRecord::Decision(mut second) = first.1.clone() else { panic!("a decision") };
+    second.tenant_id = b;
+    let second = log.push(LogRecord::Decision(second));
+    project(&db.store, &[claim, first.clone(), second]).await;
+    let id = command_id(&first);
+    for tenant in [a, b] {
+        let view = db.store.command(tenant, id).await.unwrap().unwrap_or_else(|| panic!("{tenant}'s outcome"));
+        assert_eq!(view.tenant_id, tenant);
+    }
+}

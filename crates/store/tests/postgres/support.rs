@@ -96,7 +96,8 @@ impl Log {
         let source =
             CommandPosition { topic: "contact-ledger.commands".into(), partition: 0, offset: self.command_offset };
         self.command_offset += 1;
-        match self.state.handle(input, source, chrono::Utc::now()) {
+        // The writer's clock is the log's: what is decided happens at `issued_at`.
+        match self.state.handle(input, source, self.clock) {
             Step::Append(decision) => *decision,
             other => panic!("expected a decision, got {other:?}"),
         }
