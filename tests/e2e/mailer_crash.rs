@@ -124,7 +124,7 @@ async fn kill_nine_of_the_mailer_mid_batch_delivers_every_invite_and_records_it_
         let id = m
             .lines()
             .find_map(|l| l.strip_prefix("Message-ID: <invite-"))
-            .and_then(|rest| rest.split('@').next())
+            .and_then(|rest| rest.split(['.', '@']).next())
             .expect("a Message-ID derived from the invite id")
             .to_owned();
         *mails.entry(id).or_default() += 1;

@@ -372,7 +372,7 @@ async fn two_projectors_and_two_mailers_share_the_partitions_and_survive_a_kill_
         .messages()
         .iter()
         .filter_map(|m| m.lines().find_map(|l| l.strip_prefix("Message-ID: <invite-")).map(str::to_owned))
-        .filter_map(|rest| rest.split('@').next().map(str::to_owned))
+        .filter_map(|rest| rest.split(['.', '@']).next().map(str::to_owned))
         .collect();
     for id in &requested {
         assert!(mailed.contains(id), "invite {id} was never mailed");

@@ -99,7 +99,10 @@ async fn smtp_delivers_both_parts_with_the_message_id_of_the_invite() {
     let received = received.lock().unwrap().clone();
     assert_eq!(received.len(), 1);
     let data = &received[0];
-    assert!(data.contains(&format!("Message-ID: <invite-{}@contact-ledger>", mail.invite_id)), "{data}");
+    assert!(
+        data.contains(&format!("Message-ID: <invite-{}.{}@contact-ledger>", mail.invite_id, mail.tenant_id)),
+        "{data}"
+    );
     assert!(
         data.contains("To: \"Bob Bobsworth\" <bob@example.com>")
             || data.contains("To: Bob Bobsworth <bob@example.com>")

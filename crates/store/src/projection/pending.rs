@@ -10,6 +10,7 @@
 //! exception to folding here: a grant change's effect depends on whether it
 //! was applied before, which only the stored contact version tells, so the
 //! changes are kept in log order and netted at flush time (`roles`).
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -127,10 +128,12 @@ pub(crate) struct Pending {
     pub invites: InviteChanges,
     /// Command ids to announce on `command_decided` when the batch commits.
     pub notify: Vec<String>,
-    /// Where in `outcomes` a refusal for an `issued_at` too far ahead stands,
-    /// by tenant and command id: a later decision of the same command (sent
-    /// again once due) takes its place.
-    refused_ahead: HashMap<(String, String), usize>,
+    /// Where in `outcomes` each command's row stands, by tenant and command
+    /// id, and whether it is a refusal for an `issued_at` too far ahead. A
+    /// repeat of a decision in the batch adds no second row (the first
+    /// stands, as in the table); a refusal ahead is not a decision, and a
+    /// later decision of the command (sent again once due) takes its place.
+    placed: HashMap<(String, String), (usize, bool)>,
 }
 
 impl Pending {
@@ -167,19 +170,19 @@ impl Pending {
             created,
             warnings,
         };
-        let key = (row.tenant_id.clone(), row.command_id.clone());
-        let at = match self.refused_ahead.remove(&key) {
-            Some(at) => {
-                self.outcomes[at] = row;
-                at
+        let ahead = d.refused_as_future();
+        match self.placed.entry((row.tenant_id.clone(), row.command_id.clone())) {
+            Entry::Occupied(mut placed) => {
+                let (at, refused_ahead) = placed.get_mut();
+                if *refused_ahead {
+                    self.outcomes[*at] = row;
+                    *refused_ahead = ahead;
+                }
             }
-            None => {
+            Entry::Vacant(slot) => {
+                slot.insert((self.outcomes.len(), ahead));
                 self.outcomes.push(row);
-                self.outcomes.len() - 1
             }
-        };
-        if d.refused_as_future() {
-            self.refused_ahead.insert(key, at);
         }
         self.notify.push(command_id);
         Ok(())
