@@ -300,3 +300,78 @@ async fn organisation_contacts_may_share_an_email_and_stay_out_of_zephr_and_orq(
     assert_eq!(types.len(), 1, "orq.ai sees only the untyped contact: {orq}");
     app.stop().await;
 }
+
+/// The token answer is never cached; a refresh keeps its first expiry (the
+/// same refresh token comes back), and it ends when the API key it came
+/// from is rotated out or revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_never_outlives_its_api_key_and_the_answer_is_not_stored() {
+    let app = spawn_app().await;
+    let sign_in =
+        |key: String| app.client.post(app.url("/api/v1/authenticate")).json(&json!({"application_token": key})).send();
+    let refresh =
+        |token: Value| app.client.post(app.url("/api/v1/authenticate")).json(&json!({"refresh_token": token})).send();
+    let r = sign_in(app.key.clone()).await.expect("authenticate");
+    assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    let (_, first) = json_of(r).await;
+    let (status, again) = json_of(refresh(first["refresh_token"].clone()).await.expect("refresh")).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["refresh_token"], first["refresh_token"], "a refresh does not extend the refresh token");
+
+    // A new key; the first works for an hour more, and so do its refreshes.
+    let tenant: ledger_domain::TenantId = app.tenant_id.parse().expect("tenant");
+    let bus = ledger_kafka::KafkaBus::new(app.kafka()).expect("bus");
+    let rotated =
+        contact_ledger::tenant::rotate_key(&bus, app.store(), tenant, 3600, std::time::Duration::from_secs(30))
+            .await
+            .expect("rotate");
+    assert_eq!(rotated["key_version"], 2);
+    let second_key = rotated["api_key"].as_str().expect("api_key").to_owned();
+    assert_eq!(sign_in(app.key.clone()).await.expect("old key").status(), StatusCode::OK, "within the overlap");
+    assert_eq!(refresh(first["refresh_token"].clone()).await.expect("refresh").status(), StatusCode::OK);
+    let (_, second) = json_of(sign_in(second_key.clone()).await.expect("new key")).await;
+
+    // Revoked at once (overlap 0): neither the first key nor its refresh works;
+    // the newest does.
+    let third = contact_ledger::tenant::rotate_key(&bus, app.store(), tenant, 0, std::time::Duration::from_secs(30))
+        .await
+        .expect("revoke");
+    for key in [app.key.clone(), second_key] {
+        assert_eq!(sign_in(key).await.expect("old key").status(), StatusCode::UNAUTHORIZED);
+    }
+    for token in [&first, &second] {
+        let (status, body) = json_of(refresh(token["refresh_token"].clone()).await.expect("refresh")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    let newest = third["api_key"].as_str().expect("api_key").to_owned();
+    assert_eq!(sign_in(newest.clone()).await.expect("newest").status(), StatusCode::OK);
+    let r = app.client.get(app.url("/v1/contacts")).bearer_auth(&app.key).send().await.expect("old key");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the revoked key opens no native route either");
+    let r = app.client.get(app.url("/v1/contacts")).bearer_auth(&newest).send().await.expect("new key");
+    assert_eq!(r.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+/// A token signed with the right secret but without our issuer, audience,
+/// key id and key version (as tokens were made before) is not ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_without_issuer_audience_and_key_id_is_refused() {
+    let app = spawn_app().await;
+    let org = authenticate(&app).await;
+    let secret = app.common.token_secret.clone().expect("the test app's token secret");
+    let tenant: ledger_domain::TenantId = app.tenant_id.parse().expect("tenant");
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": tenant.to_string(), "org_id": org.id, "typ": "auth", "iat": now, "exp": now + 3600});
+    let bare = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign");
+    let (status, body) =
+        json_of(call(&app, &Org { id: org.id, token: bare }, Method::GET, "/contact", None).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _) = json_of(call(&app, &org, Method::GET, "/contact", None).await).await;
+    assert_eq!(status, StatusCode::OK, "the service's own token works");
+    app.stop().await;
+}

@@ -83,6 +83,9 @@ pub fn role_command(common: &Common, role: &str) -> std::process::Command {
     if common.mail.mail_to_files {
         c.env("CL_MAIL_TO_FILES", "true");
     }
+    if let Some(secret) = &common.token_secret {
+        c.env("CL_TOKEN_SECRET", secret);
+    }
     if let Some(port) = common.mail.smtp_port {
         c.env("CL_SMTP_PORT", port.to_string());
     }
@@ -138,6 +141,7 @@ pub async fn fresh_common(partitions: i32) -> (Common, TestDatabase) {
     let db = TestDatabase::create(&format!("cl_test_{id}")).await;
     let common = Common {
         db_pool: 30,
+        token_secret: Some(ledger_http::random_secret()),
         fetch_wait_ms: fetch_wait_ms(),
         mailer_fetch_wait_ms: fetch_wait_ms(),
         // Tests that do not look at mail still run the mailer: its .eml

@@ -93,6 +93,18 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
     if roles.api && common.idempotency_retention_secs == 0 {
         anyhow::bail!("CL_IDEMPOTENCY_RETENTION_SECS is 0: a key must be kept for a while to make a retry safe");
     }
+    // Every API process of a deployment signs and checks emnify tokens with
+    // one key, which must be strong: none is made up here.
+    let token_key = match (&common.token_secret, roles.api) {
+        (_, false) => None,
+        (None, true) => anyhow::bail!(
+            "CL_TOKEN_SECRET is not set: the API needs the key its emnify tokens are signed with, the same in \
+             every API process (make one with `openssl rand -base64 48`)"
+        ),
+        (Some(secret), true) => {
+            Some(TokenKey::new(secret.as_bytes()).map_err(|e| anyhow::anyhow!("CL_TOKEN_SECRET: {e}"))?)
+        }
+    };
     let store = connect(common).await?;
     let mut kafka = common.kafka();
     kafka.partitions = ensure_topics(&kafka).await?;
@@ -151,13 +163,7 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
     let mut addr = None;
     if roles.api {
         let bus = KafkaBus::new(kafka.clone())?;
-        let mut config = HttpConfig::default();
-        match &common.token_secret {
-            Some(secret) => config.token_key = TokenKey(secret.as_bytes().to_vec()),
-            None => {
-                tracing::warn!("CL_TOKEN_SECRET is not set: emnify tokens are signed with a random per-process key")
-            }
-        }
+        let config = HttpConfig { token_key: token_key.clone().expect("checked above"), ..HttpConfig::default() };
         let state = AppState::new(Arc::new(bus), Arc::new(store.clone()), config);
         let retention = Duration::from_secs(common.idempotency_retention_secs);
         tasks.push(tokio::spawn(crate::retention::run(store.clone(), retention, rx.clone())));

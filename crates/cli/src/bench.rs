@@ -83,6 +83,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 async fn measure(args: &BenchArgs, run_id: &str, db: &str) -> anyhow::Result<serde_json::Value> {
     let common = Common {
         db_pool: 40,
+        token_secret: Some(ledger_http::random_secret()),
         fetch_wait_ms: args.fetch_wait_ms,
         mailer_fetch_wait_ms: args.fetch_wait_ms,
         ..Common::with_defaults(

@@ -33,6 +33,10 @@ enum Cmd {
         /// Where `--demo-tenant` keeps the demo tenant and its key (mode 0600).
         #[arg(long, env = "CL_DEMO_TENANT_FILE", default_value = ".data/demo-tenant.json")]
         demo_tenant_file: std::path::PathBuf,
+        /// Without `CL_TOKEN_SECRET`, the emnify token key `dev` makes once
+        /// and keeps here (mode 0600).
+        #[arg(long, env = "CL_TOKEN_SECRET_FILE", default_value = ".data/token-secret")]
+        token_secret_file: std::path::PathBuf,
     },
     /// The HTTP API.
     Api {
@@ -86,6 +90,19 @@ enum TenantCmd {
         #[arg(long)]
         name: String,
     },
+    /// Gives the tenant a new API key and prints `{"tenant_id", "api_key",
+    /// "key_version", "previous_valid_until"}` (the key is shown once). The
+    /// keys before it work for `--overlap-secs` more, then never; 0 revokes
+    /// them at once.
+    RotateKey {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        tenant: ledger_domain::TenantId,
+        /// How long the replaced keys keep working, in seconds (0 to 30 days).
+        #[arg(long, default_value_t = 86_400)]
+        overlap_secs: i64,
+    },
 }
 
 pub async fn main() -> ExitCode {
@@ -111,8 +128,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => Cli::parse_from(["contact-ledger", "dev"]).command.ok_or_else(|| anyhow::anyhow!("no command"))?,
     };
     match command {
-        Cmd::Dev { mut common, http, demo_tenant, demo_tenant_file } => {
+        Cmd::Dev { mut common, http, demo_tenant, demo_tenant_file, token_secret_file } => {
             common.mail.dev = true;
+            if common.token_secret.is_none() {
+                common.token_secret = Some(tenant::kept_secret(&token_secret_file)?);
+            }
             let running = app::start(&common, Roles::ALL, http).await?;
             running.ready(Duration::from_secs(60)).await?;
             if let Some(addr) = running.addr {
@@ -163,6 +183,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let bus = KafkaBus::new(common.kafka())?;
             let created = tenant::create(&bus, &store, &name, Duration::from_secs(30)).await?;
             println!("{created}");
+        }
+        Cmd::Tenant { command: TenantCmd::RotateKey { common, tenant, overlap_secs } } => {
+            let store = app::connect(&common).await?;
+            let bus = KafkaBus::new(common.kafka())?;
+            let rotated = tenant::rotate_key(&bus, &store, tenant, overlap_secs, Duration::from_secs(30)).await?;
+            println!("{rotated}");
         }
         Cmd::Bench(args) => bench::run(args).await?,
         Cmd::Loadgen(args) => crate::loadgen::run(args).await?,

@@ -70,8 +70,9 @@ pub struct Common {
     #[arg(long, env = "CL_LEASE_TTL_MS", default_value_t = 10_000)]
     pub lease_ttl_ms: u64,
     /// The HMAC key of the emnify route's tokens; every API process of a
-    /// deployment must share it. Without one each process makes a random key
-    /// (its tokens die with it).
+    /// deployment must share it. Required by the API (at least 32 characters,
+    /// not a word or a pattern); `dev` without one keeps its own in
+    /// `--token-secret-file`.
     #[arg(long, env = "CL_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,
     #[command(flatten)]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use ledger_domain::{Command, CommandId, CreateTenant, TenantId};
+use ledger_domain::{Command, CommandId, CreateTenant, RotateApiKey, TenantId};
 use ledger_ports::{CommandBus, CommandStatus, Commands, Tenants};
 use ledger_protocol::CommandEnvelope;
 use rand::RngCore;
@@ -45,6 +45,41 @@ pub async fn create(
     Ok(json!({ "tenant_id": tenant_id, "name": name, "api_key": api_key }))
 }
 
+/// Gives `tenant` a new API key through the log; the keys before it work for
+/// `overlap_secs` more. Waits until the read model has it.
+pub async fn rotate_key(
+    bus: &dyn CommandBus,
+    commands: &dyn Commands,
+    tenant_id: TenantId,
+    overlap_secs: i64,
+    timeout: Duration,
+) -> anyhow::Result<Value> {
+    let api_key = new_api_key();
+    let envelope = CommandEnvelope {
+        command_id: CommandId(Ulid::new()),
+        tenant_id,
+        issued_at: Utc::now(),
+        command: Command::RotateApiKey(RotateApiKey {
+            api_key_hash: ledger_http::hash_api_key(&api_key),
+            previous_valid_secs: overlap_secs,
+        }),
+    };
+    bus.submit(&envelope).await?;
+    let outcome = commands.wait_for_command(tenant_id, envelope.command_id, timeout).await?.ok_or_else(|| {
+        anyhow::anyhow!("the key was not rotated within {timeout:?}: is the handler and projector running?")
+    })?;
+    if outcome.status != CommandStatus::Accepted {
+        anyhow::bail!("the key rotation was rejected: {:?}", outcome.rejection);
+    }
+    let rotated = outcome.events.first().map(|e| &e.data).cloned().unwrap_or(Value::Null);
+    Ok(json!({
+        "tenant_id": tenant_id,
+        "api_key": api_key,
+        "key_version": rotated["key_version"],
+        "previous_valid_until": rotated["previous_valid_until"],
+    }))
+}
+
 /// The `dev` demo tenant: the one kept in `file` if the read model still
 /// knows it by that key, else a new one, kept there (mode 0600). Only the
 /// `dev` mode reads the file, so a developer restarting the service keeps
@@ -81,6 +116,23 @@ async fn kept_demo(tenants: &dyn Tenants, file: &std::path::Path) -> Option<Valu
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     None
+}
+
+/// The secret kept in `file`, or a new random one written there (mode 0600):
+/// `dev`'s emnify token key, the same across restarts.
+pub fn kept_secret(file: &std::path::Path) -> anyhow::Result<String> {
+    if let Ok(kept) = std::fs::read_to_string(file) {
+        let kept = kept.trim().to_owned();
+        if ledger_http::TokenKey::new(kept.as_bytes()).is_ok() {
+            return Ok(kept);
+        }
+    }
+    let secret = ledger_http::random_secret();
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(file, secret.as_bytes())?;
+    Ok(secret)
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -47,3 +47,19 @@ fn the_mailer_refuses_to_start_without_smtp_unless_told_to_write_files() {
         assert!(!stderr.contains("the mailer needs an SMTP server"), "{env:?}: {stderr}");
     }
 }
+
+#[test]
+fn the_api_refuses_to_start_without_a_strong_token_secret() {
+    let (ok, stderr) = run(&["api"], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("CL_TOKEN_SECRET is not set"), "{stderr}");
+    for weak in ["change-me", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcabcabcabcabcabcabcabcabcabcabcabc"] {
+        let (ok, stderr) = run(&["api"], &[("CL_TOKEN_SECRET", weak)]);
+        assert!(!ok);
+        assert!(stderr.contains("CL_TOKEN_SECRET: the token secret must be at least 32 bytes"), "{weak}: {stderr}");
+    }
+    // A strong one gets past the check and fails only where it connects.
+    let (ok, stderr) = run(&["api"], &[("CL_TOKEN_SECRET", "Qm9vdHN0cmFwLXNlY3JldC1mb3ItdGVzdHMtMTIzNDU2Nzg5MA")]);
+    assert!(!ok);
+    assert!(!stderr.contains("CL_TOKEN_SECRET"), "{stderr}");
+}

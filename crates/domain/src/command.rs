@@ -27,6 +27,19 @@ pub struct CreateTenant {
     pub api_key_hash: String,
 }
 
+/// A new API key for the tenant; the one in force keeps working for
+/// `previous_valid_secs` more, then never.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(example = examples::rotate_api_key())]
+pub struct RotateApiKey {
+    /// SHA-256 (hex) of the new API key; the key itself never leaves the CLI.
+    pub api_key_hash: String,
+    /// How long the keys in force before keep working, in seconds (0: they
+    /// stop at once; at most 30 days).
+    #[schemars(range(min = 0, max = 2_592_000))]
+    pub previous_valid_secs: i64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(example = examples::configure_tenant())]
 pub struct ConfigureTenant {
@@ -164,6 +177,7 @@ pub struct AcceptInvite {
 pub enum Command {
     CreateTenant(CreateTenant),
     ConfigureTenant(ConfigureTenant),
+    RotateApiKey(RotateApiKey),
     CreateContact(CreateContact),
     UpsertContact(UpsertContact),
     PatchContact(PatchContact),
@@ -182,6 +196,7 @@ impl Command {
     pub const TYPES: &'static [&'static str] = &[
         "CreateTenant",
         "ConfigureTenant",
+        "RotateApiKey",
         "CreateContact",
         "UpsertContact",
         "PatchContact",
@@ -200,6 +215,7 @@ impl Command {
         match self {
             Command::CreateTenant(_) => "CreateTenant",
             Command::ConfigureTenant(_) => "ConfigureTenant",
+            Command::RotateApiKey(_) => "RotateApiKey",
             Command::CreateContact(_) => "CreateContact",
             Command::UpsertContact(_) => "UpsertContact",
             Command::PatchContact(_) => "PatchContact",

@@ -77,6 +77,26 @@ fn events_of(state: &TenantState, command: &Command, ctx: &Context) -> Result<Ve
                 Ok(vec![Event::TenantConfigured(TenantConfigured { contact_capture: c.contact_capture })])
             }
         }
+        Command::RotateApiKey(r) => {
+            let info = tenant(state)?;
+            let errors = crate::rules::admit(command);
+            if !errors.is_empty() {
+                return Err(Rejection::invalid(errors));
+            }
+            if r.api_key_hash == info.api_key_hash {
+                return Err(Rejection::invalid(vec![FieldError::new(
+                    "api_key_hash",
+                    "key_in_force",
+                    "is the key in force already: rotate to a new key",
+                )]));
+            }
+            Ok(vec![Event::ApiKeyRotated(ApiKeyRotated {
+                api_key_hash: r.api_key_hash.clone(),
+                key_version: info.key_version + 1,
+                previous_valid_until: ctx.issued_at + Duration::seconds(r.previous_valid_secs),
+                at: ctx.issued_at,
+            })])
+        }
         Command::CreateContact(c) => {
             tenant(state)?;
             create(state, c, ctx)
@@ -363,7 +383,10 @@ fn subject_of(state: &TenantState, command: &Command, ctx: &Context) -> Option<C
         Command::RecordInviteSent(RecordInviteSent { invite_id, .. })
         | Command::RecordInviteDeliveryFailed(RecordInviteDeliveryFailed { invite_id, .. })
         | Command::AcceptInvite(AcceptInvite { invite_id, .. }) => state.invites.get(invite_id).map(|i| i.contact_id),
-        Command::CreateTenant(_) | Command::ConfigureTenant(_) | Command::DefineAccessRole(_) => None,
+        Command::CreateTenant(_)
+        | Command::ConfigureTenant(_)
+        | Command::RotateApiKey(_)
+        | Command::DefineAccessRole(_) => None,
     }
 }
 

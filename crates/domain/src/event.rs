@@ -18,6 +18,16 @@ pub struct TenantCreated {
     pub at: DateTime<Utc>,
 }
 
+/// The tenant's API key was replaced: `api_key_hash` is key `key_version`;
+/// the keys before it work until `previous_valid_until`, then never.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKeyRotated {
+    pub api_key_hash: String,
+    pub key_version: u32,
+    pub previous_valid_until: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TenantConfigured {
     pub contact_capture: bool,
@@ -131,6 +141,7 @@ pub struct RoleRevoked {
 pub enum Event {
     TenantCreated(TenantCreated),
     TenantConfigured(TenantConfigured),
+    ApiKeyRotated(ApiKeyRotated),
     ContactCreated(ContactCreated),
     ContactUpdated(ContactUpdated),
     PasswordSet(PasswordSet),
@@ -150,6 +161,7 @@ impl Event {
         match self {
             Event::TenantCreated(_) => "TenantCreated",
             Event::TenantConfigured(_) => "TenantConfigured",
+            Event::ApiKeyRotated(_) => "ApiKeyRotated",
             Event::ContactCreated(_) => "ContactCreated",
             Event::ContactUpdated(_) => "ContactUpdated",
             Event::PasswordSet(_) => "PasswordSet",
@@ -183,7 +195,10 @@ impl Event {
             Event::RoleActivated(e) => Some(e.contact_id),
             Event::RoleRevoked(e) => Some(e.contact_id),
             Event::ContactDeleted(e) => Some(e.contact_id),
-            Event::TenantCreated(_) | Event::TenantConfigured(_) | Event::AccessRoleDefined(_) => None,
+            Event::TenantCreated(_)
+            | Event::TenantConfigured(_)
+            | Event::ApiKeyRotated(_)
+            | Event::AccessRoleDefined(_) => None,
         }
     }
 
@@ -201,7 +216,10 @@ impl Event {
             Event::RoleActivated(e) => Some(e.version),
             Event::RoleRevoked(e) => Some(e.version),
             Event::ContactDeleted(e) => Some(e.version),
-            Event::TenantCreated(_) | Event::TenantConfigured(_) | Event::AccessRoleDefined(_) => None,
+            Event::TenantCreated(_)
+            | Event::TenantConfigured(_)
+            | Event::ApiKeyRotated(_)
+            | Event::AccessRoleDefined(_) => None,
         }
     }
 

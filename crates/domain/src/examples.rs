@@ -15,6 +15,10 @@ pub(crate) fn create_tenant() -> Value {
     json!({ "name": "Acme Ltd", "api_key_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" })
 }
 
+pub(crate) fn rotate_api_key() -> Value {
+    json!({ "api_key_hash": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752", "previous_valid_secs": 86400 })
+}
+
 pub(crate) fn configure_tenant() -> Value {
     json!({ "contact_capture": false })
 }

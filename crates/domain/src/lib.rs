@@ -24,7 +24,8 @@ pub mod wire;
 
 pub use code::Code;
 pub use command::{
-    Command, ConfigureTenant, CreateContact, CreateTenant, DeleteContact, MatchOn, PatchContact, UpsertContact,
+    Command, ConfigureTenant, CreateContact, CreateTenant, DeleteContact, MatchOn, PatchContact, RotateApiKey,
+    UpsertContact,
 };
 pub use contact::{Address, Contact, ContactKind, Profile, normalize_email};
 pub use decide::{Context, Decided, decide};

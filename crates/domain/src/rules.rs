@@ -29,6 +29,8 @@ pub const TAGS_MAX: usize = 100;
 pub const GRANTS_MAX: usize = 100;
 pub const INVOICE_CONTACT_TYPE: i64 = 6;
 pub const PASSWORD_MIN: usize = 8;
+/// The longest a rotated-out API key keeps working: 30 days.
+pub const KEY_OVERLAP_MAX_SECS: i64 = 30 * 24 * 3600;
 
 /// The password rule from Evance: at least 8 characters, letters and digits.
 /// Checked at the edge before hashing; the domain only ever sees the hash.
@@ -166,8 +168,26 @@ pub fn admit(command: &Command) -> Vec<FieldError> {
         Command::CreateContact(c) => create_rules(c),
         Command::UpsertContact(u) => upsert_rules(u),
         Command::DefineAccessRole(d) => role_rules(d),
+        Command::RotateApiKey(r) => rotation_rules(r),
         _ => Vec::new(),
     }
+}
+
+/// A new API key is given as its SHA-256 (64 hex digits), and the keys it
+/// replaces work for 0 to 30 days more.
+fn rotation_rules(r: &crate::command::RotateApiKey) -> Vec<FieldError> {
+    let mut e = Vec::new();
+    if r.api_key_hash.len() != 64 || !r.api_key_hash.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        e.push(FieldError::new("api_key_hash", "invalid_format", "must be the key's SHA-256: 64 lowercase hex digits"));
+    }
+    if !(0..=KEY_OVERLAP_MAX_SECS).contains(&r.previous_valid_secs) {
+        e.push(FieldError::new(
+            "previous_valid_secs",
+            "out_of_range",
+            format!("must be 0 to {KEY_OVERLAP_MAX_SECS} (30 days)"),
+        ));
+    }
+    e
 }
 
 /// A branch ignores a password, a first name and a last name (Evance).

@@ -19,7 +19,10 @@ use crate::{
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantInfo {
     pub name: String,
+    /// The API key in force (SHA-256, hex) and its version (1 at creation,
+    /// one more per rotation).
     pub api_key_hash: String,
+    pub key_version: u32,
     pub contact_capture: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -73,9 +76,16 @@ impl TenantState {
                 self.info = Some(TenantInfo {
                     name: e.name.clone(),
                     api_key_hash: e.api_key_hash.clone(),
+                    key_version: 1,
                     contact_capture: e.contact_capture,
                     created_at: e.at,
                 });
+            }
+            Event::ApiKeyRotated(e) => {
+                if let Some(info) = &mut self.info {
+                    info.api_key_hash = e.api_key_hash.clone();
+                    info.key_version = e.key_version;
+                }
             }
             Event::TenantConfigured(e) => {
                 if let Some(info) = &mut self.info {

@@ -14,6 +14,7 @@ use serde_json::Value;
 pub const EVENT_TYPES: &[&str] = &[
     "TenantCreated",
     "TenantConfigured",
+    "ApiKeyRotated",
     "ContactCreated",
     "ContactUpdated",
     "PasswordSet",

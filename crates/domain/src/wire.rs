@@ -59,6 +59,13 @@ pub fn parse(command_type: &str, payload: &Value) -> Result<Command, Vec<FieldEr
         }
         "ConfigureTenant" => required(&mut r, "contact_capture", Reader::bool)
             .map(|contact_capture| Command::ConfigureTenant(ConfigureTenant { contact_capture })),
+        "RotateApiKey" => {
+            let api_key_hash = required(&mut r, "api_key_hash", Reader::string);
+            let previous_valid_secs = required(&mut r, "previous_valid_secs", Reader::int);
+            api_key_hash.zip(previous_valid_secs).map(|(api_key_hash, previous_valid_secs)| {
+                Command::RotateApiKey(RotateApiKey { api_key_hash, previous_valid_secs })
+            })
+        }
         "CreateContact" => read_create(&mut r, None, Origin::Log).map(Command::CreateContact),
         "UpsertContact" => read_upsert(&mut r, Origin::Log),
         "PatchContact" => {

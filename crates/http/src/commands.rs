@@ -32,8 +32,8 @@ const FIELDS: [&str; 5] = ["command_id", "tenant_id", "type", "issued_at", "payl
 /// delivery reports of invites are the mailer's alone to make.
 /// Commands an API key may not send: tenants are made by the CLI, delivery
 /// reports by the mailer, and accepting an invite needs the invite's token.
-pub(crate) const NOT_THROUGH_API: [&str; 4] =
-    ["CreateTenant", "RecordInviteSent", "RecordInviteDeliveryFailed", "AcceptInvite"];
+pub(crate) const NOT_THROUGH_API: [&str; 5] =
+    ["CreateTenant", "RotateApiKey", "RecordInviteSent", "RecordInviteDeliveryFailed", "AcceptInvite"];
 
 /// Submit a command.
 ///

@@ -20,18 +20,55 @@ pub struct HttpConfig {
 }
 
 /// The HMAC key of the emnify tokens. Every API process of a deployment must
-/// share it (`CL_TOKEN_SECRET`); without one a process makes a random key, so
-/// its tokens die with it. `Debug` does not show it.
+/// share it (`CL_TOKEN_SECRET`). Its id (`kid` in each token) is the first 8
+/// bytes of its SHA-256, so a token signed with another key is told apart
+/// before its signature is checked. `Debug` does not show it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct TokenKey(pub Vec<u8>);
+pub struct TokenKey {
+    secret: Vec<u8>,
+    id: String,
+}
+
+/// The shortest secret a `TokenKey` accepts.
+pub const TOKEN_SECRET_MIN: usize = 32;
 
 impl TokenKey {
-    pub fn random() -> Self {
-        use rand::RngCore;
-        let mut key = vec![0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        Self(key)
+    /// A key from a secret: at least 32 bytes, of at least 16 distinct byte
+    /// values (so not a word, a repeated pattern or a placeholder).
+    pub fn new(secret: &[u8]) -> Result<Self, String> {
+        let distinct = secret.iter().collect::<std::collections::HashSet<_>>().len();
+        if secret.len() < TOKEN_SECRET_MIN || distinct < 16 {
+            return Err(format!(
+                "the token secret must be at least {TOKEN_SECRET_MIN} bytes of at least 16 different characters \
+                 (it is {} bytes, {distinct} different): make one with `openssl rand -base64 48`",
+                secret.len()
+            ));
+        }
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(secret);
+        let id = hex::encode(&digest[..8]);
+        Ok(Self { secret: secret.to_vec(), id })
     }
+
+    /// A random key (tests; `dev` keeps one in a file).
+    pub fn random() -> Self {
+        Self::new(random_secret().as_bytes()).expect("64 random characters make a strong secret")
+    }
+
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    /// The key's id, the `kid` of the tokens it signs.
+    pub fn id(&self) -> String {
+        self.id.clone()
+    }
+}
+
+/// 64 random letters and digits (~380 bits): a strong token secret.
+pub fn random_secret() -> String {
+    use rand::Rng;
+    rand::rngs::OsRng.sample_iter(&rand::distributions::Alphanumeric).take(64).map(char::from).collect()
 }
 
 impl std::fmt::Debug for TokenKey {

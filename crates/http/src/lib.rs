@@ -38,7 +38,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use auth::hash_api_key;
-pub use config::{HttpConfig, TokenKey};
+pub use config::{HttpConfig, TokenKey, random_secret};
 pub use invites::hash_invite_token;
 pub use password::PasswordHashError;
 pub use state::AppState;

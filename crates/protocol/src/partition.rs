@@ -351,7 +351,8 @@ fn time_of(issued_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
 /// 2: the dedup window's anchor is capped by the writer's clock.
 /// 3: a contact is one packed byte string (header and profile).
 /// 4: remembered command ids are keyed by tenant and id.
-const SNAPSHOT_FORMAT: u32 = 4;
+/// 5: a tenant's API key version.
+const SNAPSHOT_FORMAT: u32 = 5;
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {

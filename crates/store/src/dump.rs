@@ -8,6 +8,7 @@ use crate::{error::Result, store::Store};
 /// Table and the columns that order its rows.
 const TABLES: &[(&str, &str)] = &[
     ("tenants", "tenant_id"),
+    ("tenant_api_keys", "tenant_id, key_version"),
     ("contacts", "tenant_id, contact_id"),
     ("contact_events", "tenant_id, contact_id, version, idx"),
     ("command_outcomes", "tenant_id, command_id"),

@@ -5,3 +5,4 @@ mod invites;
 mod roles;
 mod rules;
 mod schemas;
+mod tenants;

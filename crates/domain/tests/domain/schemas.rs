@@ -35,6 +35,7 @@ fn committed_schemas_match_the_rust_types() {
     let mut failures = Vec::new();
     check::<CreateTenant>("commands", "CreateTenant", &mut failures);
     check::<ConfigureTenant>("commands", "ConfigureTenant", &mut failures);
+    check::<RotateApiKey>("commands", "RotateApiKey", &mut failures);
     check::<CreateContact>("commands", "CreateContact", &mut failures);
     check::<UpsertContact>("commands", "UpsertContact", &mut failures);
     check::<PatchContact>("commands", "PatchContact", &mut failures);
@@ -49,6 +50,7 @@ fn committed_schemas_match_the_rust_types() {
     check::<AcceptInvite>("commands", "AcceptInvite", &mut failures);
     check::<TenantCreated>("events", "TenantCreated", &mut failures);
     check::<TenantConfigured>("events", "TenantConfigured", &mut failures);
+    check::<ApiKeyRotated>("events", "ApiKeyRotated", &mut failures);
     check::<ContactCreated>("events", "ContactCreated", &mut failures);
     check::<ContactUpdated>("events", "ContactUpdated", &mut failures);
     check::<PasswordSet>("events", "PasswordSet", &mut failures);

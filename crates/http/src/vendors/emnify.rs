@@ -205,29 +205,60 @@ pub struct EmnifyError {
 bridge!(Request: EmnifyAuthenticate, EmnifyCreateContact, EmnifyUpdateContact);
 bridge!(Response: EmnifyTokens, EmnifyContact, EmnifyError);
 
+/// Who issues the tokens and for what: a token for anything else (or from
+/// anyone else) is not one of ours.
+const ISSUER: &str = "contact-ledger";
+const AUDIENCE: &str = "contact-ledger/emnify";
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
+    iss: String,
+    aud: String,
     sub: String,
     org_id: u64,
     /// `auth` or `refresh`.
     typ: String,
+    /// The version of the tenant's API key the tokens came from: a refresh
+    /// works only while that key does.
+    kv: u32,
     iat: i64,
     exp: i64,
 }
 
-fn token(state: &AppState, tenant: TenantId, typ: &str, ttl: i64) -> Result<String, Problem> {
-    let now = Utc::now().timestamp();
-    let claims =
-        Claims { sub: tenant.to_string(), org_id: tenant.organisation_id(), typ: typ.into(), iat: now, exp: now + ttl };
-    let key = EncodingKey::from_secret(&state.config().token_key.0);
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(Problem::internal)
+/// A token of `typ` for the tenant, from its API key `kv`, expiring at `exp`.
+fn token(state: &AppState, tenant: TenantId, kv: u32, typ: &str, exp: i64) -> Result<String, Problem> {
+    let claims = Claims {
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        sub: tenant.to_string(),
+        org_id: tenant.organisation_id(),
+        typ: typ.into(),
+        kv,
+        iat: Utc::now().timestamp(),
+        exp,
+    };
+    let key = &state.config().token_key;
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(key.id());
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(key.secret())).map_err(Problem::internal)
 }
 
-fn verify(state: &AppState, jwt: &str, typ: &str) -> Option<TenantId> {
-    let key = DecodingKey::from_secret(&state.config().token_key.0);
-    let claims = jsonwebtoken::decode::<Claims>(jwt, &key, &Validation::new(Algorithm::HS256)).ok()?.claims;
+/// The claims of one of our tokens of `typ`: signed with the key in use
+/// (named by `kid`), for our audience, not expired, its tenant and
+/// organisation agreeing.
+fn verify(state: &AppState, jwt: &str, typ: &str) -> Option<(TenantId, Claims)> {
+    let key = &state.config().token_key;
+    let header = jsonwebtoken::decode_header(jwt).ok()?;
+    if header.alg != Algorithm::HS256 || header.kid.as_deref() != Some(key.id().as_str()) {
+        return None;
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let claims = jsonwebtoken::decode::<Claims>(jwt, &DecodingKey::from_secret(key.secret()), &validation).ok()?.claims;
     let tenant: TenantId = claims.sub.parse().ok()?;
-    (claims.typ == typ && claims.org_id == tenant.organisation_id()).then_some(tenant)
+    (claims.typ == typ && claims.org_id == tenant.organisation_id()).then_some((tenant, claims))
 }
 
 fn unauthorized(detail: &str) -> Problem {
@@ -253,29 +284,46 @@ fn unauthorized(detail: &str) -> Problem {
 pub async fn authenticate(State(state): State<AppState>, req: Result<WriteRequest, Problem>) -> Response {
     let answer = async {
         let body = req?.json_object(&[JSON])?;
-        let tenant = match (body.get("application_token"), body.get("refresh_token")) {
+        let now = Utc::now().timestamp();
+        match (body.get("application_token"), body.get("refresh_token")) {
             (Some(Value::String(key)), None) => {
                 let key_hash = hash_api_key(key);
                 let found = state.tenants().tenant_by_key_hash(&key_hash);
                 let view = state.port("tenant_by_key_hash", found).await?;
-                view.ok_or_else(|| unauthorized("the application token is not known"))?.tenant_id
+                let view = view.ok_or_else(|| unauthorized("the application token is not known"))?;
+                let auth_token = token(&state, view.tenant_id, view.key_version, "auth", now + AUTH_TTL_SECS)?;
+                let refresh_token = token(&state, view.tenant_id, view.key_version, "refresh", now + REFRESH_TTL_SECS)?;
+                Ok(tokens(auth_token, refresh_token))
             }
             (None, Some(Value::String(refresh))) => {
-                verify(&state, refresh, "refresh").ok_or_else(|| unauthorized("the refresh token is not valid"))?
+                let (tenant, claims) =
+                    verify(&state, refresh, "refresh").ok_or_else(|| unauthorized("the refresh token is not valid"))?;
+                // The tenant and the API key the tokens came from must still
+                // be there: rotating or revoking the key ends its refreshes.
+                let works = state.port("key_works", state.tenants().key_works(tenant, claims.kv)).await?;
+                if !works {
+                    return Err(unauthorized("the API key this refresh token came from was rotated or revoked"));
+                }
+                // A new auth token; the refresh token stays the same, so it
+                // never outlives the 30 days it was given at sign-in.
+                let auth_token = token(&state, tenant, claims.kv, "auth", (now + AUTH_TTL_SECS).min(claims.exp))?;
+                Ok(tokens(auth_token, refresh.clone()))
             }
-            _ => {
-                return Err(Problem::validation(vec![FieldError::new(
-                    "application_token",
-                    "required",
-                    "give an application_token (your API key) or a refresh_token",
-                )]));
-            }
-        };
-        let auth_token = token(&state, tenant, "auth", AUTH_TTL_SECS)?;
-        let refresh_token = token(&state, tenant, "refresh", REFRESH_TTL_SECS)?;
-        Ok(Reply::json(StatusCode::OK, json!({"auth_token": auth_token, "refresh_token": refresh_token})))
+            _ => Err(Problem::validation(vec![FieldError::new(
+                "application_token",
+                "required",
+                "give an application_token (your API key) or a refresh_token",
+            )])),
+        }
     };
     in_vendor_shape(answer.await.unwrap_or_else(|p| error(&p)).into_response())
+}
+
+/// The token answer: never stored by a cache on the way.
+fn tokens(auth_token: String, refresh_token: String) -> Reply {
+    Reply::json(StatusCode::OK, json!({"auth_token": auth_token, "refresh_token": refresh_token}))
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(header::PRAGMA, "no-cache")
 }
 
 /// The caller of an organisation route: the tenant its token names, which
@@ -296,7 +344,7 @@ impl FromRequestParts<AppState> for OrgCaller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim().to_owned())
             .ok_or_else(|| unauthorized("send an auth_token from POST /api/v1/authenticate as a Bearer token"))?;
-        let tenant = verify(state, &jwt, "auth").ok_or_else(|| unauthorized("the auth_token is not valid"))?;
+        let (tenant, _) = verify(state, &jwt, "auth").ok_or_else(|| unauthorized("the auth_token is not valid"))?;
         let org = parts.uri.path().split('/').nth(4).and_then(|s| s.parse::<u64>().ok());
         if org != Some(tenant.organisation_id()) {
             return Err(Problem::new(Code::TenantMismatch, "the token is for another organisation"));

@@ -311,13 +311,29 @@ impl Tenants for FakeReads {
         let Some(id) = lock(&self.0.keys).get(api_key_hash).copied() else { return Ok(None) };
         let tenants = lock(&self.0.tenants);
         let info = tenants.get(&id).and_then(|s| s.info.clone());
-        Ok(info.map(|i| TenantView { tenant_id: id, name: i.name, contact_capture: i.contact_capture }))
+        Ok(info.map(|i| TenantView {
+            tenant_id: id,
+            name: i.name,
+            contact_capture: i.contact_capture,
+            key_version: i.key_version,
+        }))
     }
     async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable> {
         self.0.gate("tenant").await?;
         let tenants = lock(&self.0.tenants);
         let info = tenants.get(&tenant).and_then(|s| s.info.clone());
-        Ok(info.map(|i| TenantView { tenant_id: tenant, name: i.name, contact_capture: i.contact_capture }))
+        Ok(info.map(|i| TenantView {
+            tenant_id: tenant,
+            name: i.name,
+            contact_capture: i.contact_capture,
+            key_version: i.key_version,
+        }))
+    }
+    /// The fake keeps no rotated keys: only the key in force works.
+    async fn key_works(&self, tenant: TenantId, key_version: u32) -> Result<bool, Unavailable> {
+        self.0.gate("key_works").await?;
+        let tenants = lock(&self.0.tenants);
+        Ok(tenants.get(&tenant).and_then(|s| s.info.as_ref()).is_some_and(|i| i.key_version == key_version))
     }
 }
 

@@ -101,6 +101,16 @@ const INSERT_TENANTS: &str = "INSERT INTO tenants (tenant_id, name, api_key_hash
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[]) \
      ON CONFLICT DO NOTHING";
 
+// A key whose hash another tenant has already is skipped, as a tenant's is.
+const INSERT_KEYS: &str = "INSERT INTO tenant_api_keys (tenant_id, api_key_hash, key_version) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int4[]) ON CONFLICT DO NOTHING";
+
+/// A rotation ends the tenant's earlier keys (never later than an earlier
+/// rotation ended them).
+const END_KEYS: &str = "UPDATE tenant_api_keys k SET valid_until = LEAST(coalesce(k.valid_until, 'infinity'), u.until) \
+     FROM UNNEST($1::text[], $2::int4[], $3::timestamptz[]) AS u(tenant_id, key_version, until) \
+     WHERE k.tenant_id = u.tenant_id AND k.key_version < u.key_version";
+
 const CONFIGURE_TENANTS: &str = "UPDATE tenants t SET contact_capture = u.contact_capture \
      FROM UNNEST($1::text[], $2::bool[]) AS u(tenant_id, contact_capture) WHERE t.tenant_id = u.tenant_id";
 
@@ -159,6 +169,24 @@ pub(crate) async fn flush(conn: &mut PgConnection, pending: &mut Pending) -> Res
             .bind(cols.4)
             .execute(&mut *conn)
             .await?;
+    }
+    if !p.keys.is_empty() {
+        let (mut tenant, mut hash, mut version) = (vec![], vec![], vec![]);
+        let (mut ended_tenant, mut ended_before, mut until) = (vec![], vec![], vec![]);
+        for k in p.keys {
+            if let Some(at) = k.previous_valid_until {
+                ended_tenant.push(k.tenant_id.clone());
+                ended_before.push(k.key_version);
+                until.push(at);
+            }
+            tenant.push(k.tenant_id);
+            hash.push(k.api_key_hash);
+            version.push(k.key_version);
+        }
+        sqlx::query(INSERT_KEYS).bind(tenant).bind(hash).bind(version).execute(&mut *conn).await?;
+        if !ended_tenant.is_empty() {
+            sqlx::query(END_KEYS).bind(ended_tenant).bind(ended_before).bind(until).execute(&mut *conn).await?;
+        }
     }
     if !p.capture.is_empty() {
         let (tenants, capture): (Vec<String>, Vec<bool>) = p.capture.into_iter().unzip();

@@ -136,6 +136,7 @@ impl<'c> Projection<'c> {
             "contact_events",
             "contacts",
             "command_outcomes",
+            "tenant_api_keys",
             "tenants",
         ] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *self.tx).await?;

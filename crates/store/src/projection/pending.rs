@@ -63,6 +63,15 @@ pub(crate) struct TenantRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// A tenant's API key from the log: its first (at creation) or one a
+/// rotation made, which ends the keys before it at `previous_valid_until`.
+pub(crate) struct KeyRow {
+    pub tenant_id: String,
+    pub api_key_hash: String,
+    pub key_version: i32,
+    pub previous_valid_until: Option<DateTime<Utc>>,
+}
+
 pub(crate) struct NewContact {
     pub tenant_id: String,
     pub contact_id: String,
@@ -115,6 +124,8 @@ pub(crate) struct Pending {
     pub outcomes: Vec<OutcomeRow>,
     pub events: Vec<EventRow>,
     pub tenants: Vec<TenantRow>,
+    /// API keys in log order.
+    pub keys: Vec<KeyRow>,
     /// The last `contact_capture` a batch sets per tenant.
     pub capture: BTreeMap<String, bool>,
     pub created: Vec<NewContact>,
@@ -204,12 +215,26 @@ impl Pending {
         }
         let key = |id: &ledger_domain::ContactId| (tenant_id.to_owned(), id.to_string());
         match event {
-            Event::TenantCreated(e) => self.tenants.push(TenantRow {
+            Event::TenantCreated(e) => {
+                self.tenants.push(TenantRow {
+                    tenant_id: tenant_id.to_owned(),
+                    name: e.name.clone(),
+                    api_key_hash: e.api_key_hash.clone(),
+                    contact_capture: e.contact_capture,
+                    created_at: e.at,
+                });
+                self.keys.push(KeyRow {
+                    tenant_id: tenant_id.to_owned(),
+                    api_key_hash: e.api_key_hash.clone(),
+                    key_version: 1,
+                    previous_valid_until: None,
+                });
+            }
+            Event::ApiKeyRotated(e) => self.keys.push(KeyRow {
                 tenant_id: tenant_id.to_owned(),
-                name: e.name.clone(),
                 api_key_hash: e.api_key_hash.clone(),
-                contact_capture: e.contact_capture,
-                created_at: e.at,
+                key_version: to_i32(e.key_version)?,
+                previous_valid_until: Some(e.previous_valid_until),
             }),
             Event::TenantConfigured(e) => {
                 self.capture.insert(tenant_id.to_owned(), e.contact_capture);

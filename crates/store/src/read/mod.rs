@@ -33,6 +33,10 @@ impl Tenants for Store {
     async fn tenant(&self, tenant: TenantId) -> Result<Option<TenantView>, Unavailable> {
         Ok(tenants::by_id(self.pool(), tenant).await?)
     }
+
+    async fn key_works(&self, tenant: TenantId, key_version: u32) -> Result<bool, Unavailable> {
+        Ok(tenants::key_works(self.pool(), tenant, key_version).await?)
+    }
 }
 
 #[async_trait]

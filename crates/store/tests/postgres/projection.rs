@@ -263,3 +263,33 @@ async fn two_tenants_decisions_with_one_command_id_are_both_recorded() {
         assert_eq!(view.tenant_id, tenant);
     }
 }
+
+#[tokio::test]
+async fn a_rotated_api_key_opens_the_tenant_until_its_overlap_ends_and_a_revoked_one_never() {
+    use ledger_ports::Tenants;
+    let db = TestDb::new().await;
+    let mut log = Log::from_now();
+    let t = new_tenant();
+    let claim = log.claim(1);
+    let created = create_tenant(&mut log, t);
+    let (second, third) = ("2".repeat(64), "3".repeat(64));
+    let rotated = log.decide(t, "RotateApiKey", json!({"api_key_hash": second, "previous_valid_secs": 3600}));
+    project(&db.store, &[claim, created, rotated]).await;
+    let first = format!("key-of-{t}");
+    for (hash, version) in [(first.as_str(), 1), (second.as_str(), 2)] {
+        let view = db.store.tenant_by_key_hash(hash).await.unwrap().unwrap_or_else(|| panic!("key {version} opens it"));
+        assert_eq!((view.tenant_id, view.key_version), (t, version));
+        assert!(db.store.key_works(t, version).await.unwrap());
+    }
+    assert_eq!(db.store.tenant(t).await.unwrap().map(|v| v.key_version), Some(2), "the key in force");
+
+    // Revoked at once: only the newest key works.
+    let revoked = log.decide(t, "RotateApiKey", json!({"api_key_hash": third, "previous_valid_secs": 0}));
+    project(&db.store, &[revoked]).await;
+    for (hash, version) in [(first.as_str(), 1), (second.as_str(), 2)] {
+        assert_eq!(db.store.tenant_by_key_hash(hash).await.unwrap(), None, "key {version}");
+        assert!(!db.store.key_works(t, version).await.unwrap());
+    }
+    assert_eq!(db.store.tenant_by_key_hash(&third).await.unwrap().map(|v| v.key_version), Some(3));
+    assert!(!db.store.key_works(new_tenant(), 1).await.unwrap(), "no such tenant");
+}

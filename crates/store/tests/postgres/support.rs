@@ -1,7 +1,7 @@
 //! The harness: a fresh database per test (dropped again when the test ends,
 //! even by panic), and a `Log` that produces the records a real handler would
 //! append, by running the protocol's own partition state machine.
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use ledger_domain::{CommandId, ContactId, TenantId};
 use ledger_protocol::{
     Claim, CommandEnvelope, CommandPosition, Decision, EnvelopeError, LogRecord, PartitionState, Step,
@@ -58,6 +58,12 @@ impl Default for Log {
 pub type At = (i64, LogRecord);
 
 impl Log {
+    /// A log whose clock starts a minute ago, so its first decisions (a second
+    /// apart) lie just before the database's `now()`.
+    pub fn from_now() -> Log {
+        Log { clock: (Utc::now() - Duration::seconds(60)).trunc_subsecs(6), ..Log::default() }
+    }
+
     fn append(&mut self, record: LogRecord) -> At {
         let offset = self.next_offset;
         self.next_offset += 1;
