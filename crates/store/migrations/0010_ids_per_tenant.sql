@@ -3,10 +3,10 @@
 -- two tenants may use one id. Every table keyed by such an id is keyed by the
 -- tenant and the id.
 ALTER TABLE command_outcomes DROP CONSTRAINT command_outcomes_pkey;
-ALTER TABLE command_outcomes ADD PRIMARY KEY (tenant_id, command_id);
+ALTER TABLE command_outcomes ADD PRIMARY KEY (command_id, tenant_id);
 
 ALTER TABLE submitted_commands DROP CONSTRAINT submitted_commands_pkey;
-ALTER TABLE submitted_commands ADD PRIMARY KEY (tenant_id, command_id);
+ALTER TABLE submitted_commands ADD PRIMARY KEY (command_id, tenant_id);
 
 ALTER TABLE contact_invites DROP CONSTRAINT contact_invites_pkey;
 ALTER TABLE contact_invites ADD PRIMARY KEY (tenant_id, invite_id);
