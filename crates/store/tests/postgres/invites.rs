@@ -301,3 +301,27 @@ async fn a_tenant_is_read_by_its_id() {
     assert_eq!((tenant.tenant_id, tenant.name.as_str(), tenant.contact_capture), (t, "Acme", true));
     assert_eq!(db.store.tenant(new_tenant()).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn two_tenants_invites_with_one_id_get_their_own_tokens_and_states() {
+    // A client chooses its command ids, and an invite's id derives from its
+    // command's: two tenants can have invites with one id.
+    let db = TestDb::new().await;
+    let mut log = Log::default();
+    let (a, b) = (new_tenant(), new_tenant());
+    let (_, contact, invite, expires) = invited_user(&mut log, a);
+    let ticket_a = InviteTicket { tenant_id: a, invite_id: invite, contact_id: contact, expires_at: expires };
+    let ticket_b = InviteTicket { tenant_id: b, ..ticket_a.clone() };
+    let token_a = db.store.begin_invite(&ticket_a).await.unwrap().expect("a's token");
+    db.store.mark_invite_sent(a, invite).await.unwrap();
+
+    assert_eq!(db.store.invite_token_state(b, invite).await.unwrap(), None, "b's invite is not a's");
+    let token_b = db.store.begin_invite(&ticket_b).await.unwrap().expect("b's invite gets a token of its own");
+    assert_ne!(token_a.expose(), token_b.expose());
+    assert_eq!(db.store.invite_token_state(a, invite).await.unwrap(), Some(TokenState::Sent));
+    assert_eq!(db.store.invite_token_state(b, invite).await.unwrap(), Some(TokenState::Pending));
+    for (token, tenant) in [(&token_a, a), (&token_b, b)] {
+        let view = db.store.invite_by_token_hash(&token.hash()).await.unwrap();
+        assert_eq!(view.map(|v| v.tenant_id), Some(tenant), "each token leads to its own tenant's invite");
+    }
+}
