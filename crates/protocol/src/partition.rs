@@ -254,6 +254,12 @@ impl PartitionState {
                 if let Some(to) = self.elsewhere(&tenant_id) {
                     return self.forward((tenant_id, command_id, issued_at), source, to);
                 }
+                // Its `issued_at` is judged as a readable command's is: too far
+                // ahead is named first, and the refusal is not remembered.
+                let mut errors = errors;
+                if let Err(Rejection::Validation { errors: ahead }) = decision_time(issued_at, now) {
+                    errors.splice(0..0, ahead);
+                }
                 Decision {
                     tenant_id,
                     command_id,

@@ -608,6 +608,29 @@ fn events_carry_the_clients_time_within_the_skew_and_the_writers_clock_outside_i
 }
 
 #[test]
+fn a_command_issued_too_far_ahead_is_refused_unremembered_even_with_an_unreadable_payload() {
+    let day = 24 * 3600;
+    let now = Utc.timestamp_opt(1_700_000_000 + day, 0).unwrap();
+    for (ty, payload) in [
+        ("CreateContact", json!({"kind": "contact", "email": "a@b.io"})),
+        ("CreateContact", json!({"kind": "no such kind", "email": 7})),
+    ] {
+        let mut s = writer();
+        decision_of(s.handle(issued(1, day, "CreateTenant", json!({"name": "a", "api_key_hash": "h"})), pos(0), now));
+        let remembered = s.remembered_commands();
+        // A year ahead: refused, and the id is not kept (it would sit in the
+        // dedup window for a year).
+        let d = decision_of(s.handle(issued(2, day + 365 * day, ty, payload.clone()), pos(1), now));
+        assert!(d.refused_as_future(), "{payload}: {d:?}");
+        assert_eq!(s.remembered_commands(), remembered, "{payload}");
+        // Sent again with its time right, the same id is decided, not a duplicate.
+        let again = s.handle(issued(2, day, ty, payload.clone()), pos(2), now);
+        assert!(matches!(again, Step::Append(_)), "{payload}: {again:?}");
+        assert_eq!(s.remembered_commands(), remembered + 1, "{payload}");
+    }
+}
+
+#[test]
 fn two_tenants_commands_with_one_id_are_two_commands() {
     let mut s = writer();
     let id = Ulid::from_parts(1_700_000_000_000, 7).to_string();
