@@ -77,15 +77,7 @@ async fn created_or_read_back(
     view: &ledger_ports::CommandView,
     id: ledger_domain::ContactId,
 ) -> Result<ledger_domain::Contact, Problem> {
-    let folded = view.created.then(|| {
-        let mut folded = ledger_domain::TenantState::default();
-        for e in &view.events {
-            let version = u32::try_from(e.version).ok()?;
-            folded.apply(&ledger_domain::Event::from_parts(&e.event_type, version, e.data.clone()).ok()?);
-        }
-        folded.contact(id)
-    });
-    match folded.flatten() {
+    match view.created_contact(id) {
         Some(contact) => Ok(contact),
         None => read_back(state, tenant, id).await,
     }

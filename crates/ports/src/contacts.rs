@@ -47,6 +47,11 @@ pub struct EventView {
     pub time: DateTime<Utc>,
     pub command_id: CommandId,
     pub data: Value,
+    /// The version of the event type's schema `data` is written in, when the
+    /// store knows it (not part of the answer): what `Event::from_parts`
+    /// needs to read `data` back as an event. `version` is the contact's.
+    #[serde(skip)]
+    pub schema_version: Option<u32>,
 }
 
 /// A tenant's contacts as projected: one by id or external id, filtered

@@ -33,6 +33,7 @@ pub(crate) fn event_json(
         "version": view_version(event),
         "time": time,
         "command_id": command_id,
+        "schema_version": event.event_version(),
         "data": public_data(event)?,
     }))
 }

@@ -222,3 +222,18 @@ async fn a_burst_of_password_creates_past_the_hashing_queue_gets_503_with_retry_
     let r = app.json("POST", "/v1/contacts", &a_user("after@example.com"), &[]).await;
     assert_eq!(r.status, 201, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_create_with_an_invite_is_answered_from_its_own_events_not_read_back() {
+    // ContactCreated and InviteRequested: the answer is folded from the
+    // decision's events (`CommandView::created_contact`), so the contact is
+    // never read back from the read model.
+    let app = spawn_app();
+    let mut body = a_user("grace@example.com");
+    body["invite"] = json!(true);
+    body.as_object_mut().unwrap().remove("password");
+    let r = app.json("POST", "/v1/contacts", &body, &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["email"], json!("grace@example.com"));
+    assert_eq!(app.world.calls("contact"), 0, "the created contact was read back, not folded from its events");
+}

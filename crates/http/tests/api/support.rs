@@ -162,6 +162,7 @@ impl World {
                         time: at,
                         command_id: envelope.command_id,
                         data,
+                        schema_version: Some(e.event_version()),
                     };
                     if let Some(c) = e.contact_id() {
                         lock(&self.events).push((envelope.tenant_id, c, ev.clone()));

@@ -30,6 +30,9 @@ struct StoredEvent {
     time: DateTime<Utc>,
     command_id: CommandId,
     data: Value,
+    /// Missing in outcomes stored before 2026-12-07.
+    #[serde(default)]
+    schema_version: Option<u32>,
 }
 
 fn corrupt(reason: impl ToString) -> Error {
@@ -59,6 +62,7 @@ fn view_from_row(row: &PgRow) -> Result<CommandView> {
                 time: e.time,
                 command_id: e.command_id,
                 data: e.data,
+                schema_version: e.schema_version,
             })
             .collect(),
         created: row.try_get("created")?,

@@ -130,7 +130,7 @@ pub(crate) async fn count(pool: &PgPool, tenant: TenantId, filter: &ContactFilte
 /// they were written).
 pub(crate) async fn events(pool: &PgPool, tenant: TenantId, id: ContactId) -> Result<Vec<EventView>> {
     let rows = sqlx::query(
-        "SELECT event_type, version, occurred_at, command_id, data FROM contact_events \
+        "SELECT event_type, event_version, version, occurred_at, command_id, data FROM contact_events \
          WHERE tenant_id = $1 AND contact_id = $2 ORDER BY version, idx",
     )
     .bind(tenant.to_string())
@@ -146,6 +146,10 @@ pub(crate) async fn events(pool: &PgPool, tenant: TenantId, id: ContactId) -> Re
                 time: row.try_get("occurred_at")?,
                 command_id: command_id.parse().map_err(|e| Error::corrupt("contact_events", e))?,
                 data: row.try_get("data")?,
+                schema_version: Some(
+                    u32::try_from(row.try_get::<i32, _>("event_version")?)
+                        .map_err(|e| Error::corrupt("contact_events", e))?,
+                ),
             })
         })
         .collect()

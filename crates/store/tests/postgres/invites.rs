@@ -325,3 +325,22 @@ async fn two_tenants_invites_with_one_id_get_their_own_tokens_and_states() {
         assert_eq!(view.map(|v| v.tenant_id), Some(tenant), "each token leads to its own tenant's invite");
     }
 }
+
+#[tokio::test]
+async fn a_created_contacts_outcome_and_history_fold_back_into_the_contact() {
+    use ledger_ports::Commands;
+    let db = TestDb::new().await;
+    let mut log = Log::default();
+    let t = new_tenant();
+    let (records, contact, _, _) = invited_user(&mut log, t);
+    project(&db.store, &records).await;
+    let view = db.store.command(t, command_id(&records[2])).await.unwrap().expect("an outcome");
+    // ContactCreated and InviteRequested, each read in its schema version.
+    assert_eq!(view.events.len(), 2);
+    assert!(view.events.iter().all(|e| e.schema_version == Some(1)), "{:?}", view.events);
+    let folded = view.created_contact(contact).expect("the outcome's events fold back");
+    let stored = db.store.contact(t, contact).await.unwrap().expect("projected");
+    assert_eq!((folded.id, folded.version, &folded.profile), (stored.id, stored.version, &stored.profile));
+    let history = db.store.contact_events(t, contact).await.unwrap();
+    assert!(history.iter().all(|e| e.schema_version == Some(1)), "{history:?}");
+}
