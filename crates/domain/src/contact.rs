@@ -21,6 +21,9 @@ pub enum ContactKind {
 }
 
 impl ContactKind {
+    /// A packed contact (and so a snapshot) stores its kind as its index
+    /// here: a reorder changes the encoding, which the protocol's golden
+    /// snapshot test catches until the snapshot format number is raised.
     pub const ALL: [ContactKind; 5] =
         [ContactKind::User, ContactKind::Guest, ContactKind::Branch, ContactKind::Recipient, ContactKind::Contact];
 

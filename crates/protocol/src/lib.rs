@@ -11,5 +11,7 @@ pub mod routing;
 
 pub use envelope::{CommandEnvelope, EnvelopeError};
 pub use fence::{Admit, Fence};
-pub use partition::{CLOCK_SKEW, DEDUP_WINDOW_DEFAULT, PartitionState, SnapshotError, Step, decision_time};
+pub use partition::{
+    CLOCK_SKEW, DEDUP_WINDOW_DEFAULT, PartitionState, SNAPSHOT_FORMAT, SnapshotError, Step, decision_time,
+};
 pub use record::{Claim, CommandPosition, Decision, EncodeError, Encoded, Forward, LogRecord, Outcome, header};

@@ -659,3 +659,95 @@ fn two_tenants_commands_with_one_id_are_two_commands() {
         Step::Duplicate(_)
     ));
 }
+
+/// A fixed state with something of everything a snapshot keeps: two tenants
+/// (one with a rotated key), contacts of several kinds with profiles, tags,
+/// metadata, addresses, grants and invites, a deletion, a password, the dedup
+/// window and two claims. Every id and time is fixed.
+fn golden_state() -> PartitionState {
+    let mut s = PartitionState::new(Duration::days(7));
+    s.apply(&claim(1));
+    s.become_writer(1);
+    let other = TenantId(Ulid::from_parts(2, 2));
+    let mut n = 0u64;
+    let mut decide = |s: &mut PartitionState, tenant: TenantId, ty: &str, payload: serde_json::Value| {
+        n += 1;
+        let mut env = envelope(n, ty, payload).expect("a readable command");
+        env.tenant_id = tenant;
+        let now = env.issued_at;
+        let d = decision_of(s.handle(Ok(env), pos(n as i64), now));
+        match &d.outcome {
+            Outcome::Accepted { events, .. } => events.iter().find_map(|e| match e {
+                Event::ContactCreated(c) => Some(c.contact_id),
+                _ => None,
+            }),
+            Outcome::Rejected { rejection } => panic!("{ty} was rejected: {rejection:?}"),
+        }
+    };
+    let t = tenant();
+    decide(&mut s, t, "CreateTenant", json!({"name": "a", "api_key_hash": "a".repeat(64)}));
+    decide(&mut s, other, "CreateTenant", json!({"name": "b", "api_key_hash": "b".repeat(64)}));
+    decide(&mut s, t, "RotateApiKey", json!({"api_key_hash": "c".repeat(64), "previous_valid_secs": 3600}));
+    decide(&mut s, t, "DefineAccessRole", json!({"reference": "r", "name": "R", "grant_rule": "email_verification"}));
+    let user = decide(
+        &mut s,
+        t,
+        "CreateContact",
+        json!({"kind": "user", "email": "u@example.com", "first_name": "U", "last_name": "V",
+               "external_id": "x-1", "invite": true, "access_roles": ["r"], "tags": ["t", "s"],
+               "metadata": {"i": 1}, "company": "Acme", "title": "Boss", "phone": "+44 1",
+               "address": {"line1": "1 Road", "city": "Town", "zip": "AB1 2CD", "country_code": "gb"}}),
+    )
+    .expect("created");
+    decide(&mut s, t, "PatchContact", json!({"contact_id": user.to_string(), "patch": {"first_name": "W"}}));
+    let gone =
+        decide(&mut s, t, "CreateContact", json!({"kind": "contact", "email": "c@example.com"})).expect("created");
+    decide(&mut s, t, "DeleteContact", json!({"contact_id": gone.to_string()}));
+    decide(
+        &mut s,
+        other,
+        "CreateContact",
+        json!({"kind": "user", "email": "p@example.com", "first_name": "P", "last_name": "Q",
+               "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"}),
+    );
+    decide(
+        &mut s,
+        other,
+        "CreateContact",
+        json!({"kind": "branch", "email": "b@example.com", "name": "Branch", "company": "B Ltd"}),
+    );
+    s.apply(&claim(2));
+    s
+}
+
+#[test]
+fn the_snapshot_encoding_of_a_fixed_state_is_the_golden_one_for_its_format_number() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/golden/snapshot-v{}.hex", ledger_protocol::SNAPSHOT_FORMAT));
+    let bytes = golden_state().snapshot().expect("snapshot");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let lines: Vec<&str> = hex.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    let text = lines.join("\n") + "\n";
+    if std::env::var_os("CL_BLESS_SNAPSHOT").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no golden snapshot for format {}: after raising SNAPSHOT_FORMAT for a new layout, write {} with \
+             CL_BLESS_SNAPSHOT=1 cargo test -p ledger-protocol --test log the_snapshot_encoding",
+            ledger_protocol::SNAPSHOT_FORMAT,
+            path.display()
+        )
+    });
+    assert!(
+        golden == text,
+        "the snapshot encoding changed but SNAPSHOT_FORMAT is still {}: a build would misread the snapshots \
+         stored before. Raise SNAPSHOT_FORMAT (crates/protocol/src/partition.rs) and write the new golden file",
+        ledger_protocol::SNAPSHOT_FORMAT
+    );
+    // The golden bytes read back into the same state.
+    let mut restored = PartitionState::new(Duration::days(7));
+    restored.restore(&bytes).expect("restore");
+    assert_eq!(restored.snapshot().unwrap(), bytes);
+}
