@@ -219,7 +219,7 @@ async fn raw_produce(cfg: &KafkaConfig, n: usize, size: usize) -> anyhow::Result
     for i in 0..n {
         let key = format!("tenant-{}", i % 64);
         let rec = FutureRecord::to(&cfg.events_topic).key(key.as_bytes()).payload(payload.as_slice());
-        pending.push(ledger_kafka::dlq::send(&producer, rec)?);
+        pending.push(ledger_kafka::dlq::send(&producer, rec).await?);
     }
     for p in futures_join(pending).await {
         p.map_err(|_| anyhow::anyhow!("cancelled"))?.map_err(|(e, _)| e)?;

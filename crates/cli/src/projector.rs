@@ -73,7 +73,7 @@ async fn project(
             Err(error) => {
                 warn!(partition = read.partition, offset = read.offset, %error, "undecodable event dead-lettered");
                 projection.apply(read.partition, read.offset, None).await?;
-                dead.push(reader.dead_letter(read, error)?);
+                dead.push(reader.dead_letter(read, error).await?);
             }
         }
     }

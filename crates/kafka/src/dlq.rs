@@ -21,7 +21,7 @@ fn clip(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-pub fn dead_letter<M: Message>(
+pub async fn dead_letter<M: Message>(
     producer: &Producer,
     dlq_topic: &str,
     message: &M,
@@ -37,23 +37,17 @@ pub fn dead_letter<M: Message>(
     let key = message.key().unwrap_or_default();
     let payload = message.payload().unwrap_or_default();
     let record = FutureRecord::to(dlq_topic).key(key).payload(payload).headers(headers);
-    send(producer, record)
+    send(producer, record).await
 }
 
-/// Enqueues a record, waiting briefly while the local queue is full.
-pub fn send(producer: &Producer, mut record: FutureRecord<'_, [u8], [u8]>) -> Result<DeliveryFuture, KafkaError> {
-    use rdkafka::{error::KafkaError as K, types::RDKafkaErrorCode};
-    loop {
-        match producer.send_result(record) {
-            Ok(f) => return Ok(f),
-            Err((K::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                // Rare: the local queue is full; give librdkafka a moment.
-                std::thread::sleep(Duration::from_millis(5));
-                record = r;
-            }
-            Err((e, _)) => return Err(e.into()),
-        }
-    }
+/// How long an append, a forward or a dead letter waits for room in
+/// librdkafka's local queue before its partition gives up (and restarts).
+pub const QUEUE_WAIT: Duration = Duration::from_secs(30);
+
+/// Enqueues a record, waiting (without blocking a runtime thread) while the
+/// local queue is full, for at most `QUEUE_WAIT`.
+pub async fn send(producer: &Producer, record: FutureRecord<'_, [u8], [u8]>) -> Result<DeliveryFuture, KafkaError> {
+    Ok(producer.enqueue(record, QUEUE_WAIT).await?)
 }
 
 #[cfg(test)]

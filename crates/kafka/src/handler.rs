@@ -285,7 +285,7 @@ impl Handler {
             for (m, step) in &steps {
                 if let Ok(LogRecord::Forward(f)) = step {
                     debug!(partition = p, offset = m.offset(), to = f.to_partition, "command forwarded to its owner");
-                    forwards.push(self.forward(m, f)?);
+                    forwards.push(self.forward(m, f).await?);
                 }
             }
             await_all(forwards).await?;
@@ -294,10 +294,10 @@ impl Handler {
             let mut dead: Vec<DeliveryFuture> = Vec::new();
             for (m, step) in steps {
                 match step {
-                    Ok(record) => appends.push(self.append(p, &record)?),
+                    Ok(record) => appends.push(self.append(p, &record).await?),
                     Err(reason) => {
                         warn!(partition = p, offset = m.offset(), %reason, "command dead-lettered");
-                        dead.push(dead_letter(&self.producer, &self.cfg.dead_letter_topic, m, &reason)?);
+                        dead.push(dead_letter(&self.producer, &self.cfg.dead_letter_topic, m, &reason).await?);
                     }
                 }
             }
@@ -370,19 +370,19 @@ impl Handler {
         }
     }
 
-    fn append(&self, p: i32, record: &LogRecord) -> Result<DeliveryFuture, KafkaError> {
+    async fn append(&self, p: i32, record: &LogRecord) -> Result<DeliveryFuture, KafkaError> {
         let e = record.encode()?;
         let r = FutureRecord::to(&self.cfg.events_topic)
             .partition(p)
             .key(e.key.as_bytes())
             .payload(e.value.as_slice())
             .headers(encoded_headers(&e));
-        send(&self.producer, r)
+        send(&self.producer, r).await
     }
 
     /// The command as it arrived (key, value, headers), on the owner's
     /// commands partition, with where it first arrived.
-    fn forward(&self, m: &OwnedMessage, f: &Forward) -> Result<DeliveryFuture, KafkaError> {
+    async fn forward(&self, m: &OwnedMessage, f: &Forward) -> Result<DeliveryFuture, KafkaError> {
         let mut headers = OwnedHeaders::new();
         for (k, v) in headers_of(m) {
             headers = headers.insert(Header { key: &k, value: Some(v.as_slice()) });
@@ -401,7 +401,7 @@ impl Handler {
         if let Some(key) = m.key() {
             r = r.key(key);
         }
-        send(&self.producer, r)
+        send(&self.producer, r).await
     }
 
     /// Rebuilds the partition's state (from the newest usable snapshot, or
@@ -453,7 +453,7 @@ impl Handler {
         for _ in 0..5 {
             let epoch = state.next_epoch();
             let claim = LogRecord::Claim(Claim { epoch, writer_id: self.hc.writer_id.clone(), claimed_at: Utc::now() });
-            let offset = match self.append(p, &claim)?.await {
+            let offset = match self.append(p, &claim).await?.await {
                 Ok(Ok(d)) => d.offset,
                 Ok(Err((e, _))) => return Err(e.into()),
                 Err(_) => return Err(KafkaError::Topic("claim delivery cancelled".into())),

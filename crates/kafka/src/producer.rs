@@ -110,17 +110,22 @@ impl Producer {
         })
     }
 
-    /// Queues `record`, retrying while the local queue is full for up to
-    /// `queue_timeout`, and waits for its delivery.
-    pub async fn send<K, P>(&self, mut record: FutureRecord<'_, K, P>, queue_timeout: Duration) -> KafkaResult<Delivery>
+    /// Queues `record`, waiting (without blocking a thread) while the local
+    /// queue is full for up to `queue_timeout`, then giving up with
+    /// `QueueFull`. The future resolves when the record is delivered.
+    pub async fn enqueue<K, P>(
+        &self,
+        mut record: FutureRecord<'_, K, P>,
+        queue_timeout: Duration,
+    ) -> KafkaResult<DeliveryFuture>
     where
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
     {
         let started = Instant::now();
-        let delivered = loop {
+        loop {
             match self.send_result(record) {
-                Ok(delivered) => break delivered,
+                Ok(delivered) => return Ok(delivered),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r))
                     if started.elapsed() < queue_timeout =>
                 {
@@ -129,7 +134,16 @@ impl Producer {
                 }
                 Err((e, _)) => return Err(e),
             }
-        };
+        }
+    }
+
+    /// Queues `record` (as `enqueue`) and waits for its delivery.
+    pub async fn send<K, P>(&self, record: FutureRecord<'_, K, P>, queue_timeout: Duration) -> KafkaResult<Delivery>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        let delivered = self.enqueue(record, queue_timeout).await?;
         match delivered.await {
             Ok(Ok(delivery)) => Ok(delivery),
             Ok(Err((e, _))) => Err(e),

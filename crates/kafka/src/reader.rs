@@ -132,8 +132,8 @@ impl EventReader {
     }
 
     /// Moves an undecodable record to the dead-letter topic.
-    pub fn dead_letter(&self, read: &EventRead, error: &str) -> Result<DeliveryFuture, KafkaError> {
-        dead_letter(&self.producer, &self.cfg.dead_letter_topic, &read.message, error)
+    pub async fn dead_letter(&self, read: &EventRead, error: &str) -> Result<DeliveryFuture, KafkaError> {
+        dead_letter(&self.producer, &self.cfg.dead_letter_topic, &read.message, error).await
     }
 }
 

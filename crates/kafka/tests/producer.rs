@@ -87,3 +87,38 @@ async fn the_polling_thread_ends_when_the_last_clone_is_dropped() {
     drop(clone);
     until(before, "the polling thread ends with its producer").await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_local_queue_is_waited_on_without_blocking_the_runtime_and_given_up_after_the_bound() {
+    // A broker that never answers, and room for one record in the queue.
+    let mut config = KafkaConfig::new("127.0.0.1:9".to_owned(), "", 1).producer();
+    config.set("queue.buffering.max.messages", "1").set("message.timeout.ms", "30000");
+    let producer = Producer::new(&config).expect("producer");
+    let first = FutureRecord::<(), _>::to("t").partition(0).payload("a");
+    let _queued = producer.enqueue(first, Duration::from_millis(100)).await.expect("the first record fits");
+
+    // On a one-thread runtime, another task keeps running while the second
+    // record waits for room: the wait yields instead of sleeping the thread.
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = ticks.clone();
+    let ticking = tokio::spawn(async move {
+        loop {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let second = FutureRecord::<(), _>::to("t").partition(0).payload("b");
+    let refused = producer.enqueue(second, Duration::from_millis(300)).await;
+    let waited = started.elapsed();
+    ticking.abort();
+    assert!(
+        matches!(
+            refused,
+            Err(rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull))
+        ),
+        "{refused:?}"
+    );
+    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(5), "gave up after {waited:?}");
+    assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) >= 10, "the runtime was blocked while waiting");
+}

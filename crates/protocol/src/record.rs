@@ -316,7 +316,7 @@ impl LogRecord {
             "claim" => Ok(LogRecord::Claim(Claim {
                 epoch,
                 writer_id: need(header::WRITER)?,
-                claimed_at: time_of(&body).unwrap_or_default(),
+                claimed_at: need_time(&body, "claim")?,
             })),
             "decision" => {
                 let events = match body {
@@ -386,7 +386,7 @@ impl LogRecord {
                     source,
                     to_partition: number(header::FORWARDED_TO, &need(header::FORWARDED_TO)?)?,
                     epoch,
-                    forwarded_at: time_of(&body).unwrap_or_default(),
+                    forwarded_at: need_time(&body, "forward")?,
                 }))
             }
             other => Err(DecodeError(format!("unknown record kind {other:?}"))),
@@ -478,6 +478,12 @@ fn accepted(
         None => vec![],
     };
     Ok(Outcome::Accepted { events, subject, created, warnings })
+}
+
+/// A claim's or a forward's time: a record without a readable one is an
+/// error (dead-lettered by its readers), never the epoch.
+fn need_time(ce: &Value, kind: &str) -> Result<DateTime<Utc>, DecodeError> {
+    time_of(ce).ok_or_else(|| DecodeError(format!("a {kind} record without a readable \"time\"")))
 }
 
 fn time_of(ce: &Value) -> Option<DateTime<Utc>> {

@@ -77,6 +77,17 @@ fn decisions_survive_encoding_as_cloudevents() {
     let headers: Vec<(String, Vec<u8>)> =
         enc.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
     assert!(matches!(LogRecord::decode(&headers, &enc.value), Ok(LogRecord::Claim(c)) if c.epoch == 3));
+    // A claim whose time cannot be read is an error (dead-lettered), not a
+    // claim of 1970.
+    let err = LogRecord::decode(&headers, &without_time(&enc.value)).expect_err("undecodable");
+    assert!(err.to_string().contains("time"), "{err}");
+}
+
+/// A record's value with its CloudEvents `time` made unreadable.
+fn without_time(value: &[u8]) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(value).expect("json");
+    v["time"] = json!("not a time");
+    serde_json::to_vec(&v).unwrap()
 }
 
 #[test]
@@ -192,6 +203,7 @@ fn a_command_for_a_tenant_another_partition_owns_is_forwarded_not_decided() {
         e.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into_bytes())).collect();
     let back = LogRecord::decode(&headers, &e.value).expect("decodes");
     assert_eq!(back, record);
+    assert!(LogRecord::decode(&headers, &without_time(&e.value)).is_err(), "a forward without a time is not of 1970");
     let mut rebuilt = PartitionState::new(Duration::days(7)).owning(elsewhere, 4);
     rebuilt.apply(&claim(1));
     assert_eq!(rebuilt.apply(&back), Admit::Valid);
