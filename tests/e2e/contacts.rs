@@ -1,5 +1,5 @@
 use contact_ledger::app::Roles;
-use contact_ledger_tests::{fresh_common, spawn_app, spawn_app_from, user};
+use contact_ledger_tests::{fresh_common, spawn_app, spawn_app_from, spawn_app_with, user};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -270,9 +270,11 @@ async fn delete_removes_the_contact_frees_its_email_and_keeps_its_history() {
 
 /// A create answers with the contact folded from its own decision's events
 /// (no read-back query): that answer must equal what the read model serves.
+/// No mailer runs: its `InviteSent` would move the invited user to version 2
+/// between the answer and the read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_answer_equals_the_projected_contact_for_every_shape() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(1, Roles { mailer: false, ..Roles::ALL }).await;
     let bodies = [
         json!({"kind": "contact", "email": " Mixed.Case@Example.com ", "first_name": "Ada", "last_name": "Lovelace",
                "company": "Analytical", "title": "Countess", "phone": "+44 20 7946 0000", "tags": ["b", "a", "b"],
