@@ -1,8 +1,8 @@
 //! The one table of problem codes: every `code` a client can see (the
 //! domain's `Code` enum) with its HTTP status and title. Codes are part of the
 //! API contract: add new ones, never rename or re-purpose one. A domain
-//! rejection answers with the status of its kind (see `decision.rs`), which
-//! the test below checks against this table.
+//! rejection answers with its code's row here too (`decision.rs`): there is
+//! no second mapping.
 //! Field codes inside `errors` (such as `unknown_role`) and the codes of
 //! `warnings` in a 2xx body (see `warnings.rs`) are not problem codes.
 use axum::http::StatusCode;

@@ -2,7 +2,7 @@
 //! anything itself: it publishes, then reads back what the command handler
 //! decided (as the projector recorded it) and turns a rejection into the
 //! matching problem.
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use ledger_domain::Code;
 use ledger_domain::{Command, CommandId, FieldError, Rejection, TenantId};
 use ledger_ports::{
@@ -80,12 +80,13 @@ pub fn rejected(view: &CommandView) -> Problem {
     }
 }
 
-/// Each rejection kind has one status; its code is the domain's own.
+/// A rejection answers with its code, whose status and title are the
+/// code table's (`codes::meta`): there is no second mapping by kind.
 pub fn rejection_problem(rejection: &Rejection) -> Problem {
     match rejection {
         Rejection::Validation { errors } => Problem::validation(errors.clone()),
         Rejection::Conflict { code, field, message } => {
-            let problem = Problem::with_status(*code, StatusCode::CONFLICT, message.clone());
+            let problem = Problem::new(*code, message.clone());
             match field {
                 Some(field) => {
                     problem.with_errors(vec![FieldError::new(field.clone(), code.as_str(), message.clone())])
@@ -93,9 +94,9 @@ pub fn rejection_problem(rejection: &Rejection) -> Problem {
                 None => problem,
             }
         }
-        Rejection::NotFound { code, message } => Problem::with_status(*code, StatusCode::NOT_FOUND, message.clone()),
-        Rejection::Forbidden { code, message } => Problem::with_status(*code, StatusCode::FORBIDDEN, message.clone()),
-        Rejection::Gone { code, message } => Problem::with_status(*code, StatusCode::GONE, message.clone()),
+        Rejection::NotFound { code, message }
+        | Rejection::Forbidden { code, message }
+        | Rejection::Gone { code, message } => Problem::new(*code, message.clone()),
         Rejection::VersionMismatch { expected, actual } => Problem::new(Code::VersionMismatch, rejection.to_string())
             .extension("expected_version", *expected)
             .extension("current_version", *actual),

@@ -18,7 +18,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use ledger_domain::{Address, Contact, rules::PASSWORD_RULE};
+use ledger_domain::{Address, Code, Contact, rules::PASSWORD_RULE};
 use ledger_text::escape_html as esc;
 
 use crate::problem::Problem;
@@ -160,11 +160,11 @@ pub fn not_found() -> Page {
 /// problem as problem+json).
 pub fn for_problem(problem: &Problem) -> Page {
     match problem.code() {
-        "invite_not_found" => not_found(),
-        "invite_used" => used(),
-        "invite_expired" => expired(),
-        "invite_superseded" => superseded(),
-        "decision_pending" => trouble(
+        Code::InviteNotFound => not_found(),
+        Code::InviteUsed => used(),
+        Code::InviteExpired => expired(),
+        Code::InviteSuperseded => superseded(),
+        Code::DecisionPending => trouble(
             StatusCode::SERVICE_UNAVAILABLE,
             "Your password is still being saved. Wait a moment, then open your invite link again: if it says the \
              link was already used, your password is set.",

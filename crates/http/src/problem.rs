@@ -29,7 +29,7 @@ pub struct Problem(Box<Details>);
 
 #[derive(Clone, Debug, PartialEq)]
 struct Details {
-    code: String,
+    code: Code,
     status: StatusCode,
     title: String,
     detail: String,
@@ -44,12 +44,6 @@ impl Problem {
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
         let (status, title) = codes::meta(code);
         Self::build(code, status, title, detail.into())
-    }
-
-    /// A problem with the status of a domain rejection's kind (the title
-    /// comes from the table).
-    pub fn with_status(code: Code, status: StatusCode, detail: impl Into<String>) -> Self {
-        Self::build(code, status, codes::meta(code).1, detail.into())
     }
 
     /// One 422 listing every failing field, up to [`ERRORS_MAX`]: past that
@@ -96,7 +90,7 @@ impl Problem {
 
     fn build(code: Code, status: StatusCode, title: &str, detail: String) -> Self {
         Self(Box::new(Details {
-            code: code.as_str().to_owned(),
+            code,
             status,
             title: title.to_owned(),
             detail,
@@ -106,8 +100,8 @@ impl Problem {
         }))
     }
 
-    pub fn code(&self) -> &str {
-        &self.0.code
+    pub fn code(&self) -> Code {
+        self.0.code
     }
 
     pub fn status(&self) -> StatusCode {
@@ -157,10 +151,10 @@ impl Problem {
 
     pub fn to_json(&self) -> Value {
         let mut body = Map::new();
-        body.insert("type".into(), json!(format!("{TYPE_PREFIX}{}", self.0.code)));
+        body.insert("type".into(), json!(format!("{TYPE_PREFIX}{}", self.0.code.as_str())));
         body.insert("title".into(), json!(self.0.title));
         body.insert("status".into(), json!(self.0.status.as_u16()));
-        body.insert("code".into(), json!(self.0.code));
+        body.insert("code".into(), json!(self.0.code.as_str()));
         body.insert("detail".into(), json!(self.0.detail));
         if let Some(errors) = &self.0.errors {
             body.insert("errors".into(), json!(errors));

@@ -108,9 +108,8 @@ impl AppState {
             Ok(hash) => Ok(hash),
             Err(crate::password::PasswordHashError::Busy) => {
                 self.inner.metrics.hashing_refused();
-                Err(Problem::with_status(
+                Err(Problem::new(
                     ledger_domain::Code::ServiceUnavailable,
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
                     "too many passwords are waiting to be hashed; retry shortly",
                 )
                 .header(axum::http::header::RETRY_AFTER, "1"))

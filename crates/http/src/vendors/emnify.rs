@@ -750,7 +750,7 @@ fn view_of(tenant: TenantId, c: &Contact) -> Value {
 
 /// A problem in emnify's shape.
 fn error(p: &Problem) -> Reply {
-    let mut body = json!({"error_code": p.status().as_u16(), "error_token": p.code(), "message": p.detail()});
+    let mut body = json!({"error_code": p.status().as_u16(), "error_token": p.code().as_str(), "message": p.detail()});
     let errors = renamed(p.errors(), emnify_name);
     if !errors.is_empty() {
         body["errors"] = json!(errors);

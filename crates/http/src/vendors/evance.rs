@@ -353,9 +353,8 @@ async fn view_of(state: &AppState, tenant: TenantId, c: &Contact) -> Result<Valu
 fn error(p: &Problem) -> Reply {
     // A body that is not right is the vendor's 400; other 422s (a reused
     // Idempotency-Key) keep their status.
-    let status =
-        if p.code() == ledger_domain::Code::ValidationFailed.as_str() { StatusCode::BAD_REQUEST } else { p.status() };
-    let mut body = json!({"code": p.code(), "message": p.detail()});
+    let status = if p.code() == ledger_domain::Code::ValidationFailed { StatusCode::BAD_REQUEST } else { p.status() };
+    let mut body = json!({"code": p.code().as_str(), "message": p.detail()});
     if !p.errors().is_empty() {
         body["errors"] = json!(p.errors());
     }

@@ -445,8 +445,8 @@ fn view_of(tenant: TenantId, c: &Contact) -> Value {
 fn error(p: &Problem) -> Reply {
     // A body that is not right is the vendor's 400; other 422s (a reused
     // Idempotency-Key) keep their status.
-    let status = if p.code() == Code::ValidationFailed.as_str() { StatusCode::BAD_REQUEST } else { p.status() };
-    let mut body = json!({"code": p.code(), "message": p.detail()});
+    let status = if p.code() == Code::ValidationFailed { StatusCode::BAD_REQUEST } else { p.status() };
+    let mut body = json!({"code": p.code().as_str(), "message": p.detail()});
     let errors = renamed(p.errors(), orq_name);
     if !errors.is_empty() {
         body["errors"] = json!(errors);

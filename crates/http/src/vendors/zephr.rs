@@ -193,8 +193,7 @@ fn field_name(native: &str) -> String {
 fn error(p: &Problem) -> Reply {
     // A body that is not right is the vendor's 400; other 422s (a reused
     // Idempotency-Key) keep their status.
-    let status =
-        if p.code() == ledger_domain::Code::ValidationFailed.as_str() { StatusCode::BAD_REQUEST } else { p.status() };
+    let status = if p.code() == ledger_domain::Code::ValidationFailed { StatusCode::BAD_REQUEST } else { p.status() };
     let mut body = json!({"status": status.as_u16(), "message": p.detail()});
     let errors: Vec<FieldError> = p
         .errors()
