@@ -75,7 +75,36 @@ ensure_build_deps() {
 ensure_test_deps() {
     ensure_apt_packages python3-aiosmtpd python3-venv chromium chromium-driver
     ensure_python_kafka
+    ensure_vendor_sdks
 }
+
+# The vendors' own published clients, pinned, which the conformance tests run
+# unchanged against the service: orq.ai's Python SDK (into the test venv) and
+# its Node SDK (npm ci from tests/vendor-sdks/orq/package-lock.json, into a
+# per-machine folder keyed by that lock file). Node.js and npm are the
+# machine's.
+ORQ_PY_SDK='orq-ai-sdk==3.14.45'
+CL_TEST_ORQ_NODE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/contact-ledger/orq-node"
+ensure_vendor_sdks() (
+    set -euo pipefail
+    ensure_python_kafka
+    local have
+    have=$("$CL_TEST_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("orq-ai-sdk"))' 2>/dev/null || true)
+    if [ "orq-ai-sdk==$have" != "$ORQ_PY_SDK" ]; then
+        cl_log "installing $ORQ_PY_SDK from PyPI into $CL_TEST_VENV"
+        "$CL_TEST_VENV/bin/pip" install -q "$ORQ_PY_SDK"
+    fi
+    local lock="$CL_ROOT/tests/vendor-sdks/orq/package-lock.json"
+    local want; want=$(sha256sum "$lock" | cut -d' ' -f1)
+    if [ "$(cat "$CL_TEST_ORQ_NODE_DIR/.lock-sha256" 2>/dev/null)" != "$want" ]; then
+        cl_log "installing orq.ai's Node SDK (npm ci) into $CL_TEST_ORQ_NODE_DIR"
+        rm -rf "$CL_TEST_ORQ_NODE_DIR"
+        mkdir -p "$CL_TEST_ORQ_NODE_DIR"
+        cp "$CL_ROOT/tests/vendor-sdks/orq/package.json" "$lock" "$CL_TEST_ORQ_NODE_DIR/"
+        (cd "$CL_TEST_ORQ_NODE_DIR" && npm ci --silent --no-audit --no-fund)
+        echo "$want" > "$CL_TEST_ORQ_NODE_DIR/.lock-sha256"
+    fi
+)
 
 # A Python with confluent-kafka from PyPI (its wheel bundles a librdkafka 2.x;
 # Debian's python3-confluent-kafka is built on librdkafka 2.0.2, which cannot

@@ -280,3 +280,42 @@ async fn patch_and_delete_find_by_external_id_and_answer_404_and_409() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+/// Runs one of orq.ai's own SDKs (tests/vendor-sdks/orq) against the service:
+/// the script prints a JSON line per call and fails if any call does not do
+/// what the SDK promises (its response models and typed errors included).
+async fn run_sdk(app: &TestApp, program: String, script: &str, extra_env: &[(&str, String)]) -> String {
+    let script = format!("{}/vendor-sdks/orq/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut command = std::process::Command::new(&program);
+    command.arg(&script).env("ORQ_BASE_URL", &app.base).env("ORQ_API_KEY", &app.key);
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("run {program} {script} (scripts/test installs the SDKs): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "orq.ai's SDK failed against the service:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orq_ais_own_python_and_node_sdks_create_list_retrieve_update_and_delete() {
+    let app = spawn_app().await;
+    let python = std::env::var("CL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = run_sdk(&app, python, "run_python.py", &[]).await;
+    for call in ["create", "list", "retrieve", "update", "retrieve_missing", "delete"] {
+        assert!(out.contains(&format!("\"call\": \"{call}\", \"ok\": true")), "python {call}:\n{out}");
+    }
+    let modules = std::env::var("CL_TEST_ORQ_NODE_MODULES").expect("CL_TEST_ORQ_NODE_MODULES (scripts/test sets it)");
+    let out = run_sdk(&app, "node".into(), "run_node.mjs", &[("ORQ_NODE_MODULES", modules)]).await;
+    for call in ["create", "list", "retrieve", "update", "retrieve_missing", "delete"] {
+        assert!(out.contains(&format!("\"call\":\"{call}\",\"ok\":true")), "node {call}:\n{out}");
+    }
+    app.stop().await;
+}

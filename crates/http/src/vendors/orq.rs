@@ -102,6 +102,10 @@ pub struct OrqContact {
 #[derive(JsonSchema)]
 #[allow(dead_code, reason = "described, never built: `list` writes it")]
 pub struct OrqContactList {
+    /// Always `list`.
+    pub object: String,
+    /// Each contact with `metrics` (all zero: the service has no model usage
+    /// to report; orq.ai's SDKs require the object).
     pub data: Vec<OrqContact>,
     pub has_more: bool,
 }
@@ -111,6 +115,9 @@ pub struct OrqContactList {
 #[allow(dead_code, reason = "described, never built: `error` writes it")]
 pub struct OrqError {
     pub code: String,
+    /// The message again: orq.ai's SDKs read a 404 of retrieve and delete
+    /// from `error`, of update from `message`.
+    pub error: String,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
@@ -308,8 +315,9 @@ pub async fn list(
         let Ok(Query(pairs)) = query else {
             return Err(invalid(vec![FieldError::new("query", "invalid_query", "the query string cannot be read")]));
         };
-        let (limit, cursor) = list_query(&pairs)?;
-        let filter = ContactFilter { kind: Some(ContactKind::Contact), typed: Some(false), ..ContactFilter::default() };
+        let ListQuery { limit, cursor, tag } = list_query(&pairs)?;
+        let filter =
+            ContactFilter { kind: Some(ContactKind::Contact), typed: Some(false), tag, ..ContactFilter::default() };
         let page = state.contacts().contacts(tenant, &filter, cursor, limit + 1);
         let mut contacts = state.port("contacts", page).await?;
         let has_more = contacts.len() > limit as usize;
@@ -322,39 +330,86 @@ pub async fn list(
                 _ => contacts.truncate(limit as usize),
             }
         }
-        let data: Vec<Value> = contacts.iter().map(|c| view_of(tenant, c)).collect();
-        Ok::<_, Problem>(Reply::json(StatusCode::OK, json!({"data": data, "has_more": has_more})))
+        let data: Vec<Value> = contacts
+            .iter()
+            .map(|c| {
+                let mut item = view_of(tenant, c);
+                item["metrics"] = json!({"total_cost": 0, "total_tokens": 0, "total_requests": 0, "error_rate": 0});
+                item
+            })
+            .collect();
+        Ok::<_, Problem>(Reply::json(StatusCode::OK, json!({"object": "list", "data": data, "has_more": has_more})))
     };
     in_vendor_shape(answer.await.unwrap_or_else(|p| error(&p)).into_response())
 }
 
-fn list_query(pairs: &[(String, String)]) -> Result<(u32, Cursor), Problem> {
+/// What a list asks for.
+struct ListQuery {
+    limit: u32,
+    cursor: Cursor,
+    tag: Option<String>,
+}
+
+/// The list query as orq.ai's own clients send it (each leniency is theirs):
+/// `limit` may be written as a number with a zero fraction (the Python SDK
+/// sends `2.0`); `include_metrics` is accepted either way (every contact
+/// carries zero metrics); `tags` is one tag, a comma-separated list (the
+/// Node SDK), or a list written as Python or JSON prints it (`['a']`, the
+/// Python SDK). A list matches contacts carrying one tag: more than one is
+/// refused rather than guessed at.
+fn list_query(pairs: &[(String, String)]) -> Result<ListQuery, Problem> {
     let mut errors = Vec::new();
-    let (mut limit, mut cursor) = (LIMIT_DEFAULT, Cursor::Start);
+    let mut q = ListQuery { limit: LIMIT_DEFAULT, cursor: Cursor::Start, tag: None };
     let id = |key: &str, value: &str, errors: &mut Vec<FieldError>| {
         value.parse().map_err(|_| errors.push(FieldError::new(key, "invalid_id", "must be a contact id"))).ok()
     };
     for (key, value) in pairs {
         match key.as_str() {
-            "limit" => match value.parse::<u32>() {
-                Ok(n) if (1..=LIMIT_MAX).contains(&n) => limit = n,
+            "limit" => match whole_number(value) {
+                Some(n) if (1..=LIMIT_MAX).contains(&n) => q.limit = n,
                 _ => errors.push(FieldError::new(
                     "limit",
                     "invalid_value",
                     format!("must be an integer from 1 to {LIMIT_MAX}"),
                 )),
             },
-            "starting_after" | "ending_before" if cursor != Cursor::Start => errors.push(FieldError::new(
+            "include_metrics" if matches!(value.as_str(), "true" | "false") => {}
+            "include_metrics" => errors.push(FieldError::new(key.clone(), "invalid_value", "must be true or false")),
+            "tags" => match tag_list(value).as_slice() {
+                [] => {}
+                [one] => q.tag = Some(one.clone()),
+                _ => errors.push(FieldError::new(key.clone(), "too_many", "filter by one tag at a time")),
+            },
+            "starting_after" | "ending_before" if q.cursor != Cursor::Start => errors.push(FieldError::new(
                 key.clone(),
                 "conflicting_cursor",
                 "give starting_after or ending_before, not both",
             )),
-            "starting_after" => cursor = id(key, value, &mut errors).map_or(cursor, Cursor::After),
-            "ending_before" => cursor = id(key, value, &mut errors).map_or(cursor, Cursor::Before),
+            "starting_after" => q.cursor = id(key, value, &mut errors).map_or(q.cursor, Cursor::After),
+            "ending_before" => q.cursor = id(key, value, &mut errors).map_or(q.cursor, Cursor::Before),
             _ => errors.push(FieldError::new(key.clone(), "unknown_field", "is not a known query parameter")),
         }
     }
-    if errors.is_empty() { Ok((limit, cursor)) } else { Err(invalid(errors)) }
+    if errors.is_empty() { Ok(q) } else { Err(invalid(errors)) }
+}
+
+/// `2` or `2.0` (not `2.5`, not `-1`).
+fn whole_number(value: &str) -> Option<u32> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    (!whole.is_empty() && fraction.bytes().all(|b| b == b'0')).then_some(())?;
+    whole.parse().ok()
+}
+
+/// The tags of a `tags` filter: `a`, `a,b`, `['a', 'b']` or `["a","b"]`.
+fn tag_list(value: &str) -> Vec<String> {
+    let value = value.trim();
+    let inner = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(value);
+    inner
+        .split(',')
+        .map(|t| t.trim().trim_matches(|c| c == '\'' || c == '"').trim())
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The contact an `{id}` names (contact id or external id), if it is an
@@ -446,7 +501,7 @@ fn error(p: &Problem) -> Reply {
     // A body that is not right is the vendor's 400; other 422s (a reused
     // Idempotency-Key) keep their status.
     let status = if p.code() == Code::ValidationFailed { StatusCode::BAD_REQUEST } else { p.status() };
-    let mut body = json!({"code": p.code().as_str(), "message": p.detail()});
+    let mut body = json!({"code": p.code().as_str(), "error": p.detail(), "message": p.detail()});
     let errors = renamed(p.errors(), orq_name);
     if !errors.is_empty() {
         body["errors"] = json!(errors);
