@@ -308,13 +308,14 @@ async fn run_sdk(app: &TestApp, program: String, script: &str, extra_env: &[(&st
 async fn orq_ais_own_python_and_node_sdks_create_list_retrieve_update_and_delete() {
     let app = spawn_app().await;
     let python = std::env::var("CL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let calls = ["create", "list", "retrieve", "update", "update_nothing", "retrieve_missing", "delete"];
     let out = run_sdk(&app, python, "run_python.py", &[]).await;
-    for call in ["create", "list", "retrieve", "update", "retrieve_missing", "delete"] {
+    for call in calls {
         assert!(out.contains(&format!("\"call\": \"{call}\", \"ok\": true")), "python {call}:\n{out}");
     }
     let modules = std::env::var("CL_TEST_ORQ_NODE_MODULES").expect("CL_TEST_ORQ_NODE_MODULES (scripts/test sets it)");
     let out = run_sdk(&app, "node".into(), "run_node.mjs", &[("ORQ_NODE_MODULES", modules)]).await;
-    for call in ["create", "list", "retrieve", "update", "retrieve_missing", "delete"] {
+    for call in calls {
         assert!(out.contains(&format!("\"call\":\"{call}\",\"ok\":true")), "node {call}:\n{out}");
     }
     app.stop().await;

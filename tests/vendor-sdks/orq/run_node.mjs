@@ -71,6 +71,12 @@ try {
 } catch (e) { report("update", false, errInfo(e)); }
 
 try {
+  // No requestBody: the SDK sends an empty body.
+  const r = await orq.contacts.update({ id: cid ?? "missing" });
+  report("update_nothing", r.id === cid && r.displayName === "Jane Doe", { result: r });
+} catch (e) { report("update_nothing", false, errInfo(e)); }
+
+try {
   const r = await orq.contacts.retrieve({ id: "contact_does_not_exist" });
   report("retrieve_missing", false, { note: "expected an error", result: r });
 } catch (e) {

@@ -79,6 +79,13 @@ try:
 except Exception as e:  # noqa: BLE001
     report("update", False, **err_info(e))
 
+# update without fields: changes nothing
+try:
+    r = client.contacts.update(id=cid or "missing")
+    report("update_nothing", r.id == cid and r.display_name == "Jane Doe", result=dump(r))
+except Exception as e:  # noqa: BLE001
+    report("update_nothing", False, **err_info(e))
+
 # retrieve missing -> typed not-found error expected
 try:
     r = client.contacts.retrieve(id="contact_does_not_exist")

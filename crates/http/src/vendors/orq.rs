@@ -229,7 +229,8 @@ pub async fn patch(
     };
     let (state, req, tenant) = (&state, &req, caller.tenant_id());
     idempotent(state, tenant, req, error, move |slot| async move {
-        let body = req.json_object(&[JSON, MERGE_PATCH])?;
+        // orq.ai's Node SDK sends an update without fields as an empty body.
+        let body = if req.body.is_empty() { Map::new() } else { req.json_object(&[JSON, MERGE_PATCH])? };
         let contact = found(state, tenant, id).await?;
         let mut errors = unknown_keys(&body, &FIELDS.iter().map(|(o, _)| *o).collect::<Vec<_>>());
         let patch: Map<String, Value> =
