@@ -172,9 +172,31 @@ pub struct AcceptInvite {
     pub password_hash: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(tag = "type", content = "payload")]
-pub enum Command {
+/// Every command once: its variant and payload type. The variant's name is
+/// the command's type name on the wire (serde's tag, `TYPES` and
+/// `command_type` all come from this one list).
+macro_rules! commands {
+    ($($variant:ident($payload:ty)),* $(,)?) => {
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+        #[serde(tag = "type", content = "payload")]
+        pub enum Command {
+            $($variant($payload)),*
+        }
+
+        impl Command {
+            /// Every command type name, in the order of the variants.
+            pub const TYPES: &'static [&'static str] = &[$(stringify!($variant)),*];
+
+            pub fn command_type(&self) -> &'static str {
+                match self {
+                    $(Command::$variant(_) => stringify!($variant)),*
+                }
+            }
+        }
+    };
+}
+
+commands! {
     CreateTenant(CreateTenant),
     ConfigureTenant(ConfigureTenant),
     RotateApiKey(RotateApiKey),
@@ -193,44 +215,6 @@ pub enum Command {
 }
 
 impl Command {
-    pub const TYPES: &'static [&'static str] = &[
-        "CreateTenant",
-        "ConfigureTenant",
-        "RotateApiKey",
-        "CreateContact",
-        "UpsertContact",
-        "PatchContact",
-        "DeleteContact",
-        "DefineAccessRole",
-        "GrantRoles",
-        "ApproveRole",
-        "RevokeRole",
-        "RequestInvite",
-        "RecordInviteSent",
-        "RecordInviteDeliveryFailed",
-        "AcceptInvite",
-    ];
-
-    pub fn command_type(&self) -> &'static str {
-        match self {
-            Command::CreateTenant(_) => "CreateTenant",
-            Command::ConfigureTenant(_) => "ConfigureTenant",
-            Command::RotateApiKey(_) => "RotateApiKey",
-            Command::CreateContact(_) => "CreateContact",
-            Command::UpsertContact(_) => "UpsertContact",
-            Command::PatchContact(_) => "PatchContact",
-            Command::DeleteContact(_) => "DeleteContact",
-            Command::DefineAccessRole(_) => "DefineAccessRole",
-            Command::GrantRoles(_) => "GrantRoles",
-            Command::ApproveRole(_) => "ApproveRole",
-            Command::RevokeRole(_) => "RevokeRole",
-            Command::RequestInvite(_) => "RequestInvite",
-            Command::RecordInviteSent(_) => "RecordInviteSent",
-            Command::RecordInviteDeliveryFailed(_) => "RecordInviteDeliveryFailed",
-            Command::AcceptInvite(_) => "AcceptInvite",
-        }
-    }
-
     /// Puts the edge's argon2id hash of the plaintext password in a contact command.
     pub fn set_password_hash(&mut self, hash: String) {
         match self {

@@ -136,9 +136,31 @@ pub struct RoleRevoked {
     pub version: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", content = "data")]
-pub enum Event {
+/// Every event once: its variant and data type. The variant's name is the
+/// event's type name in the log (serde's tag, `TYPES` and `event_type` all
+/// come from this one list).
+macro_rules! events {
+    ($($variant:ident($data:ty)),* $(,)?) => {
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        #[serde(tag = "type", content = "data")]
+        pub enum Event {
+            $($variant($data)),*
+        }
+
+        impl Event {
+            /// Every event type name, in the order of the variants.
+            pub const TYPES: &'static [&'static str] = &[$(stringify!($variant)),*];
+
+            pub fn event_type(&self) -> &'static str {
+                match self {
+                    $(Event::$variant(_) => stringify!($variant)),*
+                }
+            }
+        }
+    };
+}
+
+events! {
     TenantCreated(TenantCreated),
     TenantConfigured(TenantConfigured),
     ApiKeyRotated(ApiKeyRotated),
@@ -157,26 +179,6 @@ pub enum Event {
 }
 
 impl Event {
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Event::TenantCreated(_) => "TenantCreated",
-            Event::TenantConfigured(_) => "TenantConfigured",
-            Event::ApiKeyRotated(_) => "ApiKeyRotated",
-            Event::ContactCreated(_) => "ContactCreated",
-            Event::ContactUpdated(_) => "ContactUpdated",
-            Event::PasswordSet(_) => "PasswordSet",
-            Event::InviteRequested(_) => "InviteRequested",
-            Event::InviteSent(_) => "InviteSent",
-            Event::InviteDeliveryFailed(_) => "InviteDeliveryFailed",
-            Event::InviteAccepted(_) => "InviteAccepted",
-            Event::AccessRoleDefined(_) => "AccessRoleDefined",
-            Event::RoleGranted(_) => "RoleGranted",
-            Event::RoleActivated(_) => "RoleActivated",
-            Event::RoleRevoked(_) => "RoleRevoked",
-            Event::ContactDeleted(_) => "ContactDeleted",
-        }
-    }
-
     /// Schema version of the event's data (see `upcast`).
     pub fn event_version(&self) -> u32 {
         crate::upcast::current_version(self.event_type()).unwrap_or(1)
