@@ -1,6 +1,6 @@
 //! Invites: the `contact_invites` read model through an invite's life, and
 //! the mailer's own tables (tokens, positions), which a replay never touches.
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::{ContactId, Event, InviteId, TenantId};
@@ -279,7 +279,7 @@ async fn mailer_positions_round_trip_and_one_mailer_batch_runs_at_a_time() {
     // While a batch is open, a second one waits for it.
     let store = db.store.clone();
     let second = tokio::spawn(async move { store.begin_mailer_batch(TOPIC).await.unwrap().positions().clone() });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(a_session_waits_on_a_lock(&db).await, "the second batch waits for the lock");
     assert!(!second.is_finished());
     let positions = BTreeMap::from([
         (0, MailerPosition { next_offset: 7, epoch: 2 }),

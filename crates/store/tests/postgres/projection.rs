@@ -176,8 +176,8 @@ async fn only_one_projection_writes_at_a_time() {
         p.apply(0, 0, None).await.unwrap();
         p.commit().await.unwrap();
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!second.is_finished(), "the second projection waits for the lock");
+    assert!(a_session_waits_on_a_lock(&db).await, "the second projection waits for the lock");
+    assert!(!second.is_finished());
     first.commit().await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), second).await.expect("runs once the lock is free").unwrap();
 }

@@ -153,3 +153,23 @@ pub fn create_tenant(log: &mut Log, tenant: TenantId) -> At {
         serde_json::json!({ "name": "Acme", "api_key_hash": format!("key-of-{tenant}") }),
     )
 }
+
+/// Waits (up to 10 s) until a session of this test's database waits on a
+/// lock: the condition a "the second one waits" test means, instead of a
+/// fixed sleep that only hopes it has begun waiting.
+pub async fn a_session_waits_on_a_lock(db: &TestDb) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap_or(0);
+        if waiting > 0 {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
