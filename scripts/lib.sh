@@ -83,10 +83,22 @@ ensure_test_deps() {
 # its Node SDK (npm ci from tests/vendor-sdks/orq/package-lock.json, into a
 # per-machine folder keyed by that lock file). Node.js and npm are the
 # machine's.
+# emnify's Python SDK goes into a venv of its own (it needs pydantic 1; orq.ai's
+# needs pydantic 2).
 ORQ_PY_SDK='orq-ai-sdk==3.14.45'
+EMNIFY_PY_SDK='emnify-sdk==0.5.3'
 CL_TEST_ORQ_NODE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/contact-ledger/orq-node"
+CL_TEST_EMNIFY_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/contact-ledger/emnify-venv"
 ensure_vendor_sdks() (
     set -euo pipefail
+    local emnify
+    emnify=$("$CL_TEST_EMNIFY_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("emnify-sdk"))' 2>/dev/null || true)
+    if [ "emnify-sdk==$emnify" != "$EMNIFY_PY_SDK" ]; then
+        cl_log "installing $EMNIFY_PY_SDK from PyPI into $CL_TEST_EMNIFY_VENV"
+        rm -rf "$CL_TEST_EMNIFY_VENV"
+        /usr/bin/python3 -m venv "$CL_TEST_EMNIFY_VENV"
+        "$CL_TEST_EMNIFY_VENV/bin/pip" install -q "$EMNIFY_PY_SDK"
+    fi
     ensure_python_kafka
     local have
     have=$("$CL_TEST_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("orq-ai-sdk"))' 2>/dev/null || true)

@@ -375,3 +375,22 @@ async fn a_token_without_issuer_audience_and_key_id_is_refused() {
     assert_eq!(status, StatusCode::OK, "the service's own token works");
     app.stop().await;
 }
+
+/// emnify's own Python SDK (tests/vendor-sdks/emnify), unchanged: what it
+/// does against our routes is sign in (`POST /api/v1/authenticate`), and a
+/// bad application token is its typed `UnauthorisedException`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emnifys_own_python_sdk_signs_in_and_a_bad_token_is_its_unauthorised_error() {
+    let app = spawn_app().await;
+    let python = std::env::var("CL_TEST_EMNIFY_PYTHON").expect("CL_TEST_EMNIFY_PYTHON (scripts/test sets it)");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/vendor-sdks/emnify/run_python.py");
+    let mut command = std::process::Command::new(python);
+    command.arg(script).env("EMNIFY_BASE_URL", &app.base).env("EMNIFY_APP_TOKEN", &app.key);
+    let out = tokio::task::spawn_blocking(move || command.output()).await.expect("join").expect("run the SDK script");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "emnify's SDK failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for call in ["construct", "authenticate", "authenticate_bad_token"] {
+        assert!(stdout.contains(&format!("\"call\": \"{call}\", \"ok\": true")), "{call}:\n{stdout}");
+    }
+    app.stop().await;
+}
