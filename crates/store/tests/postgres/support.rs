@@ -173,3 +173,22 @@ pub async fn a_session_waits_on_a_lock(db: &TestDb) -> bool {
     }
     false
 }
+
+/// Waits (up to 10 s) until the store's one `LISTEN command_decided`
+/// connection is open: a waiter is then registered for notifications.
+pub async fn the_store_listens(db: &TestDb) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap_or(0);
+        if listening > 0 {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}

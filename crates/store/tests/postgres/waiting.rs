@@ -19,8 +19,8 @@ async fn wait_for_command_returns_once_a_concurrent_projection_commits() {
 
     let store = db.store.clone();
     let waiter = tokio::spawn(async move { store.wait_for_command(t, id, Duration::from_secs(10)).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!waiter.is_finished());
+    assert!(the_store_listens(&db).await, "the waiter listens for decisions");
+    assert!(!waiter.is_finished(), "nothing is decided yet");
     project(&db.store, &records).await;
     let committed = Instant::now();
 
@@ -72,7 +72,7 @@ async fn fifty_concurrent_waiters_share_one_listener_and_do_not_exhaust_the_pool
             tokio::spawn(async move { store.wait_for_command(t, id, Duration::from_secs(20)).await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(the_store_listens(&db).await, "the waiters listen for decisions");
 
     // The pool's three connections plus one listener, however many wait.
     let mut admin = PgConnection::connect(&db.url).await.unwrap();
