@@ -161,9 +161,10 @@ pub async fn start(common: &Common, roles: Roles, http: SocketAddr) -> anyhow::R
         tasks.push(tokio::spawn(pool::run(store.clone(), pool, work, rx.clone())));
     }
     let mut addr = None;
-    if roles.api {
+    // The key is there exactly when the API role runs (checked above).
+    if let Some(token_key) = token_key {
         let bus = KafkaBus::new(kafka.clone())?;
-        let config = HttpConfig { token_key: token_key.clone().expect("checked above"), ..HttpConfig::default() };
+        let config = HttpConfig { token_key, ..HttpConfig::default() };
         let state = AppState::new(Arc::new(bus), Arc::new(store.clone()), config);
         let retention = Duration::from_secs(common.idempotency_retention_secs);
         tasks.push(tokio::spawn(crate::retention::run(store.clone(), retention, rx.clone())));

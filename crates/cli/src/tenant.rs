@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ledger_domain::{Command, CommandId, CreateTenant, RotateApiKey, TenantId};
-use ledger_ports::{CommandBus, CommandStatus, Commands, Tenants};
+use ledger_ports::{CommandBus, CommandStatus, CommandView, Commands, Tenants};
 use ledger_protocol::CommandEnvelope;
 use rand::RngCore;
 use serde_json::{Value, json};
@@ -26,23 +26,33 @@ pub async fn create(
 ) -> anyhow::Result<Value> {
     let api_key = new_api_key();
     let tenant_id = TenantId(Ulid::new());
-    let envelope = CommandEnvelope {
-        command_id: CommandId(Ulid::new()),
-        tenant_id,
-        issued_at: Utc::now(),
-        command: Command::CreateTenant(CreateTenant {
-            name: name.to_owned(),
-            api_key_hash: ledger_http::hash_api_key(&api_key),
-        }),
-    };
+    let command = Command::CreateTenant(CreateTenant {
+        name: name.to_owned(),
+        api_key_hash: ledger_http::hash_api_key(&api_key),
+    });
+    decided(bus, commands, tenant_id, command, "the tenant creation", timeout).await?;
+    Ok(json!({ "tenant_id": tenant_id, "name": name, "api_key": api_key }))
+}
+
+/// Publishes an operator's command for `tenant_id` and waits until it is
+/// decided and projected; an error unless it was accepted.
+async fn decided(
+    bus: &dyn CommandBus,
+    commands: &dyn Commands,
+    tenant_id: TenantId,
+    command: Command,
+    what: &str,
+    timeout: Duration,
+) -> anyhow::Result<CommandView> {
+    let envelope = CommandEnvelope { command_id: CommandId(Ulid::new()), tenant_id, issued_at: Utc::now(), command };
     bus.submit(&envelope).await?;
     let outcome = commands.wait_for_command(tenant_id, envelope.command_id, timeout).await?.ok_or_else(|| {
-        anyhow::anyhow!("the tenant was not created within {timeout:?}: is the handler and projector running?")
+        anyhow::anyhow!("{what} was not decided within {timeout:?}: is the handler and projector running?")
     })?;
     if outcome.status != CommandStatus::Accepted {
-        anyhow::bail!("tenant creation was rejected: {:?}", outcome.rejection);
+        anyhow::bail!("{what} was rejected: {:?}", outcome.rejection);
     }
-    Ok(json!({ "tenant_id": tenant_id, "name": name, "api_key": api_key }))
+    Ok(outcome)
 }
 
 /// Gives `tenant` a new API key through the log; the keys before it work for
@@ -55,22 +65,11 @@ pub async fn rotate_key(
     timeout: Duration,
 ) -> anyhow::Result<Value> {
     let api_key = new_api_key();
-    let envelope = CommandEnvelope {
-        command_id: CommandId(Ulid::new()),
-        tenant_id,
-        issued_at: Utc::now(),
-        command: Command::RotateApiKey(RotateApiKey {
-            api_key_hash: ledger_http::hash_api_key(&api_key),
-            previous_valid_secs: overlap_secs,
-        }),
-    };
-    bus.submit(&envelope).await?;
-    let outcome = commands.wait_for_command(tenant_id, envelope.command_id, timeout).await?.ok_or_else(|| {
-        anyhow::anyhow!("the key was not rotated within {timeout:?}: is the handler and projector running?")
-    })?;
-    if outcome.status != CommandStatus::Accepted {
-        anyhow::bail!("the key rotation was rejected: {:?}", outcome.rejection);
-    }
+    let command = Command::RotateApiKey(RotateApiKey {
+        api_key_hash: ledger_http::hash_api_key(&api_key),
+        previous_valid_secs: overlap_secs,
+    });
+    let outcome = decided(bus, commands, tenant_id, command, "the key rotation", timeout).await?;
     let rotated = outcome.events.first().map(|e| &e.data).cloned().unwrap_or(Value::Null);
     Ok(json!({
         "tenant_id": tenant_id,

@@ -439,9 +439,10 @@ impl Decided {
     fn restore(&mut self, ids: Vec<([u8; 32], i64)>, newest: Option<i64>) {
         self.ids = HashMap::new();
         for (key, at) in ids {
-            let (tenant, id) = key.split_at(16);
-            let tenant = TenantId(ulid::Ulid::from_bytes(tenant.try_into().expect("16 bytes")));
-            self.ids.entry(tenant).or_default().insert(id.try_into().expect("16 bytes"), at);
+            let (mut tenant, mut id) = ([0u8; 16], [0u8; 16]);
+            tenant.copy_from_slice(&key[..16]);
+            id.copy_from_slice(&key[16..]);
+            self.ids.entry(TenantId(ulid::Ulid::from_bytes(tenant))).or_default().insert(id, at);
         }
         self.newest = newest.and_then(DateTime::from_timestamp_micros);
         self.swept = self.horizon();

@@ -158,34 +158,23 @@ pub fn create_tenant(log: &mut Log, tenant: TenantId) -> At {
 /// lock: the condition a "the second one waits" test means, instead of a
 /// fixed sleep that only hopes it has begun waiting.
 pub async fn a_session_waits_on_a_lock(db: &TestDb) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::time::Instant::now() < deadline {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(db.store.pool())
-        .await
-        .unwrap_or(0);
-        if waiting > 0 {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    false
+    a_session_matches(db, "wait_event_type = 'Lock'").await
 }
 
 /// Waits (up to 10 s) until the store's one `LISTEN command_decided`
 /// connection is open: a waiter is then registered for notifications.
 pub async fn the_store_listens(db: &TestDb) -> bool {
+    a_session_matches(db, "query ILIKE 'LISTEN%'").await
+}
+
+/// Whether, within 10 s, a session of this test's database matches `condition`
+/// (SQL over `pg_stat_activity`).
+async fn a_session_matches(db: &TestDb, condition: &str) -> bool {
+    let query = format!("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND {condition}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::time::Instant::now() < deadline {
-        let listening: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-        )
-        .fetch_one(db.store.pool())
-        .await
-        .unwrap_or(0);
-        if listening > 0 {
+        let found: i64 = sqlx::query_scalar(&query).fetch_one(db.store.pool()).await.unwrap_or(0);
+        if found > 0 {
             return true;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
